@@ -1,0 +1,75 @@
+"""Forward simulators that make gridded data with known ground truth.
+
+* :func:`simulate_langevin` — ensemble mean of overdamped Langevin particles (1st order in time);
+* :func:`simulate_heat` — steady/divergence/transient heat conduction with a varying λ(x, y);
+* :func:`simulate_chromatin` — the 4th-order chromatin phase-field model at steady state.
+
+Each returns a :class:`mollifier.io.Dataset` with the observed (noisy) fields, the clean fields and
+the true parameters.
+"""
+
+from mollifier.sim.chromatin import (
+    ChromatinModel,
+    InitialNoise,
+    InitialNuclei,
+    LognormalLambda,
+    SimulationDivergedError,
+    SteadyStateNotReachedError,
+    pattern_statistics,
+    simulate_chromatin,
+    steady_state_residual,
+)
+from mollifier.sim.heat import SteadySolution, simulate_heat, solve_steady, solve_transient
+from mollifier.sim.langevin import (
+    AbstractForcing,
+    RandomForcing,
+    SineForcing,
+    StepForcing,
+    langevin_mean_ode,
+    simulate_langevin,
+)
+from mollifier.sim.noise import (
+    AbstractNoise,
+    GaussianNoise,
+    NoNoise,
+    OutlierNoise,
+    PoissonNoise,
+    block_mask,
+    noise_from_dict,
+    random_mask,
+    strided_mask,
+)
+from mollifier.sim.random_fields import gaussian_random_field, lognormal_field
+
+__all__ = [
+    "AbstractForcing",
+    "AbstractNoise",
+    "ChromatinModel",
+    "GaussianNoise",
+    "InitialNoise",
+    "InitialNuclei",
+    "LognormalLambda",
+    "NoNoise",
+    "OutlierNoise",
+    "PoissonNoise",
+    "RandomForcing",
+    "SimulationDivergedError",
+    "SineForcing",
+    "SteadySolution",
+    "SteadyStateNotReachedError",
+    "StepForcing",
+    "block_mask",
+    "gaussian_random_field",
+    "langevin_mean_ode",
+    "lognormal_field",
+    "noise_from_dict",
+    "pattern_statistics",
+    "random_mask",
+    "simulate_chromatin",
+    "simulate_heat",
+    "simulate_langevin",
+    "solve_steady",
+    "solve_transient",
+    "steady_state_residual",
+    "strided_mask",
+]
