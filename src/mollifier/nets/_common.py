@@ -1,0 +1,223 @@
+"""Pieces shared by the coordinate networks: the coordinate box, checks, dense layers, a factory.
+
+Every network in :mod:`mollifier.nets` maps a batch of coordinates of shape ``(N, in_features)``
+to outputs of shape ``(N, out_features)``, row by row (output row ``i`` depends on input row ``i``
+only), with C-infinity activations, so that nested ``torch.autograd.grad`` calls give per-point
+derivatives of any order.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["ARCHITECTURES", "CoordinateBox", "build_network", "dense"]
+
+#: Names accepted by :func:`build_network`, in documentation order.
+ARCHITECTURES: tuple[str, ...] = ("mlp", "pirate", "pinnsformer")
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` if it is a positive ``int`` (not a ``bool``), else raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def dense(in_features: int, out_features: int) -> nn.Linear:
+    """A linear layer with Glorot (Xavier) normal weights and zero bias.
+
+    Weights are drawn from ``N(0, 2 / (in_features + out_features))`` with torch's global RNG,
+    so ``torch.manual_seed`` fixes them.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input and output sizes of the affine map ``y = x W^T + b``.
+
+    Returns
+    -------
+    torch.nn.Linear
+        The initialised layer (float32, CPU; move it with ``.to``/``.double()``).
+    """
+    layer = nn.Linear(in_features, out_features)
+    nn.init.xavier_normal_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class CoordinateBox(nn.Module):
+    """Affine map of a coordinate box ``[lower, upper]`` onto ``[-1, 1]^d``.
+
+    ``forward(x) = 2 (x - lower) / (upper - lower) - 1``, column by column. Without a box
+    (``lower`` and ``upper`` both ``None``) it is the identity. The box is stored in the buffers
+    ``center = (lower + upper) / 2`` and ``half_range = (upper - lower) / 2`` so that it follows
+    the network's dtype and device and is saved in its ``state_dict``.
+
+    Parameters
+    ----------
+    in_features : int
+        Number of coordinates ``d``.
+    lower, upper : sequence of float or None
+        Box corners, each of length ``d``, in the coordinates' physical units, with
+        ``upper[i] > lower[i]``. Give both or neither.
+
+    Raises
+    ------
+    ValueError
+        If only one of ``lower``/``upper`` is given, if a length differs from ``in_features``, or
+        if an entry is not finite or ``upper[i] <= lower[i]``.
+
+    Examples
+    --------
+    >>> box = CoordinateBox(in_features=2, lower=[0.0, -2.0], upper=[1.0, 2.0])
+    >>> box(torch.tensor([[0.0, -2.0], [0.5, 0.0], [1.0, 2.0]])).tolist()
+    [[-1.0, -1.0], [0.0, 0.0], [1.0, 1.0]]
+    """
+
+    center: Tensor
+    half_range: Tensor
+
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        lower: Sequence[float] | None = None,
+        upper: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        check_positive_int("in_features", in_features)
+        if (lower is None) != (upper is None):
+            raise ValueError(
+                "give both lower and upper (the coordinate box) or neither; got "
+                f"lower={lower!r}, upper={upper!r}"
+            )
+        self.in_features = in_features
+        self.bounded = lower is not None
+        if lower is None or upper is None:
+            center = torch.zeros(in_features)
+            half = torch.ones(in_features)
+        else:
+            lo = _box_corner("lower", lower, in_features)
+            hi = _box_corner("upper", upper, in_features)
+            for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
+                if not b > a:
+                    raise ValueError(
+                        f"the coordinate box must have upper > lower in every coordinate, but "
+                        f"coordinate {i} has lower={a} and upper={b}"
+                    )
+            center = torch.tensor([(a + b) / 2 for a, b in zip(lo, hi, strict=True)])
+            half = torch.tensor([(b - a) / 2 for a, b in zip(lo, hi, strict=True)])
+        self.register_buffer("center", center)
+        self.register_buffer("half_range", half)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Map ``x`` of shape ``(..., in_features)`` to the normalised box coordinates."""
+        if not self.bounded:
+            return x
+        return (x - self.center) / self.half_range
+
+    def extra_repr(self) -> str:
+        if not self.bounded:
+            return f"in_features={self.in_features}, identity"
+        lo = (self.center - self.half_range).tolist()
+        hi = (self.center + self.half_range).tolist()
+        return f"in_features={self.in_features}, lower={lo}, upper={hi}"
+
+
+def _box_corner(name: str, values: Sequence[float], in_features: int) -> list[float]:
+    try:
+        out = [float(v) for v in values]
+    except TypeError:
+        raise ValueError(
+            f"{name} must be a sequence of {in_features} numbers, got {values!r}"
+        ) from None
+    if len(out) != in_features:
+        raise ValueError(
+            f"{name} must have one entry per input coordinate (in_features={in_features}), "
+            f"got {len(out)}"
+        )
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{name} must be finite, got {out}")
+    return out
+
+
+def check_coordinates(x: Tensor, in_features: int) -> None:
+    """Raise ``ValueError`` unless ``x`` is a floating tensor of shape ``(N, in_features)``."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"coordinates must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[1] != in_features:
+        raise ValueError(
+            f"coordinates must have shape (N, {in_features}) (one row per point), got "
+            f"{tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise ValueError(f"coordinates must be a floating-point tensor, got dtype {x.dtype}")
+
+
+def build_network(arch: str, *, in_features: int, out_features: int, **options: Any) -> nn.Module:
+    """Build a coordinate network by name.
+
+    Parameters
+    ----------
+    arch : {"mlp", "pirate", "pinnsformer"}
+        ``"mlp"`` → :class:`~mollifier.nets.mlp.MLP`, ``"pirate"`` →
+        :class:`~mollifier.nets.pirate.PirateNet`, ``"pinnsformer"`` →
+        :class:`~mollifier.nets.pinnsformer.PINNsFormer`.
+    in_features, out_features : int
+        Number of input coordinates and of output fields.
+    **options
+        Further keyword arguments of the chosen class's constructor (``hidden``, ``depth``,
+        ``lower``, ``upper``, ...). Every option is passed on; none is dropped.
+
+    Returns
+    -------
+    torch.nn.Module
+        The network, mapping ``(N, in_features)`` to ``(N, out_features)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``arch`` (the message lists the valid names), or invalid option values.
+    TypeError
+        For an option that the chosen class does not accept (the message lists those it does).
+
+    Examples
+    --------
+    >>> net = build_network("mlp", in_features=2, out_features=1, hidden=8, depth=2)
+    >>> tuple(net(torch.zeros(5, 2)).shape)
+    (5, 1)
+    """
+    # Imported here: the architecture modules import this one for the shared pieces above.
+    from mollifier.nets.mlp import MLP
+    from mollifier.nets.pinnsformer import PINNsFormer
+    from mollifier.nets.pirate import PirateNet
+
+    classes: dict[str, type[nn.Module]] = {
+        "mlp": MLP,
+        "pirate": PirateNet,
+        "pinnsformer": PINNsFormer,
+    }
+    if arch not in classes:
+        raise ValueError(
+            f"unknown network architecture {arch!r}; valid choices are "
+            + ", ".join(repr(a) for a in ARCHITECTURES)
+        )
+    cls = classes[arch]
+    accepted = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+        and p.name not in ("in_features", "out_features")
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"{cls.__name__} (arch={arch!r}) got unknown option(s) {unknown}; it accepts {accepted}"
+        )
+    return cls(in_features=in_features, out_features=out_features, **options)
