@@ -14,6 +14,9 @@ from mollifier.functional import derivative
 from mollifier.grid import Grid, GridError
 from mollifier.kernels import AbstractKernel, Bump, Gaussian, PolyBump, get_kernel, stencil
 from mollifier.layers import DEFAULT_KERNEL, MollifierLayer
+from mollifier.problems import InverseProblem
+from mollifier.result import Result
+from mollifier.unknowns import Constant, Field
 
 try:
     __version__ = version("mollifier")
@@ -27,13 +30,17 @@ __all__ = [
     "AbstractKernel",
     "AutodiffDerivatives",
     "Bump",
+    "Constant",
     "Extrapolate",
+    "Field",
     "Gaussian",
     "Grid",
     "GridError",
+    "InverseProblem",
     "MollifierDerivatives",
     "MollifierLayer",
     "PolyBump",
+    "Result",
     "__version__",
     "derivative",
     "get_kernel",

@@ -1,0 +1,217 @@
+"""Study configuration for ``mollifier fit CONFIG.toml``: frozen dataclasses parsed from TOML.
+
+Example (every section and key is documented in ``docs/cli.md``)::
+
+    [data]
+    path = "burgers.mat"            # a dataset directory (data.npz + meta.json) or a file
+    coords = ["x", "t"]             # coordinate arrays in the file (plain files only)
+    fields = { u = "usol" }         # residual field name -> array name in the file
+    truth = { nu = 0.1 }
+    add_noise = 0.01                # optional Gaussian noise, relative to each field's std
+
+    [problem]
+    builtin = "burgers"             # or: residual = "my_pde.py:residual" plus [problem.unknowns]
+
+    [mollifier]
+    width = "auto"                  # a number, a table of per-axis numbers, or "auto"
+
+    [solver]
+    method = "direct"               # or "network", with arch, derivatives, steps, lr, seed, ...
+
+Unknown sections or keys raise ``ConfigError`` naming them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "FitConfig",
+    "MollifierConfig",
+    "ProblemConfig",
+    "SolverConfig",
+    "load_config",
+    "load_residual",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration file that is malformed or names unknown keys."""
+
+
+def _build(cls: type, table: Any, section: str) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    names = {f.name for f in fields(cls)}
+    extra = sorted(set(table) - names)
+    if extra:
+        raise ConfigError(f"[{section}] has unknown keys {extra}; valid keys are {sorted(names)}")
+    try:
+        return cls(**table)
+    except TypeError as exc:
+        raise ConfigError(f"[{section}]: {exc}") from None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the observations come from (``[data]``)."""
+
+    path: str
+    coords: list[str] = field(default_factory=list)
+    fields: dict[str, str] | list[str] = field(default_factory=list)
+    known: dict[str, Any] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
+    add_noise: float = 0.0
+    noise_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise ConfigError("[data] path must be a non-empty string")
+        if self.add_noise < 0:
+            raise ConfigError("[data] add_noise must be non-negative")
+
+
+@dataclass(frozen=True)
+class ProblemConfig:
+    """The equation (``[problem]``): a built-in problem or a custom residual with its unknowns."""
+
+    builtin: str | None = None
+    residual: str | None = None
+    unknowns: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.builtin is None) == (self.residual is None):
+            raise ConfigError(
+                "[problem] needs exactly one of builtin = '...' or residual = 'file.py:function'"
+            )
+        if self.residual is not None and not self.unknowns:
+            raise ConfigError("[problem] a custom residual needs [problem.unknowns]")
+        for name, spec in self.unknowns.items():
+            if not isinstance(spec, dict) or spec.get("kind") not in ("constant", "field"):
+                raise ConfigError(f"[problem.unknowns.{name}] needs kind = 'constant' or 'field'")
+
+
+@dataclass(frozen=True)
+class MollifierConfig:
+    """Mollifier settings (``[mollifier]``)."""
+
+    width: Any = "auto"
+    kernel: str = "polybump"
+    boundary: str = "reflect"
+    crop: bool = True
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """Solver settings (``[solver]``); options beyond ``method`` go to the solver unchanged."""
+
+    method: str = "direct"
+    arch: str = "mlp"
+    derivatives: str = "mollifier"
+    steps: int = 5000
+    lr: float = 1e-3
+    lbfgs_steps: int = 0
+    residual_weight: float = 1.0
+    field_regularization: float = 0.0
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "cpu"
+    patience: int | None = None
+    network: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in ("direct", "network"):
+            raise ConfigError(f"[solver] method must be 'direct' or 'network', got {self.method!r}")
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for ``InverseProblem.solve``."""
+        if self.method == "direct":
+            return {}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "method"}
+        return out
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """A whole study: data, problem, mollifier and solver."""
+
+    data: DataConfig
+    problem: ProblemConfig
+    mollifier: MollifierConfig = field(default_factory=MollifierConfig)
+    solver: SolverConfig = field(default_factory=SolverConfig)
+    source: str = ""
+
+
+def load_config(path: str | Path) -> FitConfig:
+    """Parse and validate a TOML study file; relative data paths are resolved against it."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    extra = sorted(set(doc) - {"data", "problem", "mollifier", "solver"})
+    if extra:
+        raise ConfigError(
+            f"{p}: unknown sections {extra}; use [data], [problem], [mollifier], [solver]"
+        )
+    for required in ("data", "problem"):
+        if required not in doc:
+            raise ConfigError(f"{p}: missing section [{required}]")
+    data_table = dict(doc["data"])
+    if "path" in data_table and not Path(data_table["path"]).is_absolute():
+        data_table["path"] = str((p.parent / data_table["path"]).resolve())
+    problem_table = dict(doc["problem"])
+    if problem_table.get("residual") and ":" in problem_table["residual"]:
+        file, func = problem_table["residual"].rsplit(":", 1)
+        if file.endswith(".py") and not Path(file).is_absolute():
+            problem_table["residual"] = f"{(p.parent / file).resolve()}:{func}"
+    try:
+        return FitConfig(
+            data=_build(DataConfig, data_table, "data"),
+            problem=_build(ProblemConfig, problem_table, "problem"),
+            mollifier=_build(MollifierConfig, doc.get("mollifier", {}), "mollifier"),
+            solver=_build(SolverConfig, doc.get("solver", {}), "solver"),
+            source=str(p),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+
+
+def load_residual(spec: str) -> Any:
+    """Import ``"path/to/file.py:function"`` or ``"package.module:function"``."""
+    if ":" not in spec:
+        raise ConfigError(
+            f"residual {spec!r} must look like 'file.py:function' or 'module:function'"
+        )
+    target, name = spec.rsplit(":", 1)
+    if target.endswith(".py"):
+        file = Path(target)
+        if not file.is_file():
+            raise ConfigError(f"residual module {file} not found")
+        module_spec = importlib.util.spec_from_file_location(file.stem, file)
+        if module_spec is None or module_spec.loader is None:
+            raise ConfigError(f"cannot import {file}")
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    try:
+        fn = getattr(module, name)
+    except AttributeError:
+        raise ConfigError(f"{target} has no function {name!r}") from None
+    if not callable(fn):
+        raise ConfigError(f"{target}:{name} is not callable")
+    return fn

@@ -1,0 +1,127 @@
+"""Set up the built-in inverse problems from a simulator's (or a user's) dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mollifier.grid import Grid
+from mollifier.io.dataset import Dataset
+from mollifier.pdes import residuals
+from mollifier.problems import InverseProblem
+from mollifier.unknowns import Constant, Field
+
+__all__ = ["BUILTIN_PROBLEMS", "problem_from_dataset"]
+
+
+def _truth(ds: Dataset, name: str) -> dict[str, Any]:
+    return {name: ds.truth[name]} if name in ds.truth else {}
+
+
+def _langevin(ds: Dataset, **options: Any) -> InverseProblem:
+    if "k" not in ds.known:
+        raise ValueError("a langevin dataset needs the known relaxation rate 'k'")
+    return InverseProblem(
+        grid=Grid(**ds.coords),
+        data={"u": ds.fields["u"]},
+        known={"k": ds.known["k"]},
+        unknowns={"lam": Field(axes=("t",))},
+        residual=residuals.langevin,
+        truth=_truth(ds, "lam"),
+        **options,
+    )
+
+
+def _heat(form: str) -> Callable[..., InverseProblem]:
+    residual = {"steady": residuals.heat_steady, "divergence": residuals.heat_divergence}[form]
+
+    def build(ds: Dataset, **options: Any) -> InverseProblem:
+        if "m" not in ds.known:
+            raise ValueError("a heat dataset needs the known source 'm'")
+        return InverseProblem(
+            grid=Grid(**ds.coords),
+            data={"u": ds.fields["u"]},
+            known={"m": ds.known["m"]},
+            unknowns={"lam": Field(axes=("x", "y"), positive=True)},
+            residual=residual,
+            truth=_truth(ds, "lam"),
+            **options,
+        )
+
+    return build
+
+
+def _chromatin(ds: Dataset, **options: Any) -> InverseProblem:
+    from mollifier.sim.chromatin import ChromatinModel
+
+    params = ds.params.get("model", {}) if isinstance(ds.params.get("model"), dict) else {}
+    model = ChromatinModel(**{k: params[k] for k in ("phi_max", "l", "l_w") if k in params})
+    return InverseProblem(
+        grid=Grid(**ds.coords),
+        data={"phi_w": ds.fields["phi_w"], "phi_d": ds.fields["phi_d"]},
+        unknowns={"lam": Field(axes=("x", "y"), positive=True, init=0.5)},
+        residual=residuals.chromatin(model),
+        truth=_truth(ds, "lam"),
+        **options,
+    )
+
+
+def _burgers(ds: Dataset, **options: Any) -> InverseProblem:
+    return InverseProblem(
+        grid=Grid(**ds.coords),
+        data={"u": ds.fields["u"]},
+        unknowns={"nu": Constant(init=0.1, positive=True)},
+        residual=residuals.burgers,
+        truth=_truth(ds, "nu"),
+        **options,
+    )
+
+
+BUILTIN_PROBLEMS: dict[str, Callable[..., InverseProblem]] = {
+    "langevin": _langevin,
+    "heat": _heat("steady"),
+    "heat-divergence": _heat("divergence"),
+    "chromatin": _chromatin,
+    "burgers": _burgers,
+}
+
+
+def problem_from_dataset(ds: Dataset, problem: str | None = None, **options: Any) -> InverseProblem:
+    """The built-in :class:`InverseProblem` for ``ds``.
+
+    Parameters
+    ----------
+    ds : Dataset
+    problem : str, optional
+        One of :data:`BUILTIN_PROBLEMS` (``"langevin"``, ``"heat"``, ``"heat-divergence"``,
+        ``"chromatin"``, ``"burgers"``); default ``ds.equation`` (with ``"heat"`` meaning the
+        paper's steady form unless the dataset was generated in divergence form).
+    **options
+        Passed to :class:`InverseProblem` (``width``, ``kernel``, ``boundary``, ``crop``, ...).
+    """
+    name = problem or ds.equation
+    if name == "heat" and problem is None and ds.params.get("form") == "divergence":
+        name = "heat-divergence"
+    try:
+        build = BUILTIN_PROBLEMS[name]
+    except KeyError:
+        raise ValueError(
+            f"no built-in problem {name!r}; choose one of {sorted(BUILTIN_PROBLEMS)} or give a "
+            "custom residual"
+        ) from None
+    missing_fields = {
+        "langevin": ["u"],
+        "heat": ["u"],
+        "heat-divergence": ["u"],
+        "chromatin": ["phi_w", "phi_d"],
+        "burgers": ["u"],
+    }[name]
+    absent = [f for f in missing_fields if f not in ds.fields]
+    if absent:
+        raise ValueError(
+            f"the {name!r} problem needs observed fields {absent}, which the dataset "
+            f"lacks (it has {sorted(ds.fields)})"
+        )
+    if ds.mask is not None and "mask" not in options:
+        options["mask"] = ds.mask
+    return build(ds, **options)

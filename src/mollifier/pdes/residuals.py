@@ -1,0 +1,75 @@
+"""Residuals of the built-in equations, in weak (mollified, conservative) form.
+
+Each is ``residual(f, d, p)``; with the mollifier backend every returned term is a mollified
+quantity, so linear terms are exact (``η ∗ u_xx = (∂²η) ∗ u``) and nonlinear terms put their
+derivatives on the kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mollifier.derivatives import AbstractDerivatives
+from mollifier.sim.chromatin import ChromatinModel
+from mollifier.unknowns import Namespace
+
+__all__ = ["burgers", "chromatin", "heat_divergence", "heat_steady", "heat_transient", "langevin"]
+
+Residual = Callable[[Namespace, AbstractDerivatives, Namespace], Any]
+
+
+def langevin(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+    """Mean of overdamped Langevin dynamics, ``u_t = −k u + λ(t)`` (``k`` known, ``λ`` unknown).
+
+    Mollified: ``η ∗ u_t + k η ∗ u − λ̂ = 0``, so ``λ̂`` estimates the mollified forcing ``η ∗ λ``.
+    """
+    return d(f.u, "t") + f.k * d(f.u) - p.lam
+
+
+def heat_steady(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+    """The paper's steady heat equation ``0 = λ(x, y) ∇²u + m``: ``λ̂ = −η∗m / η∗∇²u`` pointwise."""
+    return p.lam * (d(f.u, "xx") + d(f.u, "yy")) + d(f.m)
+
+
+def heat_divergence(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+    """Divergence form ``∇·(λ∇u) + m = 0``; every term mollified twice (same test function).
+
+    ``λ`` sits inside a derivative, so it is not pointwise-identifiable: the direct solver uses
+    regularised least squares.
+    """
+    return d(p.lam * d(f.u, "x"), "x") + d(p.lam * d(f.u, "y"), "y") + d(d(f.m))
+
+
+def heat_transient(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+    """Transient form ``u_t = ∇·(λ∇u) + m`` on a (t, x, y) grid; every term mollified twice."""
+    return d(d(f.u, "t")) - d(p.lam * d(f.u, "x"), "x") - d(p.lam * d(f.u, "y"), "y") - d(d(f.m))
+
+
+def burgers(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+    """Viscous Burgers ``u_t + (u²/2)_x = ν u_xx`` in conservative form, unknown ``ν``."""
+    return d(f.u, "t") + d(f.u**2 / 2, "x") - p.nu * d(f.u, "xx")
+
+
+def chromatin(model: ChromatinModel | None = None) -> Residual:
+    """Steady chromatin model ``∇²μ_d + 2(λ φ_e − φ_h) = 0`` (4th order) with unknown ``λ(x, y)``.
+
+    ``φ_h = (1 − φ_w + φ_d)/2``, ``φ_e = 1 − φ_w − φ_h`` and
+    ``μ_d = −φ_e + φ_h(φ_max − φ_h)(φ_max − 2φ_h) − l²∇²φ_d``. Mollified term by term:
+    ``∇²(η ∗ g(φ)) − l² ∇⁴(η ∗ φ_d) + 2(λ η∗φ_e − η∗φ_h)``, so that
+    ``λ̂ = (η∗φ_h − ½ η∗∇²μ_d) / η∗φ_e`` pointwise.
+    """
+    m = model if model is not None else ChromatinModel()
+    l2 = m.l**2
+    phi_max = m.phi_max
+
+    def residual(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+        phi_h = (1 - f.phi_w + f.phi_d) / 2
+        phi_e = 1 - f.phi_w - phi_h
+        g = -phi_e + phi_h * (phi_max - phi_h) * (phi_max - 2 * phi_h)
+        bilap = d(f.phi_d, "xxxx") + 2 * d(f.phi_d, "xxyy") + d(f.phi_d, "yyyy")
+        lap_mu = d(g, "xx") + d(g, "yy") - l2 * bilap
+        return lap_mu + 2 * (p.lam * d(phi_e) - d(phi_h))
+
+    residual.__doc__ = chromatin.__doc__
+    return residual

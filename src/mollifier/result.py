@@ -1,0 +1,248 @@
+"""Result of an inverse problem: unknowns, fields, metrics against the truth, history; saving."""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mollifier.grid import Grid
+
+__all__ = ["Result", "constant_metrics", "field_metrics", "peak_memory_mb", "versions"]
+
+
+def versions() -> dict[str, str]:
+    """Versions of mollifier and its numerical dependencies, and the Python/platform."""
+    import scipy
+    import torch
+
+    from mollifier import __version__
+
+    return {
+        "mollifier": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def peak_memory_mb(device: str = "cpu") -> float:
+    """Peak memory of this process: ``torch.cuda.max_memory_allocated`` on CUDA, else peak RSS."""
+    if device.startswith("cuda"):
+        import torch
+
+        return float(torch.cuda.max_memory_allocated(device)) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def field_metrics(estimate: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Pearson r, relative L2 error and median relative error over ``mask`` and finite nodes."""
+    est = np.asarray(estimate, dtype=float)
+    tru = np.broadcast_to(np.asarray(truth, dtype=float), est.shape)
+    keep = np.asarray(mask, dtype=bool) & np.isfinite(est) & np.isfinite(tru)
+    if keep.sum() < 2:
+        return {
+            "pearson": float("nan"),
+            "rel_l2": float("nan"),
+            "median_rel_error": float("nan"),
+            "coverage": float(keep.mean()),
+        }
+    e, t = est[keep], tru[keep]
+    if np.std(t) > 0 and np.std(e) > 0:
+        pearson = float(np.corrcoef(e, t)[0, 1])
+    else:
+        pearson = float("nan")  # a constant truth has no correlation to speak of
+    return {
+        "pearson": pearson,
+        "rel_l2": float(np.linalg.norm(e - t) / np.linalg.norm(t)),
+        "median_rel_error": float(np.median(np.abs(e - t) / np.abs(t))),
+        "median": float(np.median(e)),
+        "coverage": float(keep.sum() / np.asarray(mask, dtype=bool).sum()),
+    }
+
+
+def constant_metrics(estimate: float, truth: float) -> dict[str, float]:
+    """Relative error of a constant."""
+    return {
+        "rel_error": float(abs(estimate - truth) / abs(truth)) if truth else float("nan"),
+        "abs_error": float(abs(estimate - truth)),
+    }
+
+
+def _summary_value(v: Any) -> Any:
+    if isinstance(v, (float, int)):
+        return float(v)
+    arr = np.asarray(v, dtype=float)
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return {"median": None, "mean": None, "min": None, "max": None}
+    return {
+        "median": float(np.median(finite)),
+        "mean": float(np.mean(finite)),
+        "min": float(np.min(finite)),
+        "max": float(np.max(finite)),
+    }
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if np.isfinite(f) else None
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    return obj
+
+
+@dataclass
+class Result:
+    """What a solver returns.
+
+    Attributes
+    ----------
+    method : str
+        ``"direct"`` or ``"network"`` (with its derivative backend in ``config``).
+    unknowns : dict
+        A float per constant; an array over the field's axes per field (NaN where the field is
+        not identifiable or not estimated, e.g. inside the cropped boundary band).
+    unknown_axes : dict
+        The axes each unknown spans (``()`` for constants).
+    fields : dict
+        The fields the residual was evaluated on: the mollified data (direct) or the network's
+        fields (network), shaped like the grid.
+    residual : ndarray
+        The residual at the solution on the grid (NaN outside the evaluated interior).
+    interior : ndarray of bool
+        Grid nodes where the residual was evaluated.
+    history : dict
+        Per-step loss terms and unknown values (network solver); empty for direct.
+    metrics : dict
+        Against the truth, when known: per field ``pearson``, ``rel_l2``,
+        ``median_rel_error``; per constant ``rel_error``.
+    widths : dict
+        Mollifier width per axis and how it was chosen (``widths["rule"]``).
+    wall_time_s, peak_memory_mb : float
+    config : dict
+        Solver options, kernel, boundary, versions.
+    diagnostics : dict
+        Solver-specific facts (affinity, structure, unidentifiable nodes, steps, ...).
+    """
+
+    method: str
+    grid: Grid
+    unknowns: dict[str, Any]
+    unknown_axes: dict[str, tuple[str, ...]]
+    fields: dict[str, np.ndarray]
+    residual: np.ndarray
+    interior: np.ndarray
+    data: dict[str, np.ndarray]
+    truth: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    widths: dict[str, Any] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+    peak_memory_mb: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def unknown_mask(self, name: str) -> np.ndarray:
+        """Nodes of a field unknown's axes that carry interior residual rows."""
+        axes = self.unknown_axes[name]
+        drop = tuple(i for i, a in enumerate(self.grid.axes) if a not in axes)
+        return np.any(self.interior, axis=drop) if drop else self.interior
+
+    def compute_metrics(self) -> dict[str, dict[str, float]]:
+        """Metrics of every unknown with a known truth (stored in ``self.metrics``)."""
+        out = {}
+        for name, true in self.truth.items():
+            est = self.unknowns.get(name)
+            if est is None:
+                continue
+            if isinstance(est, float):
+                t = float(np.mean(true)) if np.ndim(true) else float(true)
+                out[name] = constant_metrics(est, t)
+            else:
+                out[name] = field_metrics(est, true, self.unknown_mask(name))
+        self.metrics = out
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``result.json`` document (its top-level keys are a contract)."""
+        return _jsonable(
+            {
+                "unknowns": {k: _summary_value(v) for k, v in self.unknowns.items()},
+                "metrics": self.metrics,
+                "widths": self.widths,
+                "wall_time_s": self.wall_time_s,
+                "peak_memory_mb": self.peak_memory_mb,
+                "versions": versions(),
+                "method": self.method,
+                "config": self.config,
+                "diagnostics": self.diagnostics,
+                "history_final": {k: v[-1] for k, v in self.history.items() if v},
+            }
+        )
+
+    def summary(self) -> str:
+        """A plain-text table of the unknowns and, when known, their errors."""
+        lines = [
+            f"method: {self.method}   wall time: {self.wall_time_s:.2f} s   "
+            f"peak memory: {self.peak_memory_mb:.0f} MB"
+        ]
+        lines.append(
+            "widths: "
+            + ", ".join(f"{a}={w:.4g}" for a, w in self.widths.items() if isinstance(w, float))
+        )
+        lines.append(f"{'unknown':<10} {'estimate':>24} {'truth':>12} {'error':>28}")
+        for name, est in self.unknowns.items():
+            m = self.metrics.get(name, {})
+            if isinstance(est, float):
+                t = self.truth.get(name)
+                err = f"rel {m['rel_error']:.2e}" if "rel_error" in m else ""
+                tt = f"{float(np.mean(t)):.6g}" if t is not None else "-"
+                lines.append(f"{name:<10} {est:>24.6g} {tt:>12} {err:>28}")
+            else:
+                s = _summary_value(est)
+                med = s["median"]
+                desc = f"median {med:.4g}" if med is not None else "median n/a"
+                err = ""
+                if m:
+                    err = f"r={m['pearson']:.3f} relL2={m['rel_l2']:.3f}"
+                t = self.truth.get(name)
+                tt = f"{float(np.median(t)):.4g}" if t is not None else "-"
+                lines.append(f"{name:<10} {desc:>24} {tt:>12} {err:>28}")
+        return "\n".join(lines)
+
+    def save(self, directory: str | Path, *, figures: bool = True) -> Path:
+        """Write ``result.json``, ``unknowns.npz`` and (with matplotlib) PNG figures."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        arrays: dict[str, np.ndarray] = {a: self.grid[a] for a in self.grid.axes}
+        for k, v in self.unknowns.items():
+            arrays[k] = np.asarray(v, dtype=float)
+        for k, v in self.fields.items():
+            arrays[f"field_{k}"] = v
+        arrays["residual"] = self.residual
+        arrays["interior"] = self.interior
+        for k, v in self.history.items():
+            arrays[f"history_{k}"] = np.asarray(v, dtype=float)
+        np.savez_compressed(out / "unknowns.npz", **arrays)  # type: ignore[arg-type]
+        if figures:
+            from mollifier.plot import plot_result
+
+            plot_result(self, out)
+        return out

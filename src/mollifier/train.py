@@ -1,0 +1,520 @@
+"""The network solver: a coordinate network fitted to the data with a weighted PDE residual.
+
+A network maps coordinates to the observed fields (normalised by their mean and standard
+deviation) plus, for field unknowns represented as channels, the unknown fields. It is evaluated on
+every grid node. The loss is
+
+    L = Σ_fields mean_observed((u_net − u_obs)² / σ²) + w_res · mean_interior((R / R₀)²)
+        + w_reg · Σ_fields mean(|Δλ|²),
+
+where ``R`` is the residual with mollifier derivatives (``derivatives="mollifier"``: the network's
+gridded output goes through the problem's :class:`~mollifier.MollifierLayer`) or nested autograd
+(``derivatives="autodiff"``: the same residual function, derivatives at the nodes), and
+``R₀ = rms(R)`` of the data at zero unknowns fixes the residual's scale once, identically for both
+backends. Adam with a cosine schedule runs first, then optionally L-BFGS.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mollifier.autodiff import AutodiffDerivatives
+from mollifier.derivatives import MollifierDerivatives
+from mollifier.result import Result, peak_memory_mb
+from mollifier.unknowns import Constant, Field
+
+if TYPE_CHECKING:
+    from mollifier.problems import InverseProblem
+
+__all__ = ["TrainingDivergedError", "solve_network"]
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, message: str, *, step: int, history: dict[str, list[float]]) -> None:
+        super().__init__(message)
+        self.step = step
+        self.history = history
+
+
+def _softplus_inverse(y: float) -> float:
+    return y + math.log(-math.expm1(-y)) if y < 20 else y
+
+
+class _Model(nn.Module):
+    """Network plus unknown parameters; produces fields and unknowns in either layout."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, problem: InverseProblem, net: nn.Module, channels: list[str]) -> None:
+        super().__init__()
+        self.problem = problem
+        self.net = net
+        self.channels = channels
+        self.data_names = list(problem.data)
+        self.constants = nn.ParameterDict()
+        self.grid_fields = nn.ParameterDict()
+        for name, u in problem.unknowns.items():
+            if isinstance(u, Constant):
+                raw = math.log(u.init) if u.positive else float(u.init)
+                self.constants[name] = nn.Parameter(torch.tensor(raw))
+            elif name not in channels:
+                raw = math.log(u.init) if u.positive else float(u.init)
+                self.grid_fields[name] = nn.Parameter(torch.full(problem.unknown_shape(name), raw))
+        stats = []
+        for k in self.data_names:
+            arr = problem.data[k]
+            obs = arr[np.isfinite(arr)] if problem.mask is None else arr[problem.mask]
+            stats.append((float(np.mean(obs)), float(np.std(obs)) or 1.0))
+        self.register_buffer("mean", torch.tensor([m for m, _ in stats]))
+        self.register_buffer("std", torch.tensor([s for _, s in stats]))
+
+    def unknown_value(self, name: str, raw: torch.Tensor) -> torch.Tensor:
+        return torch.exp(raw) if self.problem.unknowns[name].positive else raw
+
+    def split(self, out: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Network output (N, C) → data fields and channel unknowns, each (N,)."""
+        fields = {k: self.mean[i] + self.std[i] * out[:, i] for i, k in enumerate(self.data_names)}
+        chans = {}
+        for j, name in enumerate(self.channels):
+            u = self.problem.unknowns[name]
+            z = out[:, len(self.data_names) + j]
+            if u.positive:
+                chans[name] = nn.functional.softplus(z + _softplus_inverse(u.init))
+            else:
+                chans[name] = u.init + z
+        return fields, chans
+
+    def params_grid(self) -> dict[str, torch.Tensor]:
+        out = {n: self.unknown_value(n, p) for n, p in self.constants.items()}
+        for n, p in self.grid_fields.items():
+            out[n] = self.problem.broadcast_unknown(n, self.unknown_value(n, p))
+        return out
+
+
+def _coordinates(
+    problem: InverseProblem, dtype: torch.dtype, device: torch.device
+) -> list[torch.Tensor]:
+    mesh = problem.grid.mesh()
+    return [torch.as_tensor(m.reshape(-1), dtype=dtype, device=device) for m in mesh]
+
+
+def solve_network(
+    problem: InverseProblem,
+    *,
+    arch: str = "mlp",
+    derivatives: str = "mollifier",
+    steps: int = 5000,
+    lr: float = 1e-3,
+    lr_final: float | None = None,
+    lbfgs_steps: int = 0,
+    residual_weight: float = 1.0,
+    field_regularization: float = 0.0,
+    seed: int = 0,
+    dtype: str = "float32",
+    device: str = "cpu",
+    network: Mapping[str, Any] | None = None,
+    patience: int | None = None,
+    min_delta: float = 1e-4,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 500,
+    resume: bool = False,
+    progress: bool = False,
+    log_every: int = 10,
+    read_off: bool = True,
+) -> Result:
+    """Train a coordinate network on ``problem`` (see the module docstring).
+
+    Parameters
+    ----------
+    problem : InverseProblem
+    arch : {"mlp", "pirate", "pinnsformer"}
+        Network architecture (:func:`mollifier.nets.build_network`).
+    derivatives : {"mollifier", "autodiff"}
+        Derivative backend for the residual; the same residual function serves both.
+    steps : int
+        Adam steps.
+    lr, lr_final : float
+        Adam learning rate, decayed by a cosine schedule to ``lr_final`` (default ``lr / 100``).
+    lbfgs_steps : int
+        L-BFGS iterations after Adam (0 to skip).
+    residual_weight : float
+        ``w_res`` in the loss.
+    field_regularization : float
+        ``w_reg``: squared first differences of grid/channel field unknowns.
+    seed : int
+        Seeds the network initialisation.
+    dtype : {"float32", "float64"}
+    device : str
+        ``"cpu"`` or ``"cuda"`` (or ``"cuda:1"``).
+    network : mapping, optional
+        Options of the architecture (``hidden``, ``depth``, ...).
+    patience, min_delta : int, float
+        Early stopping: stop when the loss has not improved by a relative ``min_delta`` over
+        ``patience`` steps (``None`` disables it).
+    checkpoint : path, optional
+        File to save training state to every ``checkpoint_every`` steps and at the end.
+    resume : bool
+        Continue from ``checkpoint`` if it exists.
+    progress : bool
+        Show a progress bar with the loss terms and current unknowns.
+    log_every : int
+        Record the history every this many steps.
+    read_off : bool
+        After training, also read the unknowns off the network's fields with the direct solver
+        (when the residual is affine), as the paper does; reported in ``diagnostics``.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If the loss becomes NaN or infinite.
+    """
+    if derivatives not in ("mollifier", "autodiff"):
+        raise ValueError(f"derivatives must be 'mollifier' or 'autodiff', got {derivatives!r}")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if steps < 0 or lbfgs_steps < 0:
+        raise ValueError("steps and lbfgs_steps must be non-negative")
+    from mollifier.nets import build_network
+
+    t0 = time.perf_counter()
+    dev = torch.device(device)
+    tdtype = getattr(torch, dtype)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    grid = problem.grid
+    channels = [
+        n
+        for n, u in problem.unknowns.items()
+        if isinstance(u, Field)
+        and (
+            u.representation == "channel"
+            or (u.representation == "auto" and tuple(u.axes) == grid.axes)
+        )
+    ]
+    for n in channels:
+        if tuple(problem.unknowns[n].axes) != grid.axes:  # type: ignore[union-attr]
+            raise ValueError(
+                f"field {n!r} spans {problem.unknowns[n].axes}; only fields over "  # type: ignore[union-attr]
+                f"every axis {grid.axes} can be network channels"
+            )
+    torch.manual_seed(seed)
+    lower = [grid.extent[a][0] for a in grid.axes]
+    upper = [grid.extent[a][1] for a in grid.axes]
+    net = build_network(
+        arch,
+        in_features=grid.ndim,
+        out_features=len(problem.data) + len(channels),
+        lower=lower,
+        upper=upper,
+        **dict(network or {}),
+    )
+    model = _Model(problem, net, channels).to(device=dev, dtype=tdtype)
+    coords = _coordinates(problem, tdtype, dev)
+    n_nodes = int(np.prod(grid.shape))
+    obs = {}
+    for k, arr in problem.data.items():
+        seen = np.isfinite(arr) if problem.mask is None else problem.mask
+        obs[k] = (
+            torch.as_tensor(np.nan_to_num(arr).reshape(-1), dtype=tdtype, device=dev),
+            torch.as_tensor(seen.reshape(-1), device=dev),
+        )
+    known_grid = {
+        k: v if isinstance(v, float) else torch.as_tensor(v, dtype=tdtype, device=dev)
+        for k, v in problem.known.items()
+    }
+    known_flat = {k: v if isinstance(v, float) else v.reshape(-1) for k, v in known_grid.items()}
+    interior = torch.as_tensor(problem.interior.reshape(-1), device=dev)
+    layer = problem.layer.to(dev)
+    with torch.no_grad():
+        r0 = problem.mollifier_residual(
+            {k: torch.as_tensor(np.nan_to_num(v)) for k, v in problem.data.items()},
+            {
+                n: problem.broadcast_unknown(
+                    n, torch.zeros(problem.unknown_shape(n), dtype=torch.float64)
+                )
+                for n in problem.unknowns
+            },
+        )
+        scale = float(torch.sqrt(torch.mean(r0.reshape(-1)[problem.interior.reshape(-1)] ** 2)))
+    scale = scale if scale > 0 and math.isfinite(scale) else 1.0
+
+    def residual_values() -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        params = model.params_grid()
+        if derivatives == "mollifier":
+            out = model.net(torch.stack(coords, dim=-1))
+            flat_fields, chans = model.split(out)
+            fields = {k: v.reshape(grid.shape) for k, v in flat_fields.items()}
+            params.update({k: v.reshape(grid.shape) for k, v in chans.items()})
+            d = MollifierDerivatives(layer, grid.shape)
+            r = problem.evaluate(fields, params, d, known=known_grid)
+            r = torch.broadcast_to(r, grid.shape).reshape(-1)
+            return r, flat_fields, chans
+        inputs = {
+            a: c.detach().clone().requires_grad_(True)
+            for a, c in zip(grid.axes, coords, strict=True)
+        }
+        out = model.net(torch.stack(list(inputs.values()), dim=-1))
+        flat_fields, chans = model.split(out)
+        flat_params = {
+            k: torch.broadcast_to(v, grid.shape).reshape(-1) if v.ndim else v
+            for k, v in params.items()
+        }
+        flat_params.update(chans)
+        r = problem.evaluate(
+            flat_fields, flat_params, AutodiffDerivatives(inputs), known=known_flat
+        )
+        r = torch.broadcast_to(r, (n_nodes,)) if r.ndim <= 1 else r.reshape(-1)
+        return r, flat_fields, chans
+
+    def loss_terms() -> tuple[torch.Tensor, dict[str, float]]:
+        r, flat_fields, chans = residual_values()
+        data_loss = torch.stack(
+            [
+                torch.mean(((flat_fields[k] - y)[seen] / model.std[i]) ** 2)
+                for i, (k, (y, seen)) in enumerate(obs.items())
+            ]
+        ).sum()
+        res_loss = torch.mean((r[interior] / scale) ** 2)
+        loss = data_loss + residual_weight * res_loss
+        terms = {"data": float(data_loss.detach()), "residual": float(res_loss.detach())}
+        if field_regularization > 0:
+            reg = torch.zeros((), dtype=tdtype, device=dev)
+            for n, p in model.grid_fields.items():
+                v = model.unknown_value(n, p)
+                for ax in range(v.ndim):
+                    reg = reg + torch.mean(torch.diff(v, dim=ax) ** 2)
+            for v in chans.values():
+                g = v.reshape(grid.shape)
+                for ax in range(g.ndim):
+                    reg = reg + torch.mean(torch.diff(g, dim=ax) ** 2)
+            loss = loss + field_regularization * reg
+            terms["regularization"] = float(reg.detach())
+        terms["loss"] = float(loss.detach())
+        return loss, terms
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    final_lr = lr / 100 if lr_final is None else lr_final
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1), eta_min=final_lr)
+    history: dict[str, list[float]] = {"step": []}
+    start = 0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if resume:
+        if ckpt is None:
+            raise ValueError("resume=True needs a checkpoint path")
+        if ckpt.is_file():
+            state = torch.load(ckpt, map_location=dev, weights_only=False)
+            if state.get("arch") != arch or state.get("derivatives") != derivatives:
+                raise ValueError(
+                    f"{ckpt}: checkpoint is for arch={state.get('arch')!r}, "
+                    f"derivatives={state.get('derivatives')!r}"
+                )
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            history = state["history"]
+            start = int(state["step"])
+
+    def save_checkpoint(step: int) -> None:
+        if ckpt is None:
+            return
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt.with_suffix(ckpt.suffix + ".tmp")
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "history": history,
+                "step": step,
+                "arch": arch,
+                "derivatives": derivatives,
+            },
+            tmp,
+        )
+        tmp.replace(ckpt)
+
+    def record(step: int, terms: dict[str, float]) -> None:
+        history["step"].append(float(step))
+        for k, v in terms.items():
+            history.setdefault(k, []).append(v)
+        for n, p in model.constants.items():
+            history.setdefault(n, []).append(float(model.unknown_value(n, p)))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=steps,
+        initial=start,
+        disable=not progress,
+        desc=f"{arch}/{derivatives}",
+        dynamic_ncols=True,
+    )
+    best, since_best, stopped_early, step = math.inf, 0, False, start
+    try:
+        for step in range(start, steps):
+            opt.zero_grad(set_to_none=True)
+            loss, terms = loss_terms()
+            if not math.isfinite(terms["loss"]):
+                raise TrainingDivergedError(
+                    f"training diverged at step {step}: loss is {terms['loss']} (terms {terms}); "
+                    "lower the learning rate or the residual weight",
+                    step=step,
+                    history=history,
+                )
+            loss.backward()
+            opt.step()
+            sched.step()
+            if step % log_every == 0 or step == steps - 1:
+                record(step, terms)
+                if progress:
+                    post = {k: f"{v:.3e}" for k, v in terms.items()}
+                    post.update(
+                        {
+                            n: f"{float(model.unknown_value(n, p)):.4g}"
+                            for n, p in model.constants.items()
+                        }
+                    )
+                    bar.set_postfix(post, refresh=False)
+            bar.update(1)
+            if patience is not None:
+                if terms["loss"] < best * (1 - min_delta):
+                    best, since_best = terms["loss"], 0
+                else:
+                    since_best += 1
+                    if since_best >= patience:
+                        stopped_early = True
+                        break
+            if ckpt is not None and (step + 1) % checkpoint_every == 0:
+                save_checkpoint(step + 1)
+    finally:
+        bar.close()
+    steps_done = step + 1 if steps > start else start
+    if lbfgs_steps:
+        lbfgs = torch.optim.LBFGS(
+            model.parameters(), max_iter=lbfgs_steps, line_search_fn="strong_wolfe"
+        )
+
+        def closure() -> torch.Tensor:
+            lbfgs.zero_grad(set_to_none=True)
+            loss, _ = loss_terms()
+            loss.backward()
+            return loss
+
+        lbfgs.step(closure)
+        _, terms = loss_terms()
+        if not math.isfinite(terms["loss"]):
+            raise TrainingDivergedError("L-BFGS diverged", step=steps_done, history=history)
+        record(steps_done + lbfgs_steps, terms)
+    save_checkpoint(steps_done)
+    result = _collect(problem, model, coords, channels)
+    result.history = history
+    result.config = {
+        "method": "network",
+        "arch": arch,
+        "derivatives": derivatives,
+        "steps": steps,
+        "lr": lr,
+        "lr_final": final_lr,
+        "lbfgs_steps": lbfgs_steps,
+        "residual_weight": residual_weight,
+        "field_regularization": field_regularization,
+        "seed": seed,
+        "dtype": dtype,
+        "device": str(dev),
+        "network": dict(network or {}),
+        "kernel": repr(problem.kernel),
+        "boundary": repr(problem.boundary),
+    }
+    result.diagnostics.update(
+        {
+            "steps_done": steps_done,
+            "stopped_early": stopped_early,
+            "residual_scale": scale,
+            "channels": channels,
+        }
+    )
+    result.compute_metrics()
+    if read_off:
+        _read_off(problem, result)
+    result.wall_time_s = time.perf_counter() - t0
+    result.peak_memory_mb = peak_memory_mb(str(dev))
+    return result
+
+
+def _collect(
+    problem: InverseProblem, model: _Model, coords: list[torch.Tensor], channels: list[str]
+) -> Result:
+    grid = problem.grid
+    with torch.no_grad():
+        out = model.net(torch.stack(coords, dim=-1))
+        flat_fields, chans = model.split(out)
+        fields = {k: v.reshape(grid.shape).double().cpu().numpy() for k, v in flat_fields.items()}
+        unknowns: dict[str, Any] = {}
+        for n, p in model.constants.items():
+            unknowns[n] = float(model.unknown_value(n, p))
+        for n, p in model.grid_fields.items():
+            unknowns[n] = model.unknown_value(n, p).double().cpu().numpy()
+        for n, v in chans.items():
+            unknowns[n] = v.reshape(grid.shape).double().cpu().numpy()
+        params = {
+            n: problem.broadcast_unknown(n, torch.as_tensor(np.asarray(v, dtype=float)))
+            for n, v in unknowns.items()
+        }
+        r = problem.mollifier_residual({k: torch.as_tensor(v) for k, v in fields.items()}, params)
+    unknowns = {n: unknowns[n] for n in problem.unknowns}
+    axes = {
+        n: () if isinstance(u, Constant) else tuple(u.axes) for n, u in problem.unknowns.items()
+    }
+    result = Result(
+        method="network",
+        grid=grid,
+        unknowns=unknowns,
+        unknown_axes=axes,
+        fields=fields,
+        residual=np.where(problem.interior, r.numpy(), np.nan),
+        interior=problem.interior,
+        data=problem.data,
+        truth=problem.truth,
+        widths={**problem.width, "rule": problem.width_rule},
+    )
+    # A field is constrained only where residual rows exist: elsewhere it is network
+    # extrapolation, reported as NaN like the direct solver does.
+    for n, a in axes.items():
+        if a:
+            unknowns[n] = np.where(result.unknown_mask(n), unknowns[n], np.nan)
+    return result
+
+
+def _read_off(problem: InverseProblem, result: Result) -> None:
+    """Unknowns read off the network's fields by the direct solver (affine residuals only)."""
+    from mollifier.direct import NonAffineResidualError, solve_direct
+    from mollifier.problems import InverseProblem
+
+    options = dict(problem._options)
+    options["data"] = result.fields
+    options["mask"] = None
+    try:
+        sub = InverseProblem(width=problem.width, **options)
+        direct = solve_direct(sub)
+    except NonAffineResidualError:
+        result.diagnostics["algebraic"] = "residual not affine; no read-off"
+        return
+    result.diagnostics["algebraic"] = {
+        "unknowns": {
+            k: (v if isinstance(v, float) else {"median": float(np.nanmedian(v))})
+            for k, v in direct.unknowns.items()
+        },
+        "metrics": direct.metrics,
+    }
+    result.extras["algebraic_unknowns"] = direct.unknowns

@@ -1,0 +1,198 @@
+"""Network solver: recovery with both derivative backends, checkpoints, early stopping, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import mollifier as ml
+from mollifier.pdes import problem_from_dataset
+from mollifier.sim import (
+    GaussianNoise,
+    LognormalLambda,
+    simulate_chromatin,
+    simulate_heat,
+    simulate_langevin,
+)
+from mollifier.train import TrainingDivergedError
+
+
+@pytest.fixture(scope="module")
+def heat_problem():
+    ds = simulate_heat(n=40, noise=GaussianNoise(0.01), seed=0)
+    return problem_from_dataset(ds, width="auto")
+
+
+@pytest.mark.slow
+def test_heat_network_mollifier_meets_the_done_criterion(heat_problem):
+    res = heat_problem.solve(
+        "network", arch="mlp", derivatives="mollifier", steps=3000, lr=3e-3, seed=0
+    )
+    assert res.metrics["lam"]["pearson"] >= 0.95, res.metrics
+    assert res.config["derivatives"] == "mollifier"
+    # the algebraic read-off from the network's fields (as the paper does) is reported too
+    assert res.diagnostics["algebraic"]["metrics"]["lam"]["pearson"] > 0.9
+
+
+@pytest.mark.slow
+def test_chromatin_network_mollifier_meets_the_done_criterion():
+    lam = LognormalLambda(median=0.5, sigma=0.2, correlation_length=2.0)
+    ds = simulate_chromatin(n=48, length=4.8, lam=lam, noise=GaussianNoise(0.01), seed=0)
+    pb = problem_from_dataset(ds, width="auto")
+    res = pb.solve("network", arch="mlp", derivatives="mollifier", steps=1500, lr=3e-3, seed=0)
+    m = res.metrics["lam"]
+    true_median = float(np.median(ds.truth["lam"][res.unknown_mask("lam")]))
+    assert m["pearson"] >= 0.9, m
+    assert abs(m["median"] / true_median - 1) <= 0.05, (m, true_median)
+
+
+def test_langevin_network_meets_the_done_criterion():
+    ds = simulate_langevin(noise=GaussianNoise(0.01), seed=0, n_times=101)
+    pb = problem_from_dataset(ds, width="auto")
+    res = pb.solve("network", steps=1500, lr=3e-3, seed=0)
+    assert res.metrics["lam"]["rel_l2"] <= 0.05, res.metrics
+
+
+def test_autodiff_backend_runs_the_same_problem(heat_problem):
+    """Same residual function, nested-autograd derivatives: trains and improves the loss."""
+    res = heat_problem.solve(
+        "network",
+        derivatives="autodiff",
+        steps=60,
+        lr=3e-3,
+        seed=0,
+        network={"hidden": 16, "depth": 2},
+        log_every=1,
+    )
+    assert res.config["derivatives"] == "autodiff"
+    loss = res.history["loss"]
+    assert np.isfinite(loss).all() and loss[-1] < loss[0]
+    assert np.isfinite(res.unknowns["lam"][res.unknown_mask("lam")]).all()
+
+
+def test_backends_agree_on_the_residual_of_a_fixed_network(heat_problem):
+    """At initialisation (same seed, same weights) the mollified residual of the network's fields
+    and the autodiff residual differ only by mollification: their correlation is high."""
+    kw = {
+        "steps": 0,
+        "seed": 3,
+        "dtype": "float64",
+        "network": {"hidden": 16, "depth": 2},
+        "read_off": False,
+    }
+    a = heat_problem.solve("network", derivatives="mollifier", **kw)
+    b = heat_problem.solve("network", derivatives="autodiff", **kw)
+    np.testing.assert_allclose(a.fields["u"], b.fields["u"], rtol=1e-12)
+
+
+def test_checkpoint_is_written_and_checked_on_resume(tmp_path, heat_problem):
+    kw = {
+        "lr": 1e-2,
+        "seed": 1,
+        "network": {"hidden": 8, "depth": 2},
+        "dtype": "float64",
+        "read_off": False,
+        "log_every": 1,
+    }
+    ckpt = tmp_path / "ckpt.pt"
+    whole = heat_problem.solve("network", steps=30, checkpoint=ckpt, checkpoint_every=15, **kw)
+    assert torch.load(ckpt, weights_only=False)["step"] == 30
+    # resuming a finished run trains no further and returns the same history
+    again = heat_problem.solve("network", steps=30, checkpoint=ckpt, resume=True, **kw)
+    assert again.diagnostics["steps_done"] == 30
+    assert again.history["loss"] == whole.history["loss"]
+    with pytest.raises(ValueError, match="checkpoint is for arch='mlp', derivatives='mollifier'"):
+        heat_problem.solve(
+            "network", steps=30, checkpoint=ckpt, resume=True, derivatives="autodiff", **kw
+        )
+    with pytest.raises(ValueError, match="resume=True needs a checkpoint path"):
+        heat_problem.solve("network", steps=30, resume=True, **kw)
+
+
+def test_resume_continues_where_it_stopped(tmp_path, heat_problem):
+    kw = {
+        "lr": 1e-2,
+        "seed": 2,
+        "network": {"hidden": 8, "depth": 2},
+        "dtype": "float64",
+        "read_off": False,
+        "log_every": 1,
+    }
+    ckpt = tmp_path / "c.pt"
+    whole = heat_problem.solve("network", steps=20, **kw)
+    # Interrupt after 10 of 20 steps (the schedule is for 20), then resume.
+    with pytest.raises(KeyboardInterrupt):
+        _interrupting_solve(heat_problem, ckpt, kw)
+    assert torch.load(ckpt, weights_only=False)["step"] == 10
+    resumed = heat_problem.solve("network", steps=20, checkpoint=ckpt, resume=True, **kw)
+    np.testing.assert_allclose(resumed.history["loss"], whole.history["loss"], rtol=1e-10)
+
+
+def _interrupting_solve(problem, ckpt, kw):
+    calls = {"n": 0}
+    original = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 10:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = step  # type: ignore[method-assign]
+    try:
+        problem.solve("network", steps=20, checkpoint=ckpt, checkpoint_every=10, **kw)
+    finally:
+        torch.optim.Adam.step = original  # type: ignore[method-assign]
+
+
+def test_early_stopping_on_a_plateau(heat_problem):
+    res = heat_problem.solve(
+        "network",
+        steps=500,
+        lr=1e-12,
+        patience=10,
+        seed=0,
+        read_off=False,
+        network={"hidden": 8, "depth": 2},
+    )
+    assert res.diagnostics["stopped_early"]
+    assert res.diagnostics["steps_done"] < 50
+
+
+def test_diverging_loss_raises_with_the_step():
+    x = np.linspace(0, 1, 30)
+    grid = ml.Grid(x=x)
+    pb = ml.InverseProblem(
+        grid=grid,
+        data={"u": np.sin(x)},
+        unknowns={"c": ml.Constant(init=1.0)},
+        residual=lambda f, d, p: d(f.u, "x") * torch.exp(800.0 * p.c),
+        width=0.2,
+    )
+    with pytest.raises(TrainingDivergedError, match="diverged at step 0") as info:
+        pb.solve("network", steps=10)
+    assert info.value.step == 0
+
+
+def test_positive_constant_stays_positive_and_options_are_checked():
+    t = np.linspace(0, 2, 60)
+    grid = ml.Grid(t=t)
+    u = np.exp(-0.5 * t)
+    pb = ml.InverseProblem(
+        grid=grid,
+        data={"u": u},
+        unknowns={"k": ml.Constant(init=1.0, positive=True)},
+        residual=lambda f, d, p: d(f.u, "t") + p.k * d(f.u),
+        width=0.2,
+        truth={"k": 0.5},
+    )
+    res = pb.solve("network", steps=1500, lr=1e-2, dtype="float64", seed=0)
+    assert res.unknowns["k"] > 0
+    assert res.metrics["k"]["rel_error"] < 0.05, res.unknowns
+    with pytest.raises(ValueError, match="derivatives must be 'mollifier' or 'autodiff'"):
+        pb.solve("network", derivatives="finite-differences")
+    with pytest.raises(ValueError, match="dtype must be"):
+        pb.solve("network", dtype="float16")
+    with pytest.raises(TypeError):
+        pb.solve("network", epochs=3)
