@@ -210,3 +210,12 @@ def test_width_below_minimum_is_a_clear_error():
     taps = stencil(PolyBump(), 2, spacing=0.1, width=0.2, check=False)
     s = _offsets(taps, 0.1)
     assert np.sum(taps * s**2) == pytest.approx(2.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("spacing", [0.09999999999999999, 0.1, 0.10000000000000002])
+def test_round_off_in_width_over_spacing_keeps_the_declared_length(spacing):
+    """w / h = 8.000000000000002 (grid spacing from linspace round-off) must not add a cell."""
+    taps = stencil(PolyBump(), 2, spacing=spacing, width=0.8)
+    assert taps.size == 2 * stencil_radius(spacing=spacing, width=0.8) + 1 == 23
+    s = _offsets(taps, spacing)
+    assert np.sum(taps * s**2) == pytest.approx(2.0, rel=1e-12)

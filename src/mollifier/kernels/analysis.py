@@ -9,7 +9,7 @@ import numpy as np
 from mollifier.kernels._base import AbstractKernel
 from mollifier.kernels.stencils import stencil
 
-__all__ = ["consistency_error", "frequency_response", "half_power_frequency"]
+__all__ = ["consistency_error", "frequency_response", "half_power_frequency", "operator_error"]
 
 
 def frequency_response(taps: np.ndarray, *, spacing: float, omega: np.ndarray) -> np.ndarray:
@@ -49,3 +49,16 @@ def consistency_error(kernel: AbstractKernel, order: int, *, points: float) -> f
     resp = frequency_response(taps, spacing=h, omega=omega)
     target = (1j * omega) ** order * kernel.fourier(omega * w)
     return float(np.max(np.abs(resp - target) / np.abs(target)))
+
+
+def operator_error(kernel: AbstractKernel, order: int, *, points: float) -> float:
+    """Worst error of the order-k stencil over the whole Nyquist band ``0 < ω <= π / h``,
+    relative to the largest target ``max_ω |(iω)^k η̂(ω w)|``: the relative operator-norm error
+    for band-limited inputs, stop band included (where it measures how much the discrete stencil
+    lets through that the continuous kernel would not)."""
+    h, w = 1.0, float(points)
+    taps = stencil(kernel, order, spacing=h, width=w, check=False)
+    omega = np.linspace(np.pi / h / 400, np.pi / h, 400)
+    resp = frequency_response(taps, spacing=h, omega=omega)
+    target = (1j * omega) ** order * kernel.fourier(omega * w)
+    return float(np.max(np.abs(resp - target)) / np.max(np.abs(target)))

@@ -92,10 +92,13 @@ def _stencil_cached(kernel: AbstractKernel, order: int, spacing: float, width: f
     h, w = spacing, width
     radius = stencil_radius(spacing=h, width=w)
     ratio = w / h
-    first = math.floor(-ratio)  # leftmost cell index touching the support
+    # Cells [i h, (i+1) h] touching the support, i = -cells .. cells - 1. Slivers of a cell thinner
+    # than 1e-9 h at the support's edge (round-off in w / h) carry no weight and are dropped, so
+    # that the stencil's length is exactly 2 * radius + 1.
+    cells = radius - (_HALF - 1)
     c = np.zeros(2 * radius + 1)
     panels_per_cell = max(1, math.ceil(_PANELS_PER_RADIUS / ratio))
-    for i in range(first, -first):
+    for i in range(-cells, cells):
         lo, hi = max(i * h, -w), min((i + 1) * h, w)
         if hi <= lo:
             continue

@@ -1,0 +1,242 @@
+"""The ``mollifier`` command line: thin wrappers that parse arguments and call the library.
+
+Commands: ``demo``, ``simulate {langevin,heat,chromatin,storm}``, ``fit CONFIG.toml``, ``bench``,
+``storm``. Run ``mollifier COMMAND --help`` for the options of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _lam_argument(value: str) -> float | str:
+    if value == "grf":
+        return value
+    try:
+        out = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--lam must be a number or 'grf', got {value!r}"
+        ) from None
+    if not out > 0:
+        raise argparse.ArgumentTypeError(f"--lam must be positive, got {value}")
+    return out
+
+
+def _add_simulate(sub: Any) -> None:
+    sim = sub.add_parser("simulate", help="generate data with known ground truth")
+    systems = sim.add_subparsers(dest="system", required=True, metavar="SYSTEM")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--out", required=True, type=Path, help="output directory")
+    common.add_argument(
+        "--noise",
+        type=float,
+        default=0.01,
+        help="Gaussian noise level relative to each field's std (default 0.01)",
+    )
+    common.add_argument("--seed", type=int, default=0)
+    grf = argparse.ArgumentParser(add_help=False)
+    grf.add_argument(
+        "--lam",
+        type=_lam_argument,
+        default="grf",
+        help="true parameter: a positive constant, or 'grf' for a smooth lognormal "
+        "random field (default)",
+    )
+    grf.add_argument("--lam-median", type=float, default=None, help="median of the 'grf' field")
+    grf.add_argument("--lam-sigma", type=float, default=None, help="std of log λ for 'grf'")
+    grf.add_argument(
+        "--correlation-length",
+        type=float,
+        default=None,
+        help="correlation length of the 'grf' field (axis units)",
+    )
+    p = systems.add_parser("langevin", parents=[common], help="ensemble mean of Langevin particles")
+    p.add_argument("--grid", type=int, default=201, help="number of output times")
+    p.add_argument("--forcing", choices=["sines", "step", "random"], default="sines")
+    p.add_argument("--particles", type=int, default=10_000)
+    p = systems.add_parser("heat", parents=[common, grf], help="2-D heat conduction, varying λ")
+    p.add_argument("--grid", type=int, default=64, help="observation nodes per axis")
+    p.add_argument("--form", choices=["steady", "divergence", "transient"], default="steady")
+    p.add_argument("--boundary", choices=["dirichlet", "neumann"], default="dirichlet")
+    p.add_argument("--refine", type=int, default=4, help="fine-to-observation grid factor")
+    p = systems.add_parser(
+        "chromatin", parents=[common, grf], help="4th-order chromatin phase field at steady state"
+    )
+    p.add_argument("--grid", type=int, default=128, help="nodes per axis")
+    p.add_argument("--length", type=float, default=10.0, help="domain side (model units)")
+    p.add_argument("--boundary", choices=["periodic", "noflux"], default="periodic")
+    p.add_argument("--tolerance", type=float, default=1e-6, help="steady-state tolerance")
+    from mollifier.storm.cli import add_simulate_storm_parser
+
+    add_simulate_storm_parser(systems)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from mollifier import sim
+    from mollifier.io.dataset import save_dataset
+    from mollifier.plot import plot_dataset
+
+    if args.system == "storm":
+        from mollifier.storm.cli import run_simulate_storm
+
+        return run_simulate_storm(args)
+    if not args.noise >= 0:
+        raise SystemExit("error: --noise must be non-negative")
+    noise = sim.GaussianNoise(args.noise) if args.noise > 0 else sim.NoNoise()
+    t0 = time.perf_counter()
+    if args.system == "langevin":
+        forcing = {
+            "sines": sim.SineForcing(),
+            "step": sim.StepForcing(),
+            "random": sim.RandomForcing(seed=args.seed),
+        }[args.forcing]
+        ds = sim.simulate_langevin(
+            n_times=args.grid,
+            forcing=forcing,
+            n_particles=args.particles,
+            noise=noise,
+            seed=args.seed,
+        )
+    elif args.system == "heat":
+        kw: dict[str, Any] = {}
+        if args.lam != "grf":
+            kw["lam"] = args.lam
+        for opt, name in (
+            ("lam_median", "lam_median"),
+            ("lam_sigma", "lam_sigma"),
+            ("correlation_length", "correlation_length"),
+        ):
+            if getattr(args, opt) is not None:
+                kw[name] = getattr(args, opt)
+        ds = sim.simulate_heat(
+            n=args.grid,
+            form=args.form,
+            boundary=args.boundary,
+            refine=args.refine,
+            noise=noise,
+            seed=args.seed,
+            **kw,
+        )
+    else:
+        if args.lam == "grf":
+            lam: Any = sim.LognormalLambda(
+                median=args.lam_median or 0.5,
+                sigma=args.lam_sigma or 0.2,
+                correlation_length=args.correlation_length or 2.0,
+            )
+        else:
+            lam = args.lam
+        ds = sim.simulate_chromatin(
+            n=args.grid,
+            length=args.length,
+            lam=lam,
+            boundary=args.boundary,
+            tolerance=args.tolerance,
+            noise=noise,
+            seed=args.seed,
+            progress=True,
+        )
+    save_dataset(ds, args.out)
+    plot_dataset(ds, args.out / "preview.png")
+    print(
+        f"wrote {args.out / 'data.npz'}, {args.out / 'meta.json'} and "
+        f"{args.out / 'preview.png'} ({time.perf_counter() - t0:.1f} s)"
+    )
+    return 0
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from mollifier.config import load_config
+    from mollifier.study import run_fit
+
+    config = load_config(args.config)
+    result = run_fit(config, args.out, progress=not args.quiet)
+    print(result.summary())
+    print(f"wrote {args.out / 'result.json'}, {args.out / 'unknowns.npz'} and figures")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from mollifier.study import run_demo
+
+    t0 = time.perf_counter()
+    print("mollifier demo: steady heat 0 = λ(x,y) ∇²u + m on a 48 × 48 grid, 1% noise")
+    results = run_demo(args.out, steps=args.steps, progress=not args.quiet)
+    print(f"\n{'solver':<22} {'Pearson r':>10} {'rel. L2':>9} {'median rel.':>12} {'time (s)':>9}")
+    for name, res in results.items():
+        m = res.metrics["lam"]
+        label = "direct (weak form)" if name == "direct" else "MLP + mollifier"
+        print(
+            f"{label:<22} {m['pearson']:>10.4f} {m['rel_l2']:>9.4f} "
+            f"{m['median_rel_error']:>12.4f} {res.wall_time_s:>9.1f}"
+        )
+    widths = results["direct"].widths
+    print(
+        f"widths ({widths['rule']}): "
+        + ", ".join(f"{a} = {w:.4g}" for a, w in widths.items() if a != "rule")
+    )
+    print(f"figures and results in {args.out}/ (total {time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from mollifier import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mollifier",
+        description="Inverse PDE learning with Mollifier Layers: recover PDE parameters from "
+        "noisy gridded data.",
+    )
+    parser.add_argument("--version", action="version", version=f"mollifier {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser("demo", help="recover λ(x,y) of a small heat problem (built-in data)")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"))
+    demo.add_argument("--steps", type=int, default=2500, help="network training steps")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit = sub.add_parser("fit", help="run a study from a TOML config")
+    fit.add_argument("config", type=Path)
+    fit.add_argument("--out", type=Path, required=True)
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_simulate(sub)
+    from mollifier.bench.cli import add_parser as add_bench
+    from mollifier.storm.cli import add_storm_parser
+
+    add_bench(sub)
+    add_storm_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mollifier`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _run_demo(args)
+        if args.command == "fit":
+            return _run_fit(args)
+        if args.command == "simulate":
+            return _run_simulate(args)
+        if args.command == "bench":
+            from mollifier.bench.cli import run
+
+            return run(args)
+        if args.command == "storm":
+            from mollifier.storm.cli import run_storm
+
+            return run_storm(args)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        print(f"mollifier {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The command line: simulate, fit (built-in and custom residual), demo, and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mollifier.cli import main
+from mollifier.io import load_dataset
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+CONTRACT = {"unknowns", "metrics", "widths", "wall_time_s", "peak_memory_mb", "versions"}
+
+
+def test_simulate_heat_and_fit_with_a_config(tmp_path, capsys):
+    data = tmp_path / "heat"
+    assert (
+        main(
+            [
+                "simulate",
+                "heat",
+                "--out",
+                str(data),
+                "--grid",
+                "32",
+                "--noise",
+                "0.01",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    ds = load_dataset(data)
+    assert ds.fields["u"].shape == (32, 32) and ds.noise["level"] == 0.01
+    assert (data / "preview.png").stat().st_size > 1000
+    config = tmp_path / "study.toml"
+    config.write_text(
+        f'[data]\npath = "{data}"\n[problem]\nbuiltin = "heat"\n'
+        '[mollifier]\nwidth = "auto"\n[solver]\nmethod = "direct"\n'
+    )
+    out = tmp_path / "fit"
+    assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 0
+    doc = json.loads((out / "result.json").read_text())
+    assert CONTRACT <= set(doc)
+    lam = doc["unknowns"]["lam"]
+    assert set(lam) == {"median", "mean", "min", "max"}
+    assert set(doc["metrics"]["lam"]) >= {"pearson", "rel_l2", "median_rel_error"}
+    assert doc["metrics"]["lam"]["pearson"] > 0.9
+    assert set(doc["widths"]) == {"x", "y", "rule"}
+    for name in ("unknowns.npz", "data.png", "fit.png", "unknowns.png", "residual.png"):
+        assert (out / name).is_file(), name
+    assert "lam" in capsys.readouterr().out
+
+
+def test_simulate_langevin_constant_and_grf_options(tmp_path):
+    assert (
+        main(
+            [
+                "simulate",
+                "langevin",
+                "--out",
+                str(tmp_path / "l"),
+                "--grid",
+                "51",
+                "--particles",
+                "500",
+                "--forcing",
+                "step",
+            ]
+        )
+        == 0
+    )
+    ds = load_dataset(tmp_path / "l")
+    assert set(ds.arrays()) >= {"t", "u", "u_clean", "lam"}
+    assert (
+        main(
+            [
+                "simulate",
+                "heat",
+                "--out",
+                str(tmp_path / "h"),
+                "--grid",
+                "16",
+                "--lam",
+                "2.5",
+                "--noise",
+                "0",
+            ]
+        )
+        == 0
+    )
+    assert load_dataset(tmp_path / "h").truth["lam"] == 2.5
+
+
+def test_fit_burgers_example_config(tmp_path):
+    """examples/burgers.toml on the shared PDE-FIND file (ν = 0.1, 1% added noise)."""
+    if not (SHARED / "burgers.mat").is_file():
+        pytest.skip(f"shared reference data not found at {SHARED}")
+    out = tmp_path / "burgers"
+    assert main(["fit", str(EXAMPLES / "burgers.toml"), "--out", str(out), "--quiet"]) == 0
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["metrics"]["nu"]["rel_error"] < 0.02
+
+
+def test_fit_custom_residual_example(tmp_path, monkeypatch):
+    """examples/damped_wave.toml: a residual from a user module, two constants."""
+    gamma, c2, k = 0.4, 2.0, 2.0
+    omega = np.sqrt(c2 * k**2 - gamma**2 / 4)
+    t = np.linspace(0, 6, 121)
+    x = np.linspace(0, 2 * np.pi, 129)
+    T, X = np.meshgrid(t, x, indexing="ij")
+    u = np.exp(-gamma * T / 2) * np.cos(omega * T) * np.sin(k * X)
+    folder = tmp_path / "wave"
+    folder.mkdir()
+    np.savez(folder / "damped_wave.npz", t=t, x=x, u=u)
+    for name in ("damped_wave.toml", "damped_wave.py"):
+        (folder / name).write_text((EXAMPLES / name).read_text())
+    out = tmp_path / "out"
+    assert main(["fit", str(folder / "damped_wave.toml"), "--out", str(out), "--quiet"]) == 0
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["metrics"]["gamma"]["rel_error"] < 0.02
+    assert doc["metrics"]["c2"]["rel_error"] < 0.01
+
+
+def test_demo_writes_results_and_prints_a_table(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--steps", "30", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "direct (weak form)" in text and "MLP + mollifier" in text
+    for sub in ("data", "direct", "network"):
+        assert (tmp_path / sub).is_dir()
+    doc = json.loads((tmp_path / "direct" / "result.json").read_text())
+    assert doc["metrics"]["lam"]["pearson"] > 0.95
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[data]\npath = 'x'\n", "missing section [problem]"),
+        ("[data]\npath = 'x'\n[problem]\nbuiltin = 'heat'\n[solvr]\n", "unknown sections"),
+        (
+            "[data]\npath = 'x'\n[problem]\nbuiltin = 'heat'\n[solver]\nstep = 3\n",
+            "[solver] has unknown keys ['step']",
+        ),
+        ("[data]\npath = 'x'\n[problem]\n", "exactly one of builtin"),
+        ("[data]\npath = 'x'\n[problem]\nresidual = 'a.py:f'\n", "needs [problem.unknowns]"),
+        ("[data\n", "not valid TOML"),
+        (
+            "[data]\npath = 'x'\n[problem]\nbuiltin = 'heat'\n[solver]\nmethod = 'magic'\n",
+            "method must be 'direct' or 'network'",
+        ),
+    ],
+)
+def test_bad_configs_give_clear_errors(tmp_path, capsys, text, message):
+    config = tmp_path / "c.toml"
+    config.write_text(text)
+    assert main(["fit", str(config), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and message in err, err
+
+
+def test_fit_reports_missing_data_file(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "[data]\npath = 'nowhere.npz'\ncoords = ['x']\n[problem]\nbuiltin = 'burgers'\n"
+    )
+    assert main(["fit", str(config), "--out", str(tmp_path / "o")]) == 2
+    assert "nowhere.npz" in capsys.readouterr().err
+
+
+def test_simulate_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "heat", "--out", "x", "--lam", "-1"])
+    assert "--lam must be positive" in capsys.readouterr().err
