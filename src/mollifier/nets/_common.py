@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ARCHITECTURES", "CoordinateBox", "build_network", "dense"]
+__all__ = ["ARCHITECTURES", "AbstractCoordinateNetwork", "CoordinateBox", "build_network", "dense"]
 
 #: Names accepted by :func:`build_network`, in documentation order.
 ARCHITECTURES: tuple[str, ...] = ("mlp", "pirate", "pinnsformer")
@@ -145,6 +145,32 @@ def _box_corner(name: str, values: Sequence[float], in_features: int) -> list[fl
     if not all(math.isfinite(v) for v in out):
         raise ValueError(f"{name} must be finite, got {out}")
     return out
+
+
+class AbstractCoordinateNetwork(nn.Module):
+    """Base of the coordinate networks: validated sizes and the coordinate box.
+
+    Sets ``in_features``, ``out_features``, ``hidden`` and ``depth`` (each a positive integer) and
+    ``box`` (:class:`CoordinateBox` mapping ``[lower, upper]`` onto ``[-1, 1]^d``).
+    Subclasses implement ``forward(x: (N, in_features)) -> (N, out_features)``, pointwise in N.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        out_features: int,
+        hidden: int,
+        depth: int,
+        lower: Sequence[float] | None,
+        upper: Sequence[float] | None,
+    ) -> None:
+        super().__init__()
+        self.in_features = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
+        self.hidden = check_positive_int("hidden", hidden)
+        self.depth = check_positive_int("depth", depth)
+        self.box = CoordinateBox(in_features=in_features, lower=lower, upper=upper)
 
 
 def check_coordinates(x: Tensor, in_features: int) -> None:

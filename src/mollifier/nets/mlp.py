@@ -7,12 +7,16 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from mollifier.nets._common import CoordinateBox, check_coordinates, check_positive_int, dense
+from mollifier.nets._common import (
+    AbstractCoordinateNetwork,
+    check_coordinates,
+    dense,
+)
 
 __all__ = ["MLP"]
 
 
-class MLP(nn.Module):
+class MLP(AbstractCoordinateNetwork):
     """Fully connected tanh network, the physics-informed neural network of Raissi et al. (2019).
 
     With ``x̂`` the coordinates mapped to ``[-1, 1]`` by the box (identity without one),
@@ -64,12 +68,14 @@ class MLP(nn.Module):
         lower: Sequence[float] | None = None,
         upper: Sequence[float] | None = None,
     ) -> None:
-        super().__init__()
-        self.in_features = check_positive_int("in_features", in_features)
-        self.out_features = check_positive_int("out_features", out_features)
-        self.hidden = check_positive_int("hidden", hidden)
-        self.depth = check_positive_int("depth", depth)
-        self.box = CoordinateBox(in_features=in_features, lower=lower, upper=upper)
+        super().__init__(
+            in_features=in_features,
+            out_features=out_features,
+            hidden=hidden,
+            depth=depth,
+            lower=lower,
+            upper=upper,
+        )
         sizes = [in_features] + [hidden] * depth
         self.layers = nn.ModuleList(dense(a, b) for a, b in itertools.pairwise(sizes))
         self.output = dense(hidden, out_features)

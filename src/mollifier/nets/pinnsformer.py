@@ -8,7 +8,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mollifier.nets._common import CoordinateBox, check_coordinates, check_positive_int, dense
+from mollifier.nets._common import (
+    AbstractCoordinateNetwork,
+    check_coordinates,
+    check_positive_int,
+    dense,
+)
 
 __all__ = ["PINNsFormer", "Wavelet"]
 
@@ -107,7 +112,7 @@ class _Layer(nn.Module):
         return x + self.feedforward(self.act_feedforward(x))
 
 
-class PINNsFormer(nn.Module):
+class PINNsFormer(AbstractCoordinateNetwork):
     """Transformer-based PINN acting on per-point pseudo-sequences.
 
     Zhao, Ding & Prakash, "PINNsFormer: A Transformer-Based Framework For Physics-Informed
@@ -197,11 +202,14 @@ class PINNsFormer(nn.Module):
         lower: Sequence[float] | None = None,
         upper: Sequence[float] | None = None,
     ) -> None:
-        super().__init__()
-        self.in_features = check_positive_int("in_features", in_features)
-        self.out_features = check_positive_int("out_features", out_features)
-        self.hidden = check_positive_int("hidden", hidden)
-        self.depth = check_positive_int("depth", depth)
+        super().__init__(
+            in_features=in_features,
+            out_features=out_features,
+            hidden=hidden,
+            depth=depth,
+            lower=lower,
+            upper=upper,
+        )
         self.heads = check_positive_int("heads", heads)
         check_positive_int("feedforward", feedforward)
         check_positive_int("output_hidden", output_hidden)
@@ -221,7 +229,6 @@ class PINNsFormer(nn.Module):
             raise ValueError(f"delta must be positive and finite, got {delta!r}")
         self.seq_axis = seq_axis % in_features
         self.delta = float(delta)
-        self.box = CoordinateBox(in_features=in_features, lower=lower, upper=upper)
         self.mixer = dense(in_features, hidden)
         self.encoder = nn.ModuleList(
             _Layer(hidden, heads, feedforward, cross=False) for _ in range(depth)

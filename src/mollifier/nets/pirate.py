@@ -7,7 +7,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mollifier.nets._common import CoordinateBox, check_coordinates, check_positive_int, dense
+from mollifier.nets._common import (
+    AbstractCoordinateNetwork,
+    check_coordinates,
+    check_positive_int,
+    dense,
+)
 
 __all__ = ["PirateNet"]
 
@@ -43,7 +48,7 @@ class _AdaptiveBlock(nn.Module):
         return out
 
 
-class PirateNet(nn.Module):
+class PirateNet(AbstractCoordinateNetwork):
     """Physics-informed residual adaptive network (PirateNet).
 
     Wang, Li, Chen & Perdikaris, "PirateNets: Physics-informed Deep Learning with Residual
@@ -124,11 +129,14 @@ class PirateNet(nn.Module):
         lower: Sequence[float] | None = None,
         upper: Sequence[float] | None = None,
     ) -> None:
-        super().__init__()
-        self.in_features = check_positive_int("in_features", in_features)
-        self.out_features = check_positive_int("out_features", out_features)
-        self.hidden = check_positive_int("hidden", hidden)
-        self.depth = check_positive_int("depth", depth)
+        super().__init__(
+            in_features=in_features,
+            out_features=out_features,
+            hidden=hidden,
+            depth=depth,
+            lower=lower,
+            upper=upper,
+        )
         self.embedding = check_positive_int("embedding", embedding)
         if embedding % 2:
             raise ValueError(
@@ -138,7 +146,6 @@ class PirateNet(nn.Module):
         if not fourier_scale > 0:
             raise ValueError(f"fourier_scale must be positive, got {fourier_scale!r}")
         self.fourier_scale = float(fourier_scale)
-        self.box = CoordinateBox(in_features=in_features, lower=lower, upper=upper)
         self.register_buffer(
             "frequencies", self.fourier_scale * torch.randn(in_features, embedding // 2)
         )
