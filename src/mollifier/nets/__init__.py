@@ -5,7 +5,12 @@ so it
 works with both derivative backends (mollifier on the grid, nested autograd at points).
 """
 
-from mollifier.nets._common import ARCHITECTURES, CoordinateBox, build_network
+from mollifier.nets._common import (
+    ARCHITECTURES,
+    AbstractCoordinateNetwork,
+    CoordinateBox,
+    build_network,
+)
 from mollifier.nets.mlp import MLP
 from mollifier.nets.pinnsformer import PINNsFormer, Wavelet
 from mollifier.nets.pirate import PirateNet
@@ -13,6 +18,7 @@ from mollifier.nets.pirate import PirateNet
 __all__ = [
     "ARCHITECTURES",
     "MLP",
+    "AbstractCoordinateNetwork",
     "CoordinateBox",
     "PINNsFormer",
     "PirateNet",
