@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import platform
-import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mollifier._memory import peak_rss_mb
 from mollifier.grid import Grid
 
 __all__ = ["Result", "constant_metrics", "field_metrics", "peak_memory_mb", "versions"]
@@ -34,12 +34,13 @@ def versions() -> dict[str, str]:
 
 
 def peak_memory_mb(device: str = "cpu") -> float:
-    """Peak memory of this process: ``torch.cuda.max_memory_allocated`` on CUDA, else peak RSS."""
+    """Peak memory of this process: ``torch.cuda.max_memory_allocated`` on CUDA, else the peak
+    resident set size of this process image (:func:`mollifier._memory.peak_rss_mb`)."""
     if device.startswith("cuda"):
         import torch
 
         return float(torch.cuda.max_memory_allocated(device)) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return peak_rss_mb()
 
 
 def field_metrics(estimate: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, float]:

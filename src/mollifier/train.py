@@ -377,6 +377,9 @@ def solve_network(
         dynamic_ncols=True,
     )
     best, since_best, stopped_early, step = math.inf, 0, False, start
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    t_loop = time.perf_counter()
     try:
         for step in range(start, steps):
             opt.zero_grad(set_to_none=True)
@@ -415,6 +418,9 @@ def solve_network(
                 save_checkpoint(step + 1)
     finally:
         bar.close()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    loop_time = time.perf_counter() - t_loop
     steps_done = step + 1 if steps > start else start
     if lbfgs_steps:
         lbfgs = torch.optim.LBFGS(
@@ -459,6 +465,7 @@ def solve_network(
             "stopped_early": stopped_early,
             "residual_scale": scale,
             "channels": channels,
+            "adam_time_s": loop_time,
         }
     )
     result.compute_metrics()

@@ -52,6 +52,8 @@ def _heat(form: str) -> Callable[..., InverseProblem]:
 
 
 def _chromatin(ds: Dataset, **options: Any) -> InverseProblem:
+    if ds.params.get("boundary") == "periodic":
+        options.setdefault("boundary", "periodic")  # periodic data: every node is interior
     from mollifier.sim.chromatin import ChromatinModel
 
     params = ds.params.get("model", {}) if isinstance(ds.params.get("model"), dict) else {}

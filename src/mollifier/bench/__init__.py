@@ -1,0 +1,34 @@
+"""Benchmarks: time, peak memory and accuracy of mollifier versus autodiff derivatives.
+
+``mollifier bench --tier {smoke,cpu,full} --out DIR`` (or :func:`run_tier`) runs the paper's
+matrix (task × architecture × derivative backend × noise × seed, plus the direct solver), the
+derivative-cost scaling studies and the cross-method derivative-accuracy table, and writes
+``bench.json``, ``bench.md`` and plots. See ``docs/bench.md``.
+"""
+
+from mollifier.bench.config import (
+    AccuracySpec,
+    DatasetSpec,
+    MatrixSpec,
+    RunConfig,
+    ScalingSpec,
+    TierConfig,
+    config_hash,
+)
+from mollifier.bench.harness import BenchOutcome, matrix_runs, run_tier
+from mollifier.bench.tiers import TIERS, get_tier
+
+__all__ = [
+    "TIERS",
+    "AccuracySpec",
+    "BenchOutcome",
+    "DatasetSpec",
+    "MatrixSpec",
+    "RunConfig",
+    "ScalingSpec",
+    "TierConfig",
+    "config_hash",
+    "get_tier",
+    "matrix_runs",
+    "run_tier",
+]

@@ -1,0 +1,237 @@
+"""One benchmark run in its own process: ``python -m mollifier.bench.run --config JSON ...``.
+
+The process loads the cached dataset, builds the built-in problem with the explicit widths of the
+:class:`~mollifier.bench.config.RunConfig`, and solves it (network solver with the configured
+backend, or the direct solver). It writes a JSON document with what it measured:
+
+* ``step_time_s``: training wall time divided by the steps done (set-up and read-off included,
+  as the paper's times are); ``total_time_s``: wall time of the solve to the fixed step budget;
+* ``probe_step_time_s``: time per step from a short probe run before the main one (difference of
+  a 1-step and a ``1 + probe_steps``-step solve, so set-up cancels);
+* ``peak_memory_mb``: on CUDA ``torch.cuda.max_memory_allocated`` of the main solve; on CPU the
+  process's peak resident set size minus ``--baseline-mb`` (the peak of a process that only
+  imports torch);
+* ``metrics`` (as in ``result.json``), ``metrics_read_off`` (unknowns read off the network's fields
+  by the direct solver), ``steps``, ``diverged`` and ``status``.
+
+``status`` is ``"ok"``, ``"diverged"`` (:class:`~mollifier.train.TrainingDivergedError`),
+``"out_of_memory"`` (an allocation failed, e.g. past ``memory_limit_mb``) or ``"over_budget"``
+(the probe projects the run past ``time_limit_s``; it is not started). The document is first
+written after the probe with ``status="running"``, so a parent that kills the process at its time
+limit still has the probe's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mollifier.bench._process import is_out_of_memory, limit_memory, peak_rss_mb
+from mollifier.bench.config import RunConfig
+
+__all__ = ["execute"]
+
+
+def _write(path: Path | None, doc: dict[str, Any]) -> None:
+    if path is None:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, allow_nan=False, default=_clean))
+    os.replace(tmp, path)
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _finite_or_none(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {str(k): _finite_or_none(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [_finite_or_none(v) for v in doc]
+    if isinstance(doc, (float, np.floating)):
+        return float(doc) if math.isfinite(doc) else None
+    return doc
+
+
+def _memory(config: RunConfig, baseline_mb: float, cuda_peak: float | None) -> float:
+    if config.device.startswith("cuda") and cuda_peak is not None:
+        return cuda_peak
+    return peak_rss_mb() - baseline_mb
+
+
+def _save_arrays(path: Path | None, result: Any) -> None:
+    if path is None:
+        return
+    arrays: dict[str, np.ndarray] = {}
+    for name, est in result.unknowns.items():
+        if isinstance(est, float):
+            continue
+        arrays[f"{name}_estimate"] = np.asarray(est, dtype=float)
+        if name in result.truth and np.ndim(result.truth[name]):
+            arrays[f"{name}_truth"] = np.asarray(result.truth[name], dtype=float)
+        arrays[f"{name}_mask"] = result.unknown_mask(name)
+    if arrays:
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+
+
+def execute(
+    config: RunConfig,
+    dataset_path: str | Path,
+    *,
+    baseline_mb: float = 0.0,
+    status_file: str | Path | None = None,
+    arrays_file: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run ``config`` in this process and return the measurements (see the module docstring).
+
+    Parameters
+    ----------
+    config : RunConfig
+    dataset_path : path
+        The cached dataset (:func:`mollifier.bench.datasets.ensure_dataset`).
+    baseline_mb : float
+        Subtracted from the peak RSS on CPU.
+    status_file : path, optional
+        Where the document is written (after the probe and at the end).
+    arrays_file : path, optional
+        ``.npz`` for the estimated and true field unknowns (for the field panels).
+    """
+    from mollifier.bench.datasets import load
+    from mollifier.pdes import problem_from_dataset
+    from mollifier.train import TrainingDivergedError, solve_network
+
+    t_start = time.perf_counter()
+    status_path = Path(status_file) if status_file is not None else None
+    arrays_path = Path(arrays_file) if arrays_file is not None else None
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    cuda = config.device.startswith("cuda")
+    if config.memory_limit_mb is not None and not cuda:
+        limit_memory(config.memory_limit_mb)
+    doc: dict[str, Any] = {
+        "status": "running",
+        "steps": 0,
+        "step_time_s": None,
+        "total_time_s": None,
+        "probe_step_time_s": None,
+        "projected_total_time_s": None,
+        "peak_memory_mb": None,
+        "memory_kind": "cuda_max_allocated"
+        if cuda and config.derivatives != "direct"
+        else "peak_rss_above_idle_torch",
+        "diverged": False,
+        "metrics": {},
+        "metrics_read_off": {},
+        "widths": dict(config.width),
+        "threads": torch.get_num_threads(),
+        "error": None,
+    }
+    ds = load(dataset_path)
+    problem = problem_from_dataset(ds, width=dict(config.width))
+    try:
+        if config.derivatives == "direct":
+            t0 = time.perf_counter()
+            result = problem.solve("direct")
+            doc["total_time_s"] = time.perf_counter() - t0
+            doc["peak_memory_mb"] = peak_rss_mb() - baseline_mb
+            doc["metrics"] = result.metrics
+            doc["status"] = "ok"
+            _save_arrays(arrays_path, result)
+            return _finish(doc, status_path)
+        options: dict[str, Any] = {
+            "arch": config.arch,
+            "derivatives": config.derivatives,
+            "lr": config.lr,
+            "seed": config.dataset.seed,
+            "dtype": config.dtype,
+            "device": config.device,
+            "network": dict(config.network),
+            "patience": None,
+            "progress": False,
+        }
+        if config.probe_steps:
+            t0 = time.perf_counter()
+            solve_network(problem, steps=1, read_off=False, **options)
+            t1 = time.perf_counter()
+            probe = solve_network(problem, steps=1 + config.probe_steps, read_off=False, **options)
+            t2 = time.perf_counter()
+            per_step = ((t2 - t1) - (t1 - t0)) / config.probe_steps
+            if per_step <= 0:
+                per_step = (t2 - t1) / (1 + config.probe_steps)
+            doc["probe_step_time_s"] = per_step
+            doc["projected_total_time_s"] = per_step * config.steps
+            doc["peak_memory_mb"] = _memory(config, baseline_mb, probe.peak_memory_mb)
+            _write(status_path, _finite_or_none(doc))
+            elapsed = time.perf_counter() - t_start
+            if elapsed + 1.1 * per_step * config.steps > config.time_limit_s:
+                doc["status"] = "over_budget"
+                doc["error"] = (
+                    f"projected {per_step * config.steps:.0f} s for {config.steps} steps exceeds "
+                    f"the run's time limit of {config.time_limit_s:.0f} s; not started"
+                )
+                return _finish(doc, status_path)
+        try:
+            result = solve_network(problem, steps=config.steps, read_off=True, **options)
+        except TrainingDivergedError as exc:
+            doc.update(status="diverged", diverged=True, steps=int(exc.step), error=str(exc))
+            doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
+            return _finish(doc, status_path)
+        steps_done = int(result.diagnostics.get("steps_done", config.steps))
+        doc["steps"] = steps_done
+        doc["total_time_s"] = result.wall_time_s
+        loop_s = float(result.diagnostics.get("adam_time_s", result.wall_time_s))
+        doc["step_time_s"] = loop_s / max(steps_done, 1)
+        doc["peak_memory_mb"] = _memory(config, baseline_mb, result.peak_memory_mb)
+        doc["metrics"] = result.metrics
+        algebraic = result.diagnostics.get("algebraic")
+        if isinstance(algebraic, dict):
+            doc["metrics_read_off"] = algebraic.get("metrics", {})
+        doc["status"] = "ok"
+        _save_arrays(arrays_path, result)
+    except (MemoryError, RuntimeError) as exc:
+        if not is_out_of_memory(exc):
+            raise
+        doc.update(status="out_of_memory", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    return _finish(doc, status_path)
+
+
+def _finish(doc: dict[str, Any], path: Path | None) -> dict[str, Any]:
+    clean = _finite_or_none(doc)
+    _write(path, clean)
+    return dict(clean)
+
+
+def _main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="one isolated benchmark run (JSON out)")
+    parser.add_argument("--config", required=True, help="RunConfig as JSON")
+    parser.add_argument("--dataset", required=True, help="cached dataset directory")
+    parser.add_argument("--result", required=True, help="where to write the measurements")
+    parser.add_argument("--arrays", default=None, help="npz for the estimated fields")
+    parser.add_argument("--baseline-mb", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    config = RunConfig.from_dict(json.loads(args.config))
+    execute(
+        config,
+        args.dataset,
+        baseline_mb=args.baseline_mb,
+        status_file=args.result,
+        arrays_file=args.arrays,
+    )
+
+
+if __name__ == "__main__":
+    _main()

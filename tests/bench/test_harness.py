@@ -1,0 +1,172 @@
+"""The harness: cache by configuration hash, resume, --force, budgets, time and memory limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mollifier.bench import harness
+from mollifier.bench.config import AccuracySpec, MatrixSpec, TierConfig, config_hash
+from mollifier.bench.cost import StepCostConfig, measure_isolated
+
+ACCURACY = AccuracySpec(orders=(1, 2), noises=(0.0,), n=32, network_steps=0)
+
+
+def tier(**kw: object) -> TierConfig:
+    base: dict[str, object] = {
+        "name": "test",
+        "description": "",
+        "device": "cpu",
+        "threads": 1,
+        "matrix": (MatrixSpec(task="heat", n=16, archs=()),),
+        "accuracy": ACCURACY,
+        "run_time_limit_s": 120.0,
+    }
+    base.update(kw)
+    return TierConfig(**base)  # type: ignore[arg-type]
+
+
+def test_cache_resume_and_force(tmp_path: Path, one_thread: None) -> None:
+    t = tier()
+    first = harness.run_tier(t, tmp_path, progress=False, plots=False)
+    assert (first.ran, first.cached) == (2, 0)
+    direct = next(r for r in first.records if r["study"] == "matrix")
+    assert direct["derivatives"] == "direct" and direct["status"] == "ok"
+    assert direct["peak_memory_mb"] > 0 and direct["total_time_s"] > 0
+    # the cache file is named by the hash of the run's canonical configuration
+    (cfg,) = harness.matrix_runs(t, device="cpu", threads=1)
+    assert direct["config_hash"] == config_hash(cfg)
+    assert (tmp_path / "runs" / f"{config_hash(cfg)}.json").is_file()
+    assert len(list((tmp_path / "datasets").iterdir())) == 1
+
+    second = harness.run_tier(t, tmp_path, progress=False, plots=False)
+    assert (second.ran, second.cached) == (0, 2)
+    assert second.records == first.records
+
+    # resumed records really come from the cache files
+    acc_file = next(
+        p
+        for p in (tmp_path / "runs").glob("*.json")
+        if json.loads(p.read_text())["records"][0]["study"] == "accuracy"
+    )
+    doc = json.loads(acc_file.read_text())
+    doc["records"][0]["error"] = 123.0
+    acc_file.write_text(json.dumps(doc))
+    third = harness.run_tier(t, tmp_path, progress=False, plots=False, only=("accuracy",))
+    assert third.records[0]["error"] == 123.0 and third.ran == 0
+
+    forced = harness.run_tier(
+        t, tmp_path, progress=False, plots=False, only=("accuracy",), force=True
+    )
+    assert forced.ran == 1 and forced.records[0]["error"] != 123.0
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    assert saved == forced.records
+
+
+def test_budget_skips_without_caching(tmp_path: Path) -> None:
+    t = tier(matrix=(), time_budget_s=1e-9)
+    skipped = harness.run_tier(t, tmp_path, progress=False, plots=False)
+    assert [r["status"] for r in skipped.records] == ["skipped"]
+    resumed = harness.run_tier(t, tmp_path, progress=False, plots=False, time_budget_s=1e6)
+    assert resumed.ran == 1 and {r["status"] for r in resumed.records} == {"ok"}
+
+
+def test_time_limit_kills_and_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness, "_GRACE_S", 0.0)
+    block = MatrixSpec(
+        task="heat",
+        n=16,
+        archs=("mlp",),
+        derivatives=("mollifier",),
+        steps=10**6,
+        direct=False,
+        network=(("hidden", 8), ("depth", 1)),
+    )
+    t = tier(matrix=(block,), accuracy=None, run_time_limit_s=1.0, probe_steps=0)
+    out = harness.run_tier(t, tmp_path, progress=False, plots=False)
+    (rec,) = out.records
+    assert rec["status"] == "timeout" and "time limit" in rec["error"]
+    assert rec["arch"] == "mlp" and rec["steps_budget"] == 10**6 and rec["diverged"] is False
+    again = harness.run_tier(t, tmp_path, progress=False, plots=False)
+    assert again.cached == 1  # recorded, not lost
+
+
+def test_projected_overrun_is_not_started(tmp_path: Path) -> None:
+    block = MatrixSpec(
+        task="heat",
+        n=16,
+        archs=("mlp",),
+        derivatives=("autodiff",),
+        steps=10**7,
+        direct=False,
+        network=(("hidden", 8), ("depth", 1)),
+    )
+    t = tier(matrix=(block,), accuracy=None, run_time_limit_s=30.0, probe_steps=2)
+    (rec,) = harness.run_tier(t, tmp_path, progress=False, plots=False).records
+    assert rec["status"] == "over_budget"
+    assert rec["probe_step_time_s"] > 0 and rec["peak_memory_mb"] > 0
+    assert rec["projected_total_time_s"] == pytest.approx(rec["probe_step_time_s"] * 10**7)
+    assert rec["step_time_s"] is None and rec["metrics"] == {}
+
+
+def test_memory_limit_turns_oom_into_a_record() -> None:
+    cfg = StepCostConfig(
+        method="autodiff", order=4, n=64, hidden=64, depth=4, steps=1, warmup=0, threads=1
+    )
+    rec = measure_isolated(cfg, baseline_mb=0.0, memory_limit_mb=5.0, timeout_s=120)
+    assert rec["status"] == "out_of_memory", rec["error"]
+    assert rec["step_time_s"] is None
+
+
+def test_divergence_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mollifier.train
+    from mollifier.bench.config import DatasetSpec, RunConfig
+    from mollifier.bench.datasets import ensure_dataset
+    from mollifier.bench.run import execute
+
+    spec = DatasetSpec(task="heat", n=16, noise=0.01)
+    path, widths = ensure_dataset(tmp_path, spec)
+    assert ensure_dataset(tmp_path, spec) == (path, widths)  # cached, same widths
+
+    def diverge(problem: object, **options: object) -> None:
+        raise mollifier.train.TrainingDivergedError("loss is nan", step=7, history={})
+
+    monkeypatch.setattr(mollifier.train, "solve_network", diverge)
+    cfg = RunConfig(
+        dataset=spec, derivatives="autodiff", arch="mlp", steps=100, probe_steps=0, width=widths
+    )
+    doc = execute(cfg, path, status_file=tmp_path / "status.json")
+    assert doc["status"] == "diverged" and doc["diverged"] is True and doc["steps"] == 7
+    assert json.loads((tmp_path / "status.json").read_text()) == doc
+
+
+def test_peak_memory_is_the_subprocess_own_not_the_parent() -> None:
+    """A child's peak RSS must not inherit the parent's (ru_maxrss does across exec on Linux)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from mollifier.bench._process import peak_rss_mb
+    from mollifier.bench.cost import idle_rss_mb
+
+    big = np.ones(40_000_000)  # 320 MB, touched
+    assert peak_rss_mb() > 320
+    idle = idle_rss_mb()
+    assert 0 < idle < peak_rss_mb() - 250
+
+    def child(mb: int) -> float:
+        code = (
+            f"import numpy as np\nfrom mollifier.bench._process import peak_rss_mb\n"
+            f"a = np.ones({mb} * 2**20 // 8)\nprint(peak_rss_mb())"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        return float(out.stdout)
+
+    grown = child(200) - child(0)
+    assert 180 < grown < 220, grown
+    del big

@@ -1,0 +1,148 @@
+"""Tables of bench.md: ratios from paired runs, overheads over the floor, the done criteria."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from mollifier.bench.report import checks, format_table, matrix_pairs, overhead_rows, render
+
+
+def run(
+    der: str,
+    *,
+    seed: int = 0,
+    step: float | None,
+    memory: float,
+    r: float,
+    arch: str = "mlp",
+    status: str = "ok",
+    probe: float | None = None,
+    noise: float = 0.01,
+) -> dict[str, Any]:
+    return {
+        "study": "matrix",
+        "task": "chromatin",
+        "order": 4,
+        "arch": arch,
+        "noise": noise,
+        "n": 64,
+        "steps_budget": 100,
+        "seed": seed,
+        "derivatives": der,
+        "status": status,
+        "step_time_s": step,
+        "probe_step_time_s": probe,
+        "total_time_s": None if step is None else 100 * step,
+        "peak_memory_mb": memory,
+        "steps": 100,
+        "metrics": {"lam": {"pearson": r, "rel_l2": 1 - r}},
+    }
+
+
+def test_ratios_are_per_seed_pairs_then_averaged() -> None:
+    recs = [
+        run("autodiff", seed=0, step=2.0, memory=800.0, r=0.5),
+        run("mollifier", seed=0, step=0.1, memory=100.0, r=0.95),
+        run("autodiff", seed=1, step=3.0, memory=900.0, r=0.4),
+        run("mollifier", seed=1, step=0.2, memory=100.0, r=0.93),
+    ]
+    (row,) = matrix_pairs(recs)
+    assert row["seeds"] == 2
+    assert math.isclose(row["time_ratio"], (2.0 / 0.1 + 3.0 / 0.2) / 2)
+    assert math.isclose(row["memory_ratio"], (8 + 9) / 2)
+    assert math.isclose(row["mollifier_pearson"], 0.94)
+    assert math.isclose(row["autodiff_total"], 250.0)
+    assert not row["probe"]
+
+
+def test_unfinished_runs_use_the_probe_and_are_flagged() -> None:
+    recs = [
+        run("autodiff", step=None, probe=4.0, memory=1000.0, r=float("nan"), status="over_budget"),
+        run("mollifier", step=0.5, memory=100.0, r=0.9),
+    ]
+    (row,) = matrix_pairs(recs)
+    assert row["probe"] and math.isclose(row["time_ratio"], 8.0)
+    assert row["autodiff_status"] == "over_budget"
+    text = render(recs)
+    assert "8*" in text and "over_budget" in text
+
+
+def test_checks_verdicts() -> None:
+    recs = [
+        run("autodiff", step=2.0, memory=700.0, r=0.5),
+        run("mollifier", step=0.1, memory=100.0, r=0.95),
+        run("autodiff", step=1.0, memory=300.0, r=0.7, arch="pirate"),
+        run("mollifier", step=0.5, memory=100.0, r=0.6, arch="pirate"),
+    ]
+    table = {row[0].split(": ", 1)[1] + " " + row[0].split()[1]: row for row in checks(recs)}
+    assert table["step time autodiff/mollifier mlp"][3] == "PASS"  # 20 >= 10
+    assert table["peak memory autodiff/mollifier mlp"][3] == "PASS"  # 7 >= 6
+    assert table["mollifier Pearson r(λ) mlp"][3] == "PASS"
+    assert table["autodiff Pearson r(λ) mlp"][3] == "PASS"  # 0.5 <= 0.95 - 0.1
+    assert table["Pearson r(λ) mollifier − autodiff pirate"][3] == "FAIL"  # 0.6 < 0.7
+    assert math.isclose(table["Pearson r(λ) mollifier − autodiff pirate"][1], -0.1)
+
+
+def scaling(study: str, method: str, order: int, n: int, t: float, m: float) -> dict[str, Any]:
+    return {
+        "study": study,
+        "method": method,
+        "order": order,
+        "n": n,
+        "step_time_s": t,
+        "peak_memory_mb": m,
+        "status": "ok",
+    }
+
+
+def test_overhead_over_the_floor_and_flatness_check() -> None:
+    recs = [scaling("scaling_order", "none", 1, 64, 0.01, 50.0)]
+    for k in (1, 2, 3):
+        recs.append(scaling("scaling_order", "mollifier", k, 64, 0.012, 60.0))
+        recs.append(scaling("scaling_order", "autodiff", k, 64, 0.02 * 2**k, 100.0 * k))
+    rows = overhead_rows(recs, "scaling_order")
+    assert [r["key"] for r in rows] == [1, 2, 3]
+    assert math.isclose(rows[2]["autodiff_time_overhead"], 16.0)
+    assert math.isclose(rows[0]["mollifier_memory_overhead"], 1.2)
+    assert math.isclose(rows[1]["time_ratio"], 0.08 / 0.012)
+    verdicts = {row[0]: row for row in checks(recs)}
+    flat = verdicts["mollifier step time order 3 / order 1 (median step)"]
+    assert flat[3] == "PASS" and math.isclose(flat[1], 1.0)
+    assert verdicts["mollifier step time order 3 / order 1 (fastest step)"][3] == "not measured"
+    assert verdicts["autodiff step time order 3 / order 1 (median step)"][3] == "PASS"
+
+
+def test_fastest_step_beside_the_median() -> None:
+    """Under load a few slow steps move the median; the fastest step shows the intrinsic cost."""
+    recs = [scaling("scaling_order", "none", 1, 64, 0.010, 50.0)]
+    for k, times in ((1, [0.015, 0.016, 0.015]), (6, [0.018, 0.033, 0.035])):
+        r = scaling("scaling_order", "mollifier", k, 64, sorted(times)[1], 60.0)
+        r["step_times_s"] = times
+        recs.append(r)
+    (lo, hi) = overhead_rows(recs, "scaling_order")
+    assert (lo["mollifier_time_min"], hi["mollifier_time_min"]) == (0.015, 0.018)
+    verdicts = {row[0]: row for row in checks(recs)}
+    fast = verdicts["mollifier step time order 6 / order 1 (fastest step)"]
+    med = verdicts["mollifier step time order 6 / order 1 (median step)"]
+    assert math.isclose(fast[1], 1.2) and fast[3] == "PASS"
+    assert math.isclose(med[1], 0.033 / 0.015) and med[3] == "FAIL"
+    assert "0.033 (0.018)" in render(recs)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "—"),
+        (float("nan"), "—"),
+        (0.5, "0.5"),
+        (12345.0, "1.23e+04"),
+        (3, "3"),
+        (True, "yes"),
+    ],
+)
+def test_format_table_cells(value: object, text: str) -> None:
+    table = format_table(["a"], [[value]])
+    assert table.splitlines()[2] == f"| {text} |"
