@@ -17,6 +17,8 @@ WORK="${BENCH_WORK:-/tmp/mollifier-bench-full}"
 PY="${PYTHON:-python3}"
 TIER="${TIER:-full}"
 DEVICE="${DEVICE:-cuda}"
+LIMIT="${LIMIT:-510}"          # hard stop of the bench command, seconds
+BUDGET="${BUDGET:-}"           # optional --time-budget override, seconds
 mkdir -p "$OUT" "$WORK"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 
@@ -31,8 +33,8 @@ torch.cuda.is_available(), 'numpy', numpy.__version__, 'scipy', scipy.__version_
 } 2>&1 | tee "$WORK/env.txt"
 
 start=$(date +%s)
-timeout -s TERM -k 20 510 "$PY" -m mollifier.bench.cli --tier "$TIER" --out "$WORK" \
-    --device "$DEVICE" --quiet
+timeout -s TERM -k 20 "$LIMIT" "$PY" -m mollifier.bench.cli --tier "$TIER" --out "$WORK" \
+    --device "$DEVICE" --quiet ${BUDGET:+--time-budget "$BUDGET"}
 status=$?
 echo "bench exit status $status after $(( $(date +%s) - start )) s" | tee -a "$WORK/env.txt"
 

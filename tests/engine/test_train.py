@@ -20,14 +20,14 @@ from mollifier.train import TrainingDivergedError
 
 @pytest.fixture(scope="module")
 def heat_problem():
-    ds = simulate_heat(n=40, noise=GaussianNoise(0.01), seed=0)
+    ds = simulate_heat(n=48, noise=GaussianNoise(0.01), seed=0)
     return problem_from_dataset(ds, width="auto")
 
 
 @pytest.mark.slow
 def test_heat_network_mollifier_meets_the_done_criterion(heat_problem):
     res = heat_problem.solve(
-        "network", arch="mlp", derivatives="mollifier", steps=3000, lr=3e-3, seed=0
+        "network", arch="mlp", derivatives="mollifier", steps=2500, lr=3e-3, seed=0
     )
     assert res.metrics["lam"]["pearson"] >= 0.95, res.metrics
     assert res.config["derivatives"] == "mollifier"
@@ -37,10 +37,13 @@ def test_heat_network_mollifier_meets_the_done_criterion(heat_problem):
 
 @pytest.mark.slow
 def test_chromatin_network_mollifier_meets_the_done_criterion():
+    """4th order: PirateNet (Fourier features fit the spot pattern; a tanh MLP needs far more
+    steps, see benchmarks/RESULTS.md) with mollifier derivatives, periodic data."""
     lam = LognormalLambda(median=0.5, sigma=0.2, correlation_length=2.0)
-    ds = simulate_chromatin(n=48, length=4.8, lam=lam, noise=GaussianNoise(0.01), seed=0)
+    ds = simulate_chromatin(n=40, length=6.4, lam=lam, noise=GaussianNoise(0.01), seed=0)
     pb = problem_from_dataset(ds, width="auto")
-    res = pb.solve("network", arch="mlp", derivatives="mollifier", steps=1500, lr=3e-3, seed=0)
+    assert pb.boundary == "periodic"
+    res = pb.solve("network", arch="pirate", derivatives="mollifier", steps=800, lr=3e-3, seed=0)
     m = res.metrics["lam"]
     true_median = float(np.median(ds.truth["lam"][res.unknown_mask("lam")]))
     assert m["pearson"] >= 0.9, m
