@@ -1,0 +1,111 @@
+"""STORM chromatin application: λ(x, y) of the chromatin model from super-resolution images.
+
+The pipeline, one module per step::
+
+    readers       ThunderSTORM / Picasso / plain tables / density maps → Localisations (nm)
+    density       localisations → DensityMap (Voronoi or kernel estimate, per µm²)
+    segmentation  DensityMap → nucleus mask (threshold or alpha shape; holes kept)
+    mapping       normalised density → φ_h, φ_e (→ φ_w, φ_d) through a label model + closure
+    calibration   the reference density, corrected for resolution and noise by a synthetic twin
+    inference     φ_w, φ_d on the mask → λ̂ (direct or network solver, cropped by the kernel)
+    summaries     lognormal fits, heterochromatin domains, batch tables
+    synthetic     simulated nuclei with ground truth (truth.npz)
+    pipeline      one nucleus end to end
+    batch         many nuclei and conditions: summary.csv, comparison table and figure
+    figures, cli  PNGs; ``mollifier storm`` and ``mollifier simulate storm``
+
+Lengths are nanometres throughout; ``length_scale`` (nm per model unit, default 300) converts to
+the model's units at the inference step only.
+"""
+
+from mollifier.storm.batch import run_batch
+from mollifier.storm.calibration import Acquisition, calibrate_reference, calibrated_reference
+from mollifier.storm.density import DensityMap, estimate_density, kernel_density, voronoi_density
+from mollifier.storm.inference import (
+    DEFAULT_LENGTH_SCALE_NM,
+    DEFAULT_WIDTH_UNITS,
+    InferenceConfig,
+    LambdaMap,
+    NetworkOptions,
+    NucleusTooSmallError,
+    infer_lambda,
+    smooth_to_kernel,
+)
+from mollifier.storm.localisations import LocalisationError, Localisations, UnitError
+from mollifier.storm.mapping import ChromatinFields, DensityMapping, dilute_mode
+from mollifier.storm.pipeline import (
+    NucleusAnalysis,
+    StormConfig,
+    analyse_nucleus,
+    nucleus_row,
+    save_nucleus,
+)
+from mollifier.storm.readers import (
+    read_density_map,
+    read_localisation_table,
+    read_picasso,
+    read_storm_input,
+    read_thunderstorm,
+    write_picasso,
+    write_thunderstorm,
+)
+from mollifier.storm.segmentation import Segmentation, segment_nucleus
+from mollifier.storm.summaries import (
+    DomainStatistics,
+    LognormalFit,
+    compare_conditions,
+    domain_statistics,
+    fit_lognormal,
+)
+from mollifier.storm.synthetic import SyntheticNucleus, SyntheticStorm, simulate_storm
+from mollifier.storm.truth import Truth, find_truth, truth_metrics
+
+__all__ = [
+    "DEFAULT_LENGTH_SCALE_NM",
+    "DEFAULT_WIDTH_UNITS",
+    "Acquisition",
+    "ChromatinFields",
+    "DensityMap",
+    "DensityMapping",
+    "DomainStatistics",
+    "InferenceConfig",
+    "LambdaMap",
+    "LocalisationError",
+    "Localisations",
+    "LognormalFit",
+    "NetworkOptions",
+    "NucleusAnalysis",
+    "NucleusTooSmallError",
+    "Segmentation",
+    "StormConfig",
+    "SyntheticNucleus",
+    "SyntheticStorm",
+    "Truth",
+    "UnitError",
+    "analyse_nucleus",
+    "calibrate_reference",
+    "calibrated_reference",
+    "compare_conditions",
+    "dilute_mode",
+    "domain_statistics",
+    "estimate_density",
+    "find_truth",
+    "fit_lognormal",
+    "infer_lambda",
+    "kernel_density",
+    "nucleus_row",
+    "read_density_map",
+    "read_localisation_table",
+    "read_picasso",
+    "read_storm_input",
+    "read_thunderstorm",
+    "run_batch",
+    "save_nucleus",
+    "segment_nucleus",
+    "simulate_storm",
+    "smooth_to_kernel",
+    "truth_metrics",
+    "voronoi_density",
+    "write_picasso",
+    "write_thunderstorm",
+]

@@ -1,0 +1,96 @@
+"""Private helpers shared by the table readers: header cells with units, numeric rows."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mollifier.io._gridding import FileFormatError
+
+__all__: list[str] = []
+
+HEADER = re.compile(r"^\s*(?P<name>[^\[\]]*?)\s*(?:\[(?P<unit>[^\]]*)\])?\s*$")
+MAP_VALUE_NAMES = ("value", "density", "intensity", "u", "counts")
+
+
+def split_header(line: str, source: str) -> list[tuple[str, str | None]]:
+    """Header cells as ``(lower-case name, unit or None)``: ``"x [nm]"`` → ``("x", "nm")``."""
+    sep = "," if "," in line else ("\t" if "\t" in line else None)
+    cells = [c.strip().strip('"').strip("'").strip() for c in line.split(sep)]
+    out = []
+    for cell in cells:
+        m = HEADER.match(cell)
+        if m is None or not m.group("name"):
+            raise FileFormatError(f"{source}: cannot parse the header cell {cell!r}")
+        unit = m.group("unit")
+        out.append((m.group("name").strip().lower(), None if unit is None else unit.strip()))
+    return out
+
+
+def first_line(p: Path) -> str:
+    """The first line that is neither blank nor a ``#``/``%`` comment."""
+    try:
+        with p.open("r", encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip() and not line.lstrip().startswith(("#", "%")):
+                    return line.rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"{p}: not a UTF-8 text table ({exc})") from exc
+    raise FileFormatError(f"{p}: the file is empty (no header row)")
+
+
+def load_numbers(p: Path, ncolumns: int, delimiter: str | None) -> np.ndarray:
+    """Data rows after the header as an (N, ncolumns) float array; clear errors."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
+            data = np.loadtxt(
+                p,
+                delimiter=delimiter,
+                skiprows=1,
+                comments=("#", "%"),
+                ndmin=2,
+                dtype=np.float64,
+                encoding="utf-8",
+            )
+    except ValueError as exc:
+        raise FileFormatError(f"{p}: malformed data rows: {exc}") from None
+    if data.size == 0:
+        return np.empty((0, ncolumns))
+    if data.shape[1] != ncolumns:
+        raise FileFormatError(
+            f"{p}: the data rows have {data.shape[1]} columns but the header names {ncolumns}"
+        )
+    return data
+
+
+def column(names: list[tuple[str, str | None]], *candidates: str) -> int | None:
+    """Index of the first column named like one of ``candidates`` (in that order), or None."""
+    for cand in candidates:
+        for i, (name, _) in enumerate(names):
+            if name == cand:
+                return i
+    return None
+
+
+def npz_unit(data: Any, source: str) -> str | None:
+    """The string entry ``unit`` of an npz archive, or None."""
+    if "unit" not in data.files:
+        return None
+    u = data["unit"]
+    if u.dtype.kind not in "US" or u.size != 1:
+        raise FileFormatError(f"{source}: the 'unit' entry must be one string, got {u!r}")
+    return str(u.reshape(())[()])
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` parses as a float."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,147 @@
+"""Batches: many nuclei, one or more conditions, one summary table and a comparison figure.
+
+:func:`run_batch` reads each input (:func:`~mollifier.storm.readers.read_storm_input`), finds its
+``truth.npz`` sidecar if any, runs :func:`~mollifier.storm.pipeline.analyse_nucleus`, writes the
+nucleus' folder, and records one row of ``summary.csv`` per input. A nucleus that fails (an empty
+table, wrong units, a nucleus smaller than the kernel, ...) gets a row with ``status = "error"``
+and the message, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mollifier.storm.localisations import LocalisationError
+from mollifier.storm.pipeline import StormConfig, analyse_nucleus, nucleus_row, save_nucleus
+from mollifier.storm.summaries import compare_conditions, write_rows_csv, write_summary_csv
+from mollifier.storm.truth import Truth, find_truth
+
+__all__ = ["COMPARISON_METRICS", "run_batch"]
+
+#: Per-nucleus quantities compared between conditions in ``comparison.csv``.
+COMPARISON_METRICS = (
+    "lambda_median",
+    "domain_diameter_nm",
+    "domain_density_per_um2",
+    "domain_area_fraction",
+)
+
+
+def _unique_name(stem: str, taken: set[str]) -> str:
+    name, k = stem, 2
+    while name in taken:
+        name, k = f"{stem}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def run_batch(
+    inputs: Sequence[str | os.PathLike[str]],
+    *,
+    out: str | os.PathLike[str],
+    config: StormConfig | None = None,
+    conditions: Sequence[str] | None = None,
+    kind: str = "auto",
+    unit: str | None = None,
+    pixel_size: float | None = None,
+    figures: bool = True,
+    progress: bool = True,
+    stop_on_error: bool = False,
+) -> list[dict[str, Any]]:
+    """Analyse many files; write per-nucleus folders and the batch summary under ``out``.
+
+    Parameters
+    ----------
+    inputs : sequence of path
+        Localisation tables or density maps (:func:`~mollifier.storm.read_storm_input`).
+    out : path
+        Output directory: ``<name>/`` per nucleus, ``summary.csv``, ``comparison.csv`` and (with
+        figures) ``comparison.png``.
+    conditions : sequence of str, optional
+        One condition for all inputs, or one per input.
+    kind, unit, pixel_size
+        Passed to the reader.
+    stop_on_error : bool
+        Re-raise the first failure instead of recording it in ``summary.csv`` (``status`` =
+        ``"error"``, the message in ``error``) and going on.
+
+    Returns
+    -------
+    list of dict
+        The ``summary.csv`` rows.
+    """
+    from tqdm.auto import tqdm
+
+    from mollifier.io._gridding import FileFormatError
+    from mollifier.storm.readers import read_storm_input
+
+    cfg = StormConfig() if config is None else config
+    paths = [Path(p) for p in inputs]
+    if not paths:
+        raise ValueError("no input files")
+    conds = list(conditions) if conditions else [""]
+    if len(conds) == 1:
+        conds = conds * len(paths)
+    if len(conds) != len(paths):
+        raise ValueError(
+            f"give one condition for all inputs or one per input; got "
+            f"{len(conds)} conditions for {len(paths)} inputs"
+        )
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for path, cond in tqdm(
+        list(zip(paths, conds, strict=True)), desc="nuclei", unit="nucleus", disable=not progress
+    ):
+        name = _unique_name(path.stem, taken)
+        try:
+            data = read_storm_input(path, kind=kind, unit=unit, pixel_size=pixel_size)
+            truth_path = find_truth(path)
+            truth = Truth.load(truth_path) if truth_path is not None else None
+            a = analyse_nucleus(data, config=cfg, name=name, condition=cond, truth=truth)
+            save_nucleus(a, root / name, figures=figures)
+            rows.append(nucleus_row(a))
+        except (LocalisationError, FileFormatError, ValueError, ImportError) as exc:
+            if stop_on_error:
+                raise
+            rows.append(
+                {
+                    "name": name,
+                    "condition": cond,
+                    "status": "error",
+                    "source": str(path),
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
+    write_summary_csv(rows, root / "summary.csv")
+    comparison = []
+    for metric in (
+        "lambda_median",
+        "domain_diameter_nm",
+        "domain_density_per_um2",
+        "domain_area_fraction",
+    ):
+        comparison.extend(compare_conditions(rows, metric=metric))
+    write_rows_csv(
+        comparison,
+        root / "comparison.csv",
+        columns=[
+            "metric",
+            "condition",
+            "n",
+            "mean",
+            "sd",
+            "median",
+            "ratio_to_first",
+            "p_mann_whitney",
+        ],
+    )
+    if figures and any(r.get("status") == "ok" for r in rows):
+        from mollifier.storm import figures as fig
+
+        fig.plot_comparison(rows, root / "comparison.png")
+    return rows
