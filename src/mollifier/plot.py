@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mollifier._pyplot import pyplot
 from mollifier.grid import Grid
 
 if TYPE_CHECKING:
@@ -18,23 +19,16 @@ __all__ = ["plot_dataset", "plot_result"]
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("figures need matplotlib: pip install 'mollifier[plot]'") from exc
-    plt.rcParams.update(
-        {
+    return pyplot(
+        "figures",
+        rc={
             "figure.dpi": 110,
             "savefig.dpi": 150,
             "font.size": 9,
             "axes.titlesize": 9,
             "image.cmap": "viridis",
-        }
+        },
     )
-    return plt
 
 
 def _slice2d(arr: np.ndarray, grid: Grid) -> tuple[np.ndarray, tuple[str, str]]:

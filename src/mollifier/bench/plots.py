@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mollifier._pyplot import pyplot
 from mollifier.bench.report import overhead_rows, primary_metrics
 
 __all__ = ["write_plots"]
@@ -24,17 +25,7 @@ _COLORS = {"none": "0.5", "mollifier": "tab:blue", "autodiff": "tab:red", "direc
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            "the benchmark plots need matplotlib: pip install 'mollifier[plot]' (or run the "
-            "benchmark with --no-plots)"
-        ) from exc
-    return plt
+    return pyplot("the benchmark plots", hint=" (or run the benchmark with --no-plots)")
 
 
 def _scaling(plt: Any, records: list[dict[str, Any]], out: Path) -> list[Path]:

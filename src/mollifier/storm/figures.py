@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mollifier._pyplot import pyplot
+
 if TYPE_CHECKING:
     from mollifier.storm.pipeline import NucleusAnalysis
 
@@ -27,23 +29,16 @@ __all__ = [
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("STORM figures need matplotlib: pip install 'mollifier[plot]'") from exc
-    plt.rcParams.update(
-        {
+    return pyplot(
+        "STORM figures",
+        rc={
             "figure.dpi": 100,
             "savefig.dpi": 100,
             "font.size": 8,
             "axes.titlesize": 9,
             "image.cmap": "viridis",
-        }
+        },
     )
-    return plt
 
 
 def _image(
