@@ -1,6 +1,7 @@
 """Order-4 derivative on a 128 × 128 grid: mollifier vs nested autodiff vs the data-fit floor.
 
-Usage: python benchmarks/layer_overhead.py [--n 128] [--order 4] [--steps 5] [--device cpu]
+Usage: python benchmarks/layer_overhead.py [--n 128] [--order 4] [--operator axis|biharmonic]
+       [--steps 5] [--device cpu]
 
 Each configuration runs in its own subprocess; the same MLP (2 → 4 × 64 tanh → 1), grid, data,
 loss and Adam optimiser are used for all three. Prints step times, peak memory above the idle
@@ -21,6 +22,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--order", type=int, default=4)
+    parser.add_argument(
+        "--operator",
+        choices=("axis", "biharmonic"),
+        default="axis",
+        help="penalise ∂ₓᵏu (axis) or ∇⁴u = u_xxxx + 2u_xxyy + u_yyyy (biharmonic, order 4)",
+    )
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
@@ -31,6 +38,7 @@ def main() -> None:
         cfg = StepCostConfig(
             method=method,
             order=args.order,
+            operator=args.operator,
             n=args.n,
             steps=args.steps,
             device=args.device,
@@ -40,7 +48,7 @@ def main() -> None:
     dev = results["none"].device_name
     print(f"device: {dev}; torch {torch.__version__}; python {platform.python_version()}")
     print(
-        f"grid {args.n}x{args.n}, order {args.order}, MLP 2-4x64-1 float32, "
+        f"grid {args.n}x{args.n}, order {args.order} ({args.operator}), MLP 2-4x64-1 float32, "
         f"{args.steps} timed steps (median)"
     )
     if args.device == "cpu":

@@ -1,0 +1,33 @@
+"""The step-cost configuration behind the scaling study and benchmarks/layer_overhead.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from mollifier.bench.cost import StepCostConfig, measure_step_cost
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"operator": "laplacian"}, "operator must be one of"),
+        ({"operator": "biharmonic", "order": 2}, "biharmonic operator has order 4"),
+        ({"method": "fd"}, "method must be one of"),
+        ({"order": 7}, "order must be in 1..6"),
+    ],
+)
+def test_bad_step_cost_configs_are_rejected(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        StepCostConfig(**kwargs)
+
+
+@pytest.mark.parametrize("method", ["mollifier", "autodiff"])
+def test_biharmonic_step_runs_and_is_timed(method: str) -> None:
+    cfg = StepCostConfig(
+        method=method, operator="biharmonic", n=16, hidden=8, depth=2, steps=2, warmup=1, threads=1
+    )
+    cost = measure_step_cost(cfg)
+    assert len(cost.step_times_s) == 2 and all(t > 0 for t in cost.step_times_s)
+    assert cost.step_time_s == pytest.approx(
+        sorted(cost.step_times_s)[0] / 2 + sorted(cost.step_times_s)[1] / 2
+    )
