@@ -307,7 +307,7 @@ def test_mat73_without_h5py_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "h5py", None)  # makes `import h5py` raise ImportError
     with pytest.raises(ImportError) as excinfo:
         read_mat(path, coords=("x", "t"))
-    assert "pip install mollifier[io]" in str(excinfo.value)
+    assert "pip install 'mollifier[io]'" in str(excinfo.value)
     assert str(path) in str(excinfo.value)
 
 

@@ -182,7 +182,7 @@ def test_missing_tifffile_names_the_extra(tmp_path, monkeypatch):
     path = tmp_path / "u.tif"
     path.write_bytes(b"II*\x00")
     monkeypatch.setitem(sys.modules, "tifffile", None)
-    with pytest.raises(ImportError, match=r"pip install mollifier\[io\]"):
+    with pytest.raises(ImportError, match=r"pip install 'mollifier\[io\]'"):
         read_tiff(path)
-    with pytest.raises(ImportError, match=r"pip install mollifier\[io\]"):
+    with pytest.raises(ImportError, match=r"pip install 'mollifier\[io\]'"):
         write_tiff(path, {"x": np.arange(2.0), "y": np.arange(2.0)}, np.zeros((2, 2), np.float32))

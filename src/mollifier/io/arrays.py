@@ -24,6 +24,7 @@ from mollifier.io._fields import (
     real_array,
 )
 from mollifier.io._gridding import FileFormatError
+from mollifier.io._optional import optional_module
 
 __all__ = ["read_mat", "read_npz"]
 
@@ -223,13 +224,7 @@ def _read_mat73(
     ``(n, m)``; reversing the axes restores MATLAB's shape and indexing. Complex arrays are HDF5
     compound datasets with members ``real`` and ``imag``.
     """
-    try:
-        import h5py
-    except ImportError as exc:
-        raise ImportError(
-            f"{source} is a MATLAB v7.3 (HDF5) file; reading it needs h5py, which is not "
-            "installed: pip install mollifier[io]"
-        ) from exc
+    h5py = optional_module("h5py", f"{source} is a MATLAB v7.3 (HDF5) file; reading it")
     arrays: dict[str, np.ndarray] = {}
     non_numeric: dict[str, str] = {}
     inventory: list[str] = []

@@ -37,6 +37,7 @@ from mollifier.io._fields import (
     real_array,
 )
 from mollifier.io._gridding import FileFormatError
+from mollifier.io._optional import optional_module
 
 __all__ = ["read_tiff", "write_tiff"]
 
@@ -83,13 +84,7 @@ _IMAGEJ_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
 
 
 def _tifffile(what: str) -> ModuleType:
-    try:
-        import tifffile
-    except ImportError as exc:
-        raise ImportError(
-            f"{what} needs tifffile, which is not installed: pip install mollifier[io]"
-        ) from exc
-    return tifffile
+    return optional_module("tifffile", what)
 
 
 def _pixel_size(tag: Any, *, factor: float, name: str, source: str) -> float:

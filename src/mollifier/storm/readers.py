@@ -26,6 +26,7 @@ import numpy as np
 
 from mollifier.io._fields import existing_file
 from mollifier.io._gridding import FileFormatError
+from mollifier.io._optional import optional_module
 from mollifier.storm._tables import (
     MAP_VALUE_NAMES,
     column,
@@ -180,13 +181,7 @@ def write_thunderstorm(
 
 
 def _h5py(what: str) -> Any:
-    try:
-        import h5py
-    except ImportError as exc:
-        raise ImportError(
-            f"{what} needs h5py, which is not installed: pip install 'mollifier[io]'"
-        ) from exc
-    return h5py
+    return optional_module("h5py", what)
 
 
 def _picasso_pixel_size(p: Path) -> float | None:
