@@ -1,10 +1,10 @@
 """Full-size checks of the inverse-problem engine's done criteria (recorded in RESULTS.md).
 
-Usage: python benchmarks/inverse_problems.py [--quick] [--network-steps N]
+Usage: python benchmarks/inverse_problems.py [--quick] [--network-steps N] [--only PROBLEM...]
 
 Rows (each seeded; noise is Gaussian, relative to each field's std):
-* heat, steady form 0 = λ∇²u + m, 64², 1% noise, smooth lognormal λ: direct, and an MLP (4×64)
-  trained with mollifier derivatives; Pearson r of λ in the interior (target >= 0.95);
+* heat, steady form 0 = λ∇²u + m, 64², 1% noise, smooth lognormal λ: direct, an MLP (4×64) and
+  a PirateNet trained with mollifier derivatives; Pearson r of λ in the interior (target >= 0.95);
 * chromatin (4th order), 128² on [0, 10]², lognormal λ (median 0.5, σ_log 0.2, correlation
   length 2), 1% noise: direct, and PirateNet + mollifier; Pearson r >= 0.9, median within 5%;
 * Langevin λ(t), 201 times, 1% noise: direct and MLP; relative L2 <= 5%;
@@ -53,81 +53,102 @@ def _row(name: str, solver: str, result: ml.Result, key: str, target: str) -> st
     return f"| {name} | {solver} | {value} | {target} | {result.wall_time_s:.1f} |"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller grids and budgets")
-    parser.add_argument("--network-steps", type=int, default=2500)
-    args = parser.parse_args()
-    steps = 300 if args.quick else args.network_steps
-    rows = []
-
-    ds = simulate_heat(n=32 if args.quick else 64, noise=GaussianNoise(0.01), seed=0)
+def _heat(quick: bool, steps: int) -> list[str]:
+    ds = simulate_heat(n=32 if quick else 64, noise=GaussianNoise(0.01), seed=0)
     pb = problem_from_dataset(ds, width="auto")
-    rows.append(_row("heat (steady), 1%", "direct", pb.solve("direct"), "lam", "r >= 0.95"))
-    res = pb.solve("network", arch="mlp", steps=steps, lr=3e-3, seed=0)
-    rows.append(
-        _row("heat (steady), 1%", f"MLP + mollifier, {steps} steps", res, "lam", "r >= 0.95")
-    )
+    rows = [_row("heat (steady), 1%", "direct", pb.solve("direct"), "lam", "r >= 0.95")]
+    for arch, label in (("mlp", "MLP"), ("pirate", "PirateNet")):
+        res = pb.solve("network", arch=arch, steps=steps, lr=3e-3, seed=0)
+        rows.append(
+            _row(
+                "heat (steady), 1%", f"{label} + mollifier, {steps} steps", res, "lam", "r >= 0.95"
+            )
+        )
+    return rows
 
+
+def _chromatin(quick: bool, steps: int) -> list[str]:
     lam = LognormalLambda(median=0.5, sigma=0.2, correlation_length=2.0)
-    n = 48 if args.quick else 128
+    n = 48 if quick else 128
     ds = simulate_chromatin(n=n, length=10.0 * n / 128, lam=lam, noise=GaussianNoise(0.01), seed=0)
     pb = problem_from_dataset(ds, width="auto")
-    rows.append(
-        _row("chromatin, 1%", "direct", pb.solve("direct"), "lam", "r >= 0.9, median within 5%")
-    )
+    target = "r >= 0.9, median within 5%"
+    rows = [_row("chromatin, 1%", "direct", pb.solve("direct"), "lam", target)]
     res = pb.solve("network", arch="pirate", steps=steps, lr=3e-3, seed=0)
-    rows.append(
-        _row(
-            "chromatin, 1%",
-            f"PirateNet + mollifier, {steps} steps",
-            res,
-            "lam",
-            "r >= 0.9, median within 5%",
-        )
-    )
+    rows.append(_row("chromatin, 1%", f"PirateNet + mollifier, {steps} steps", res, "lam", target))
+    return rows
 
+
+def _langevin(quick: bool, steps: int) -> list[str]:
     ds = simulate_langevin(noise=GaussianNoise(0.01), seed=0)
     pb = problem_from_dataset(ds, width="auto")
-    rows.append(_row("Langevin λ(t), 1%", "direct", pb.solve("direct"), "lam", "rel. L2 <= 5%"))
+    rows = [_row("Langevin λ(t), 1%", "direct", pb.solve("direct"), "lam", "rel. L2 <= 5%")]
     res = pb.solve("network", steps=steps, lr=3e-3, seed=0)
     rows.append(
         _row("Langevin λ(t), 1%", f"MLP + mollifier, {steps} steps", res, "lam", "rel. L2 <= 5%")
     )
+    return rows
 
+
+def _comsol(quick: bool, steps: int) -> list[str]:
     folder = SHARED / "chromatin_comsol_lambda_0.5"
-    if folder.is_dir():
-        coords, phi_w = read_comsol(folder / "Phi_w.txt")
-        _, phi_d = read_comsol(folder / "Phi_d.txt")
-        comsol = Dataset(
-            equation="chromatin",
-            coords=coords,
-            fields={"phi_w": phi_w, "phi_d": phi_d},
-            truth={"lam": 0.5},
-        )
-        t0 = time.perf_counter()
-        res = problem_from_dataset(comsol, width=0.3).solve("direct")
-        res.wall_time_s = time.perf_counter() - t0
-        med = float(np.nanmedian(res.unknowns["lam"]))
-        rows.append(
-            f"| COMSOL chromatin (λ = 0.5), width 0.3 | direct | median {med:.4f} "
-            f"({abs(med / 0.5 - 1):.2%} off) | within 3% | {res.wall_time_s:.1f} |"
-        )
-    if (SHARED / "burgers.mat").is_file():
-        g = read_mat(SHARED / "burgers.mat", coords=("x", "t"), fields=["usol"])
-        u = g.fields["usol"]
-        u = u + 0.01 * u.std() * np.random.default_rng(0).standard_normal(u.shape)
-        pb = ml.InverseProblem(
-            grid=ml.Grid(**g.coords),
-            data={"u": u},
-            unknowns={"nu": ml.Constant(init=0.1)},
-            residual=residuals.burgers,
-            width="auto",
-            truth={"nu": 0.1},
-        )
-        rows.append(
-            _row("Burgers (PDE-FIND), 1% added", "direct", pb.solve("direct"), "nu", "within 2%")
-        )
+    if not folder.is_dir():
+        return [f"| COMSOL chromatin | — | skipped: {folder} not found | within 3% | — |"]
+    coords, phi_w = read_comsol(folder / "Phi_w.txt")
+    _, phi_d = read_comsol(folder / "Phi_d.txt")
+    comsol = Dataset(
+        equation="chromatin",
+        coords=coords,
+        fields={"phi_w": phi_w, "phi_d": phi_d},
+        truth={"lam": 0.5},
+    )
+    t0 = time.perf_counter()
+    res = problem_from_dataset(comsol, width=0.3).solve("direct")
+    res.wall_time_s = time.perf_counter() - t0
+    med = float(np.nanmedian(res.unknowns["lam"]))
+    return [
+        f"| COMSOL chromatin (λ = 0.5), width 0.3 | direct | median {med:.4f} "
+        f"({abs(med / 0.5 - 1):.2%} off) | within 3% | {res.wall_time_s:.1f} |"
+    ]
+
+
+def _burgers(quick: bool, steps: int) -> list[str]:
+    path = SHARED / "burgers.mat"
+    if not path.is_file():
+        return [f"| Burgers | — | skipped: {path} not found | within 2% | — |"]
+    g = read_mat(path, coords=("x", "t"), fields=["usol"])
+    u = g.fields["usol"]
+    u = u + 0.01 * u.std() * np.random.default_rng(0).standard_normal(u.shape)
+    pb = ml.InverseProblem(
+        grid=ml.Grid(**g.coords),
+        data={"u": u},
+        unknowns={"nu": ml.Constant(init=0.1)},
+        residual=residuals.burgers,
+        width="auto",
+        truth={"nu": 0.1},
+    )
+    return [_row("Burgers (PDE-FIND), 1% added", "direct", pb.solve("direct"), "nu", "within 2%")]
+
+
+PROBLEMS = {
+    "heat": _heat,
+    "chromatin": _chromatin,
+    "langevin": _langevin,
+    "comsol": _comsol,
+    "burgers": _burgers,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller grids and budgets")
+    parser.add_argument("--network-steps", type=int, default=2500)
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(PROBLEMS), default=list(PROBLEMS), metavar="PROBLEM"
+    )
+    args = parser.parse_args()
+    steps = 300 if args.quick else args.network_steps
+    rows = [row for name in args.only for row in PROBLEMS[name](args.quick, steps)]
 
     commit = (
         subprocess.run(
@@ -136,7 +157,8 @@ def main() -> None:
         or "unknown"
     )
     print(
-        f"command: python benchmarks/inverse_problems.py{' --quick' if args.quick else ''}; "
+        f"command: python benchmarks/inverse_problems.py{' --quick' if args.quick else ''}"
+        f"{' --only ' + ' '.join(args.only) if args.only != list(PROBLEMS) else ''}; "
         f"commit {commit}; torch {torch.__version__}; {platform.machine()} CPU, "
         f"{torch.get_num_threads()} threads"
     )

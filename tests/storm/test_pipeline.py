@@ -22,7 +22,7 @@ from mollifier.storm.pipeline import StormConfig, analyse_nucleus
 
 def test_synthetic_nucleus_lambda_is_recovered(small_nucleus):
     """Done criterion at reduced size: r >= 0.8 of the smoothed λ̂ against the true λ in the
-    nucleus interior and the median within 10% (full size: benchmarks/storm_results.md); plus a
+    nucleus interior and the median within 10% (full size: benchmarks/RESULTS.md § 7); plus a
     bootstrap uncertainty map."""
     cfg = StormConfig(inference=InferenceConfig(width=450.0), uncertainty="bootstrap", replicates=2)
     a = analyse_nucleus(small_nucleus.localisations, config=cfg, truth=small_nucleus.truth)
