@@ -77,8 +77,8 @@ SMOKE = TierConfig(
 CPU = TierConfig(
     name="cpu",
     description=(
-        "CPU tier (2 cores, one torch thread per run; 21 minutes measured while other jobs kept "
-        "the load average at 4–8; budget 1 hour). Chromatin (4th order) "
+        "CPU tier (2 cores, one torch thread per run; 18 minutes measured on a quiet machine, 21 "
+        "under a load average of 4–8; budget 1 hour). Chromatin (4th order) "
         "at 1% noise: the MLP (4×64 tanh) on a 64² grid, PirateNet and PINNsFormer (default "
         "sizes) on a 32² grid of the same domain, 1000 Adam steps at lr 3e-3 for both backends; "
         "direct rows at 0/1/5% noise. Langevin (1st order, 201 times) and steady heat (2nd order, "
