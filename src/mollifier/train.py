@@ -365,7 +365,7 @@ def solve_network(
         for k, v in terms.items():
             history.setdefault(k, []).append(v)
         for n, p in model.constants.items():
-            history.setdefault(n, []).append(float(model.unknown_value(n, p)))
+            history.setdefault(n, []).append(float(model.unknown_value(n, p).detach()))
 
     from tqdm.auto import tqdm
 
