@@ -367,9 +367,9 @@ def solve_network(
         for n, p in model.constants.items():
             history.setdefault(n, []).append(float(model.unknown_value(n, p).detach()))
 
-    from tqdm.auto import tqdm
+    from mollifier._progress import progress_bar
 
-    bar = tqdm(
+    bar = progress_bar(
         total=steps,
         initial=start,
         disable=not progress,

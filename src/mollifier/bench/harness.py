@@ -285,8 +285,8 @@ def run_tier(
         The command line, quoted in ``bench.md``.
     """
     import torch
-    from tqdm.auto import tqdm
 
+    from mollifier._progress import progress_bar
     from mollifier.bench.cost import idle_rss_mb
     from mollifier.bench.provenance import provenance, resolve_device
 
@@ -317,7 +317,7 @@ def run_tier(
     records: list[dict[str, Any]] = []
     cached = ran = 0
     t_start = time.perf_counter()
-    bar = tqdm(
+    bar = progress_bar(
         items, disable=not progress, desc=f"bench {tier.name}", unit="run", dynamic_ncols=True
     )
     interrupted = False

@@ -434,9 +434,9 @@ def simulate_chromatin(
     bar: Any = None
     callback = None
     if progress:
-        from tqdm.auto import tqdm
+        from mollifier._progress import progress_bar
 
-        bar = tqdm(total=t_end, desc="chromatin", unit="t", leave=False)
+        bar = progress_bar(total=t_end, desc="chromatin", unit="t", leave=False)
         last = [0.0]
 
         def callback(t: float, step: float, residual: float) -> None:

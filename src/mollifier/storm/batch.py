@@ -73,8 +73,7 @@ def run_batch(
     list of dict
         The ``summary.csv`` rows.
     """
-    from tqdm.auto import tqdm
-
+    from mollifier._progress import progress_bar
     from mollifier.io._gridding import FileFormatError
     from mollifier.storm.readers import read_storm_input
 
@@ -94,7 +93,7 @@ def run_batch(
     root.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     taken: set[str] = set()
-    for path, cond in tqdm(
+    for path, cond in progress_bar(
         list(zip(paths, conds, strict=True)), desc="nuclei", unit="nucleus", disable=not progress
     ):
         name = _unique_name(path.stem, taken)

@@ -281,6 +281,7 @@ def run_simulate_storm(args: argparse.Namespace) -> int:
     """Run ``mollifier simulate storm``."""
     from tqdm.auto import tqdm
 
+    from mollifier._progress import progress_bar
     from mollifier.storm.synthetic import SyntheticStorm, simulate_storm, write_synthetic
 
     if args.nuclei < 1:
@@ -299,7 +300,7 @@ def run_simulate_storm(args: argparse.Namespace) -> int:
         nucleolus=not args.no_nucleolus,
     )
     t0 = time.perf_counter()
-    for k in tqdm(range(args.nuclei), desc="nuclei", unit="nucleus", disable=args.quiet):
+    for k in progress_bar(range(args.nuclei), desc="nuclei", unit="nucleus", disable=args.quiet):
         nucleus = simulate_storm(cfg, seed=args.seed + k)
         csv, npz = write_synthetic(nucleus, args.out, f"{args.prefix}_{k:03d}")
         if args.quiet:

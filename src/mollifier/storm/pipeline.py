@@ -305,11 +305,13 @@ def _uncertainty(
 ) -> np.ndarray | None:
     if cfg.uncertainty == "none":
         return None
-    from tqdm.auto import tqdm
+    from mollifier._progress import progress_bar
 
     rng = np.random.default_rng(cfg.seed + 1)
     draws = []
-    for b in tqdm(range(cfg.replicates), desc="uncertainty", disable=not progress, leave=False):
+    for b in progress_bar(
+        range(cfg.replicates), desc="uncertainty", disable=not progress, leave=False
+    ):
         if cfg.uncertainty == "bootstrap":
             assert locs is not None
             sample = locs.subset(rng.integers(0, len(locs), size=len(locs)))
