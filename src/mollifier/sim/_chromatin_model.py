@@ -109,6 +109,12 @@ class Coefficients:
     stabilization: float
 
 
+def fractions(w: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(φ_h, φ_e) = ((1 − φ_w + φ_d)/2, (1 − φ_w − φ_d)/2)``: hetero- and euchromatin from
+    ``φ_w`` and ``φ_d = φ_h − φ_e`` (the three fractions sum to 1)."""
+    return 0.5 * (1.0 - w + d), 0.5 * (1.0 - w - d)
+
+
 def g_local(phi_h: np.ndarray, phi_max: float) -> np.ndarray:
     """``g(φ_h) = φ_h (φ_max - φ_h)(φ_max - 2 φ_h) = ½ d/dφ_h [φ_h² (φ_max - φ_h)²]``."""
     return phi_h * (phi_max - phi_h) * (phi_max - 2.0 * phi_h)
@@ -118,8 +124,7 @@ def potentials(
     w: np.ndarray, d: np.ndarray, op: SpectralLaplacian, c: Coefficients
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chemical potentials ``(μ_w, μ_d)`` of the free energy, with ``op`` as the Laplacian."""
-    phi_h = 0.5 * (1.0 - w + d)
-    phi_e = 0.5 * (1.0 - w - d)
+    phi_h, phi_e = fractions(w, d)
     g = g_local(phi_h, c.phi_max)
     mu_w = -g - phi_e - c.l_w**2 * op.apply(w)
     mu_d = g - phi_e - c.l**2 * op.apply(d)
@@ -131,8 +136,7 @@ def rates(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(∂w/∂t, ∂d/∂t)``: the steady-state residuals of the discrete model."""
     mu_w, mu_d = potentials(w, d, op, c)
-    phi_h = 0.5 * (1.0 - w + d)
-    phi_e = 0.5 * (1.0 - w - d)
+    phi_h, phi_e = fractions(w, d)
     return c.mobility_w * op.apply(mu_w), op.apply(mu_d) + 2.0 * (lam * phi_e - phi_h)
 
 
@@ -187,7 +191,7 @@ class _Stepper:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients of the next state from the current state (physical and transformed)."""
         op, c, dt = self.op, self.c, self.dt
-        gh = op.forward(g_local(0.5 * (1.0 - w + d), c.phi_max))
+        gh = op.forward(g_local(fractions(w, d)[0], c.phi_max))
         if self.uniform:
             react = self.react_uniform
         else:

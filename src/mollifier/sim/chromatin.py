@@ -43,6 +43,7 @@ from mollifier.sim._chromatin_model import (
     SteadyStateNotReachedError,
     domain_mean,
     dominant_wavelength,
+    fractions,
     g_local,
     integrate,
     label_centroids,
@@ -122,10 +123,18 @@ class ChromatinModel:
         self, phi_w: np.ndarray, phi_d: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """The gradient-free parts ``(-φ_e - g(φ_h), -φ_e + g(φ_h))`` of ``(μ_w, μ_d)``."""
-        phi_h = 0.5 * (1.0 - phi_w + phi_d)
-        phi_e = 0.5 * (1.0 - phi_w - phi_d)
-        g = g_local(phi_h, self.phi_max)
+        phi_h, phi_e = self.fractions(phi_w, phi_d)
+        g = self.g(phi_h)
         return -phi_e - g, -phi_e + g
+
+    @staticmethod
+    def fractions(phi_w: np.ndarray, phi_d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(φ_h, φ_e) = ((1 − φ_w + φ_d)/2, (1 − φ_w − φ_d)/2)``, hetero- and euchromatin."""
+        return fractions(phi_w, phi_d)
+
+    def g(self, phi_h: np.ndarray) -> np.ndarray:
+        """``g(φ_h) = φ_h(φ_max − φ_h)(φ_max − 2φ_h)``, the double-well derivative term."""
+        return g_local(phi_h, self.phi_max)
 
     def _coefficients(self, stabilization: float) -> Coefficients:
         return Coefficients(self.phi_max, self.l, self.l_w, self.mobility_w, stabilization)

@@ -188,9 +188,8 @@ class DensityMapping:
             )
 
     def g(self, phi_h: np.ndarray) -> np.ndarray:
-        """``g(φ_h) = φ_h(φ_max − φ_h)(φ_max − 2φ_h)``."""
-        pm = self.model.phi_max
-        return phi_h * (pm - phi_h) * (pm - 2.0 * phi_h)
+        """``g(φ_h) = φ_h(φ_max − φ_h)(φ_max − 2φ_h)`` of the chromatin model."""
+        return self.model.g(phi_h)
 
     def _g_extended(self, phi_h: np.ndarray) -> np.ndarray:
         pm = self.model.phi_max

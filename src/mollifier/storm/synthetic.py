@@ -354,8 +354,7 @@ def observe(
     _, loc_rng, blink_rng, bg_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
-    phi_h = 0.5 * (1.0 - truth.phi_w + truth.phi_d)
-    phi_e = 0.5 * (1.0 - truth.phi_w - truth.phi_d)
+    phi_h, phi_e = cfg.mapping.model.fractions(truth.phi_w, truth.phi_d)
     label = np.where(truth.mask, np.maximum(cfg.mapping.forward(phi_h, phi_e), 0.0), 0.0)
     locs, columns = sample_localisations(
         label,
