@@ -490,9 +490,7 @@ def _finish(
         r = problem.mollifier_residual(fields_t, aff.params(torch.as_tensor(filled))).numpy()
         moll = {k: problem.layer(v[None, None], "")[0, 0].numpy() for k, v in fields_t.items()}
     residual = np.where(problem.interior, r, np.nan)
-    unknown_axes: dict[str, tuple[str, ...]] = {}
-    for n, u in problem.unknowns.items():
-        unknown_axes[n] = () if isinstance(u, Constant) else tuple(u.axes)
+    unknown_axes = problem.unknown_axes
     result = Result(
         method="direct",
         grid=grid,
@@ -512,12 +510,11 @@ def _finish(
         },
         diagnostics=diagnostics,
     )
+    result.blank_unconstrained()
     for n in unknown_axes:
         if unknown_axes[n]:
             keep = result.unknown_mask(n)
-            val = np.array(unknowns[n], dtype=float)
-            val[~keep] = np.nan
-            unknowns[n] = val
+            val = result.unknowns[n]
             bad = unidentified.get(n)
             if bad is not None:
                 diagnostics.setdefault("unidentifiable_nodes", {})[n] = int(

@@ -276,6 +276,13 @@ class InverseProblem:
             keep[tuple(idx)] = False
         return keep
 
+    @property
+    def unknown_axes(self) -> dict[str, tuple[str, ...]]:
+        """Each unknown's axes: ``()`` for a constant, the field's axes otherwise."""
+        return {
+            n: () if isinstance(u, Constant) else tuple(u.axes) for n, u in self.unknowns.items()
+        }
+
     def unknown_shape(self, name: str) -> tuple[int, ...]:
         """Shape of an unknown's values: ``()`` for a constant, its axes' sizes for a field."""
         u = self.unknowns[name]

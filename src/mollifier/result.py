@@ -165,6 +165,15 @@ class Result:
         drop = tuple(i for i, a in enumerate(self.grid.axes) if a not in axes)
         return np.any(self.interior, axis=drop) if drop else self.interior
 
+    def blank_unconstrained(self) -> None:
+        """Set field unknowns to NaN on nodes without interior residual rows
+        (:meth:`unknown_mask`): there nothing constrains them."""
+        for name, axes in self.unknown_axes.items():
+            if axes:
+                self.unknowns[name] = np.where(
+                    self.unknown_mask(name), np.asarray(self.unknowns[name], dtype=float), np.nan
+                )
+
     def compute_metrics(self) -> dict[str, dict[str, float]]:
         """Metrics of every unknown with a known truth (stored in ``self.metrics``)."""
         out = {}

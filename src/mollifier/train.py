@@ -497,14 +497,11 @@ def _collect(
         }
         r = problem.mollifier_residual({k: torch.as_tensor(v) for k, v in fields.items()}, params)
     unknowns = {n: unknowns[n] for n in problem.unknowns}
-    axes = {
-        n: () if isinstance(u, Constant) else tuple(u.axes) for n, u in problem.unknowns.items()
-    }
     result = Result(
         method="network",
         grid=grid,
         unknowns=unknowns,
-        unknown_axes=axes,
+        unknown_axes=problem.unknown_axes,
         fields=fields,
         residual=np.where(problem.interior, r.numpy(), np.nan),
         interior=problem.interior,
@@ -514,9 +511,7 @@ def _collect(
     )
     # A field is constrained only where residual rows exist: elsewhere it is network
     # extrapolation, reported as NaN like the direct solver does.
-    for n, a in axes.items():
-        if a:
-            unknowns[n] = np.where(result.unknown_mask(n), unknowns[n], np.nan)
+    result.blank_unconstrained()
     return result
 
 
