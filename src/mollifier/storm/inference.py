@@ -255,8 +255,7 @@ def infer_lambda(
         _check_size(fields.mask, radius, h_nm, width * length_scale, cfg.min_nodes)
     mask = fields.mask
     ii, jj = np.nonzero(mask)
-    pad = (stencil_radius(spacing=h, width=width) if isinstance(width, float) else 0) + 1
-    pad = max(pad, 8)
+    pad = max(radius + 1, 8) if isinstance(width, float) else 8
     i0, i1 = max(int(ii.min()) - pad, 0), min(int(ii.max()) + pad + 1, mask.shape[0])
     j0, j1 = max(int(jj.min()) - pad, 0), min(int(jj.max()) + pad + 1, mask.shape[1])
     crop = (slice(i0, i1), slice(j0, j1))
