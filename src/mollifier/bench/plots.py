@@ -24,10 +24,6 @@ __all__ = ["write_plots"]
 _COLORS = {"none": "0.5", "mollifier": "tab:blue", "autodiff": "tab:red", "direct": "tab:green"}
 
 
-def _pyplot() -> Any:
-    return pyplot("the benchmark plots", hint=" (or run the benchmark with --no-plots)")
-
-
 def _scaling(plt: Any, records: list[dict[str, Any]], out: Path) -> list[Path]:
     files = []
     rows = overhead_rows(records, "scaling_order")
@@ -246,6 +242,6 @@ def write_plots(records: list[dict[str, Any]], out: str | Path) -> list[Path]:
     ImportError
         If matplotlib is not installed (with the command that installs it).
     """
-    plt = _pyplot()
+    plt = pyplot("the benchmark plots", hint=" (or run the benchmark with --no-plots)")
     out = Path(out)
     return _scaling(plt, records, out) + _accuracy(plt, records, out) + _fields(plt, records, out)
