@@ -620,7 +620,7 @@ def pattern_statistics(
     nx, ny = w.shape
     if m < 0 or nx - 2 * m < 8 or ny - 2 * m < 8:
         raise ValueError(f"margin {margin} leaves fewer than 8 nodes of the {w.shape} grid")
-    phi_h = 0.5 * (1.0 - w + d)
+    phi_h = fractions(w, d)[0]
     mask = phi_h > threshold
     labels, count = ndimage.label(mask)
     if periodic and count:
