@@ -13,7 +13,19 @@ import numpy as np
 from mollifier._memory import peak_rss_mb
 from mollifier.grid import Grid
 
-__all__ = ["Result", "constant_metrics", "field_metrics", "peak_memory_mb", "versions"]
+__all__ = [
+    "UNDERFIT_THRESHOLD",
+    "Result",
+    "constant_metrics",
+    "field_metrics",
+    "peak_memory_mb",
+    "unexplained_variance",
+    "versions",
+]
+
+#: A network whose fields leave more than this fraction of a data field's variance unexplained
+#: has not fitted the measurements; :meth:`Result.summary` says so.
+UNDERFIT_THRESHOLD = 0.25
 
 
 def versions() -> dict[str, str]:
@@ -67,6 +79,33 @@ def field_metrics(estimate: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> 
         "median": float(np.median(e)),
         "coverage": float(keep.sum() / np.asarray(mask, dtype=bool).sum()),
     }
+
+
+def unexplained_variance(fitted: np.ndarray, observed: np.ndarray) -> float:
+    """Fraction of the data's variance a fitted field leaves unexplained: ``1 − R²``.
+
+    ``Σ (f − y)² / Σ (y − ȳ)²`` over the nodes where ``y`` is finite. 0 is a perfect fit; the
+    noise alone gives about ``noise² / (1 + noise²)`` for noise relative to the field's standard
+    deviation; 1 is what the constant ``ȳ`` scores, so values near 1 mean the fitted field is
+    essentially the data's mean. NaN for constant data.
+
+    Examples
+    --------
+    >>> y = np.array([0.0, 1.0, 2.0, 3.0])
+    >>> unexplained_variance(y, y)
+    0.0
+    >>> unexplained_variance(np.full(4, 1.5), y)
+    1.0
+    """
+    f = np.asarray(fitted, dtype=float)
+    y = np.asarray(observed, dtype=float)
+    if f.shape != y.shape:
+        raise ValueError(f"fitted field has shape {f.shape}, the data {y.shape}")
+    keep = np.isfinite(y)
+    spread = float(np.sum((y[keep] - np.mean(y[keep])) ** 2)) if keep.any() else 0.0
+    if spread == 0.0:
+        return float("nan")
+    return float(np.sum((f[keep] - y[keep]) ** 2) / spread)
 
 
 def constant_metrics(estimate: float, truth: float) -> dict[str, float]:
@@ -165,6 +204,21 @@ class Result:
         drop = tuple(i for i, a in enumerate(self.grid.axes) if a not in axes)
         return np.any(self.interior, axis=drop) if drop else self.interior
 
+    def data_misfit(self) -> dict[str, float]:
+        """Per data field, the variance of the data the solution's field leaves unexplained.
+
+        :func:`unexplained_variance` of ``fields[k]`` against ``data[k]``. For a network this
+        says whether it fitted the measurements at all: near 1, its fields are close to the
+        data's mean, and the unknowns describe that smoothed state rather than the measured
+        pattern. For the direct solver it measures what the mollifier smooths away (noise and
+        detail below the kernel's width).
+        """
+        return {
+            k: unexplained_variance(self.fields[k], v)
+            for k, v in self.data.items()
+            if k in self.fields
+        }
+
     def blank_unconstrained(self) -> None:
         """Set field unknowns to NaN on nodes without interior residual rows
         (:meth:`unknown_mask`): there nothing constrains them."""
@@ -234,6 +288,20 @@ class Result:
                 t = self.truth.get(name)
                 tt = f"{float(np.median(t)):.4g}" if t is not None else "-"
                 lines.append(f"{name:<10} {desc:>24} {tt:>12} {err:>28}")
+        misfit = self.data_misfit()
+        if misfit:
+            lines.append(
+                "data variance left unexplained by the fields: "
+                + ", ".join(f"{k} {v:.3g}" for k, v in misfit.items())
+            )
+            worst = max(misfit, key=lambda k: misfit[k] if np.isfinite(misfit[k]) else -1.0)
+            if self.method == "network" and misfit[worst] > UNDERFIT_THRESHOLD:
+                lines.append(
+                    f"warning: the network did not fit the data ({worst}: "
+                    f"{misfit[worst]:.0%} of its variance unexplained); the unknowns describe a "
+                    "smoothed state, not the measured pattern. Train longer, raise the learning "
+                    "rate, or use a network with Fourier features (arch='pirate')."
+                )
         return "\n".join(lines)
 
     def save(self, directory: str | Path, *, figures: bool = True) -> Path:

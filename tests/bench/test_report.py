@@ -58,6 +58,21 @@ def test_ratios_are_per_seed_pairs_then_averaged() -> None:
     assert not row["probe"]
 
 
+def test_data_misfit_is_the_worst_field_averaged_over_seeds() -> None:
+    recs = [
+        run("autodiff", seed=0, step=2.0, memory=800.0, r=0.5),
+        run("mollifier", seed=0, step=0.1, memory=100.0, r=0.95),
+        run("mollifier", seed=1, step=0.1, memory=100.0, r=0.95),
+    ]
+    recs[1]["data_misfit"] = {"phi_w": 0.9, "phi_d": 0.95}
+    recs[2]["data_misfit"] = {"phi_w": 0.05, "phi_d": 0.01}
+    (row,) = matrix_pairs(recs)
+    assert math.isclose(row["mollifier_misfit"], (0.95 + 0.05) / 2)
+    assert row["autodiff_misfit"] is None  # not recorded (older records): shown as missing
+    text = render(recs)
+    assert "unexpl. moll" in text and "0.5" in text
+
+
 def test_unfinished_runs_use_the_probe_and_are_flagged() -> None:
     recs = [
         run("autodiff", step=None, probe=4.0, memory=1000.0, r=float("nan"), status="over_budget"),

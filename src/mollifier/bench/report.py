@@ -74,6 +74,12 @@ def _measured(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("status") != "skipped"]
 
 
+def _worst_misfit(record: dict[str, Any]) -> float | None:
+    """The largest unexplained data variance over a run's data fields (None if not recorded)."""
+    values = [v for v in (record.get("data_misfit") or {}).values() if v is not None]
+    return max(values) if values else None
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b <= 0:
         return None
@@ -84,7 +90,8 @@ def matrix_pairs(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Autodiff/mollifier pairs of the matrix, averaged over seeds.
 
     Returns one row per (task, arch, noise, n, steps budget) with the mean over seeds of each
-    backend's step time, total time, peak memory and primary-unknown metrics, and the mean of the
+    backend's step time, total time, peak memory, primary-unknown metrics and worst data misfit
+    (``misfit``: unexplained data variance of the network's fields), and the mean of the
     per-seed ratios ``time_ratio`` and ``memory_ratio`` (autodiff / mollifier). ``probe`` flags
     step times or memories taken from the probe of an unfinished run.
     """
@@ -123,6 +130,7 @@ def matrix_pairs(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 p["pearson"].append(m.get("pearson"))
                 p["rel_l2"].append(m.get("rel_l2"))
                 p["rel_error"].append(m.get("rel_error"))
+                p["misfit"].append(_worst_misfit(r))
                 p["status"].append(r.get("status"))
                 p["steps_done"].append(r.get("steps"))
             if "autodiff" in pair and "mollifier" in pair:
@@ -130,7 +138,7 @@ def matrix_pairs(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 tr.append(_ratio(_step_time(a)[0], _step_time(b)[0]))
                 mr.append(_ratio(a.get("peak_memory_mb"), b.get("peak_memory_mb")))
         for der, p in per.items():
-            for k in ("step", "total", "memory", "pearson", "rel_l2", "rel_error"):
+            for k in ("step", "total", "memory", "pearson", "rel_l2", "rel_error", "misfit"):
                 row[f"{der}_{k}"] = _mean(p[k])
             row[f"{der}_status"] = ",".join(sorted(set(p["status"]))) if p["status"] else None
         row["time_ratio"] = _mean(tr)
@@ -297,7 +305,10 @@ def _matrix_section(records: list[dict[str, Any]]) -> list[str]:
         "",
         "Each row pairs two runs that differ only in the derivative backend. Times: "
         "seconds per training step (set-up included) and to the step budget; memory: "
-        "peak MB (see the header); r and rel. L2 of the field unknown against the truth. "
+        "peak MB (see the header); r and rel. L2 of the field unknown against the truth; "
+        "unexpl.: the largest fraction of a data field's variance the network's fields leave "
+        "unexplained (near 1: the network did not fit the measurements, and r then reflects the "
+        "smoothed mean state, not the derivatives). "
         "`*`: from the probe of a run that was not completed (see Failures).",
         "",
     ]
@@ -319,6 +330,8 @@ def _matrix_section(records: list[dict[str, Any]]) -> list[str]:
         "r moll",
         "rel L2 AD",
         "rel L2 moll",
+        "unexpl. AD",
+        "unexpl. moll",
     ]
     rows = []
     for p in pairs:
@@ -342,6 +355,8 @@ def _matrix_section(records: list[dict[str, Any]]) -> list[str]:
                 p["mollifier_pearson"],
                 p["autodiff_rel_l2"],
                 p["mollifier_rel_l2"],
+                p["autodiff_misfit"],
+                p["mollifier_misfit"],
             ]
         )
     lines.append(format_table(headers, rows))

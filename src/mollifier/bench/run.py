@@ -12,7 +12,9 @@ backend, or the direct solver). It writes a JSON document with what it measured:
   process's peak resident set size minus ``--baseline-mb`` (the peak of a process that only
   imports torch);
 * ``metrics`` (as in ``result.json``), ``metrics_read_off`` (unknowns read off the network's fields
-  by the direct solver), ``steps``, ``diverged`` and ``status``.
+  by the direct solver), ``data_misfit`` (per data field, the fraction of its variance the
+  network's field leaves unexplained: near 1, the network did not fit the data), ``steps``,
+  ``diverged`` and ``status``.
 
 ``status`` is ``"ok"``, ``"diverged"`` (:class:`~mollifier.train.TrainingDivergedError`),
 ``"out_of_memory"`` (an allocation failed, e.g. past ``memory_limit_mb``) or ``"over_budget"``
@@ -136,6 +138,7 @@ def execute(
         "diverged": False,
         "metrics": {},
         "metrics_read_off": {},
+        "data_misfit": {},
         "widths": dict(config.width),
         "threads": torch.get_num_threads(),
         "error": None,
@@ -197,6 +200,7 @@ def execute(
         doc["step_time_s"] = loop_s / max(steps_done, 1)
         doc["peak_memory_mb"] = _memory(config, baseline_mb, result.peak_memory_mb)
         doc["metrics"] = result.metrics
+        doc["data_misfit"] = result.diagnostics["data_misfit"]
         algebraic = result.diagnostics.get("algebraic")
         if isinstance(algebraic, dict):
             doc["metrics_read_off"] = algebraic.get("metrics", {})

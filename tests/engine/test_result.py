@@ -1,0 +1,58 @@
+"""The data-misfit diagnostic of results: unexplained variance, and the summary's warning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mollifier.pdes import problem_from_dataset
+from mollifier.result import unexplained_variance
+from mollifier.sim import GaussianNoise, simulate_heat
+
+
+def test_unexplained_variance_is_one_minus_r_squared():
+    rng = np.random.default_rng(0)
+    clean = np.sin(np.linspace(0, 20, 200_000))
+    noise = 0.1 * clean.std() * rng.standard_normal(clean.size)
+    assert unexplained_variance(clean, clean) == 0.0
+    assert unexplained_variance(np.full_like(clean, clean.mean()), clean) == pytest.approx(1.0)
+    # a perfect fit of the clean field scores the noise's share of the data variance
+    assert unexplained_variance(clean, clean + noise) == pytest.approx(0.01 / 1.01, rel=0.02)
+    # a fit with half the amplitude leaves a quarter of the variance
+    centred = clean - clean.mean()
+    assert unexplained_variance(clean.mean() + 0.5 * centred, clean) == pytest.approx(0.25)
+
+
+def test_unexplained_variance_ignores_missing_data_and_checks_shapes():
+    y = np.array([0.0, 1.0, np.nan, 3.0])
+    f = np.array([0.0, 1.0, 100.0, 3.0])
+    assert unexplained_variance(f, y) == 0.0
+    assert np.isnan(unexplained_variance(np.zeros(3), np.ones(3)))
+    with pytest.raises(ValueError, match="shape"):
+        unexplained_variance(np.zeros(3), np.zeros(4))
+
+
+@pytest.fixture(scope="module")
+def heat_problem():
+    return problem_from_dataset(
+        simulate_heat(n=32, noise=GaussianNoise(0.01), seed=0), width="auto"
+    )
+
+
+def test_untrained_network_is_flagged_and_the_direct_solution_is_not(heat_problem):
+    untrained = heat_problem.solve("network", steps=0, seed=0, read_off=False)
+    misfit = untrained.diagnostics["data_misfit"]
+    assert set(misfit) == {"u"}
+    assert misfit["u"] > 0.5  # an initialised network is close to the data's mean
+    assert "did not fit the data" in untrained.summary()
+
+    direct = heat_problem.solve("direct")
+    # the mollified data: the kernel smooths away the noise and a little of the field
+    assert direct.data_misfit()["u"] < 0.05
+    assert "did not fit" not in direct.summary()
+
+
+def test_trained_network_fits_and_is_not_flagged(heat_problem):
+    res = heat_problem.solve("network", steps=400, lr=3e-3, seed=0, read_off=False)
+    assert res.diagnostics["data_misfit"]["u"] < 0.01
+    assert "did not fit" not in res.summary()
