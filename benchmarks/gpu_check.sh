@@ -16,7 +16,7 @@ LOG=/tmp/mollifier-gpu-checks.txt
     echo "== tests_gpu =="
     timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests_gpu 2>&1 | tail -15
     echo "== layer overhead (cuda) =="
-    timeout 90 "$PY" benchmarks/layer_overhead.py --device cuda --steps 20 2>&1 | tail -15
+    timeout 90 "$PY" benchmarks/layer_overhead.py --device cuda --steps 20 --rounds 1 2>&1 | tail -15
 } > "$LOG" 2>&1
 cat "$LOG"
 OUT="$OUT" LIMIT="${LIMIT:-330}" BUDGET="${BUDGET:-260}" bash benchmarks/gpu_full_tier.sh

@@ -1,21 +1,39 @@
 """Order-4 derivative on a 128 × 128 grid: mollifier vs nested autodiff vs the data-fit floor.
 
 Usage: python benchmarks/layer_overhead.py [--n 128] [--order 4] [--operator axis|biharmonic]
-       [--steps 5] [--device cpu]
+       [--steps 10] [--rounds 3] [--device cpu] [--threads 0]
 
 Each configuration runs in its own subprocess; the same MLP (2 → 4 × 64 tanh → 1), grid, data,
-loss and Adam optimiser are used for all three. Prints step times, peak memory above the idle
-torch baseline (CPU) or max allocated (CUDA), and the ratios side by side.
+loss and Adam optimiser are used for all three. A round measures the floor, the mollifier and
+autodiff one after the other; ``--rounds`` repeats the round, so that a slow spell of a shared
+machine shows up as a spread between rounds instead of a wrong ratio. Prints each round's step
+times (median of its timed steps), peak memory above the idle torch baseline (CPU) or max
+allocated (CUDA), the per-round ratios, and the median of each over the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 
 import torch
 
-from mollifier.bench.cost import StepCostConfig, idle_rss_mb, run_isolated
+from mollifier.bench.cost import StepCost, StepCostConfig, idle_rss_mb, run_isolated
+
+METHODS = ("none", "mollifier", "autodiff")
+
+
+def ratios(round_: dict[str, StepCost]) -> dict[str, float]:
+    """The four ratios the issue asks for, from one round's measurements."""
+    floor, moll, ad = (round_[m] for m in METHODS)
+    mem = {m: float(round_[m].peak_memory_mb or "nan") for m in METHODS}
+    return {
+        "autodiff / mollifier time": ad.step_time_s / moll.step_time_s,
+        "autodiff / mollifier peak memory": mem["autodiff"] / mem["mollifier"],
+        "mollifier / data-fit time": moll.step_time_s / floor.step_time_s,
+        "mollifier / data-fit peak memory": mem["mollifier"] / mem["none"],
+    }
 
 
 def main() -> None:
@@ -28,45 +46,50 @@ def main() -> None:
         default="axis",
         help="penalise ∂ₓᵏu (axis) or ∇⁴u = u_xxxx + 2u_xxyy + u_yyyy (biharmonic, order 4)",
     )
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
     base = idle_rss_mb() if args.device == "cpu" else 0.0
-    results = {}
-    for method in ("none", "mollifier", "autodiff"):
-        cfg = StepCostConfig(
-            method=method,
-            order=args.order,
-            operator=args.operator,
-            n=args.n,
-            steps=args.steps,
-            device=args.device,
-            threads=args.threads,
+    rounds: list[dict[str, StepCost]] = []
+    for _ in range(args.rounds):
+        rounds.append(
+            {
+                method: run_isolated(
+                    StepCostConfig(
+                        method=method,
+                        order=args.order,
+                        operator=args.operator,
+                        n=args.n,
+                        steps=args.steps,
+                        device=args.device,
+                        threads=args.threads,
+                    ),
+                    baseline_mb=base,
+                )
+                for method in METHODS
+            }
         )
-        results[method] = run_isolated(cfg, baseline_mb=base)
-    dev = results["none"].device_name
+    dev = rounds[0]["none"].device_name
     print(f"device: {dev}; torch {torch.__version__}; python {platform.python_version()}")
     print(
         f"grid {args.n}x{args.n}, order {args.order} ({args.operator}), MLP 2-4x64-1 float32, "
-        f"{args.steps} timed steps (median)"
+        f"{args.steps} timed steps per process (median), {args.rounds} rounds"
     )
     if args.device == "cpu":
         print(f"idle torch process peak RSS: {base:.0f} MB (subtracted)")
-    print("| step | time per step (s) | peak memory (MB) |")
-    print("|---|---|---|")
-    for m, r in results.items():
-        label = {
-            "none": "data fit only (floor)",
-            "mollifier": "mollifier",
-            "autodiff": "nested autograd",
-        }[m]
-        print(f"| {label} | {r.step_time_s:.4f} | {r.peak_memory_mb:.0f} |")
-    moll, ad, floor = results["mollifier"], results["autodiff"], results["none"]
-    print(f"autodiff / mollifier time: {ad.step_time_s / moll.step_time_s:.1f}x")
-    print(f"autodiff / mollifier peak memory: {ad.peak_memory_mb / moll.peak_memory_mb:.1f}x")
-    print(f"mollifier / data-fit time: {moll.step_time_s / floor.step_time_s:.2f}x")
-    print(f"mollifier / data-fit peak memory: {moll.peak_memory_mb / floor.peak_memory_mb:.2f}x")
+    print("| round | s/step floor | moll | autodiff | MB floor | moll | autodiff |")
+    print("|---|---|---|---|---|---|---|")
+    for i, r in enumerate(rounds, 1):
+        times = " | ".join(f"{r[m].step_time_s:.4f}" for m in METHODS)
+        mems = " | ".join(f"{r[m].peak_memory_mb:.0f}" for m in METHODS)
+        print(f"| {i} | {times} | {mems} |")
+    per_round = [ratios(r) for r in rounds]
+    for name in per_round[0]:
+        values = [p[name] for p in per_round]
+        listed = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name}: {statistics.median(values):.2f}x (median; rounds: {listed})")
 
 
 if __name__ == "__main__":
