@@ -54,6 +54,10 @@ def test_smoke_tier(tmp_path: Path) -> None:
         assert r["commit"] == commit_info()["commit"]
         lam = r["metrics"]["lam"]
         assert -1 <= lam["pearson"] <= 1 and lam["rel_l2"] >= 0
+        # every data field of the task has its unexplained variance (0 = perfect fit; a tiny
+        # network after a few steps is far from perfect but cannot be much worse than the mean)
+        misfit = r["data_misfit"]
+        assert misfit and all(0 <= v < 3 for v in misfit.values()), misfit
         if r["derivatives"] != "direct":
             assert r["steps"] == r["config"]["steps"] > 0
             assert r["step_time_s"] > 0

@@ -14,7 +14,8 @@ backend, or the direct solver). It writes a JSON document with what it measured:
 * ``metrics`` (as in ``result.json``), ``metrics_read_off`` (unknowns read off the network's fields
   by the direct solver), ``data_misfit`` (per data field, the fraction of its variance the
   network's field leaves unexplained: near 1, the network did not fit the data), ``steps``,
-  ``diverged`` and ``status``.
+  ``diverged`` and ``status``. For the direct solver ``data_misfit`` is what the mollifier
+  smooths away.
 
 ``status`` is ``"ok"``, ``"diverged"`` (:class:`~mollifier.train.TrainingDivergedError`),
 ``"out_of_memory"`` (an allocation failed, e.g. past ``memory_limit_mb``) or ``"over_budget"``
@@ -152,6 +153,7 @@ def execute(
             doc["total_time_s"] = time.perf_counter() - t0
             doc["peak_memory_mb"] = peak_rss_mb() - baseline_mb
             doc["metrics"] = result.metrics
+            doc["data_misfit"] = result.data_misfit()
             doc["status"] = "ok"
             _save_arrays(arrays_path, result)
             return _finish(doc, status_path)
