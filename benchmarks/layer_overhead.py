@@ -1,7 +1,7 @@
 """Order-4 derivative on a 128 × 128 grid: mollifier vs nested autodiff vs the data-fit floor.
 
 Usage: python benchmarks/layer_overhead.py [--n 128] [--order 4] [--operator axis|biharmonic]
-       [--steps 10] [--rounds 3] [--device cpu] [--threads 0]
+       [--steps 10] [--rounds 3] [--interleaved 30] [--device cpu] [--threads 0]
 
 Each configuration runs in its own subprocess; the same MLP (2 → 4 × 64 tanh → 1), grid, data,
 loss and Adam optimiser are used for all three. A round measures the floor, the mollifier and
@@ -9,6 +9,11 @@ autodiff one after the other; ``--rounds`` repeats the round, so that a slow spe
 machine shows up as a spread between rounds instead of a wrong ratio. Prints each round's step
 times (median of its timed steps), peak memory above the idle torch baseline (CPU) or max
 allocated (CUDA), the per-round ratios, and the median of each over the rounds.
+
+``--interleaved N`` then times the three steps once more in this process, one step of each in
+turn (floor, mollifier, autodiff, floor, …) for N cycles: a slow spell slows all three alike, so
+the per-cycle ratios are the least noisy estimate of the time ratios (memory is not measured
+there). Their medians are printed last.
 """
 
 from __future__ import annotations
@@ -19,7 +24,13 @@ import statistics
 
 import torch
 
-from mollifier.bench.cost import StepCost, StepCostConfig, idle_rss_mb, run_isolated
+from mollifier.bench.cost import (
+    StepCost,
+    StepCostConfig,
+    idle_rss_mb,
+    interleaved_step_times,
+    run_isolated,
+)
 
 METHODS = ("none", "mollifier", "autodiff")
 
@@ -48,6 +59,7 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--interleaved", type=int, default=0, help="interleaved timed cycles")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
@@ -90,6 +102,35 @@ def main() -> None:
         values = [p[name] for p in per_round]
         listed = ", ".join(f"{v:.2f}" for v in values)
         print(f"{name}: {statistics.median(values):.2f}x (median; rounds: {listed})")
+    if args.interleaved:
+        configs = [
+            StepCostConfig(
+                method=method,
+                order=args.order,
+                operator=args.operator,
+                n=args.n,
+                steps=args.interleaved,
+                device=args.device,
+                threads=args.threads,
+            )
+            for method in METHODS
+        ]
+        floor, moll, ad = interleaved_step_times(configs)
+        print(f"interleaved in one process, {args.interleaved} cycles (median s/step):")
+        print(
+            f"  floor {statistics.median(floor):.4f}, mollifier {statistics.median(moll):.4f}, "
+            f"autodiff {statistics.median(ad):.4f}"
+        )
+        for name, num, den in (
+            ("autodiff / mollifier time", ad, moll),
+            ("mollifier / data-fit time", moll, floor),
+        ):
+            cycle = [a / b for a, b in zip(num, den, strict=True)]
+            q = statistics.quantiles(cycle, n=4)
+            print(
+                f"  {name}: {statistics.median(cycle):.2f}x (median of per-cycle ratios; "
+                f"quartiles {q[0]:.2f}-{q[2]:.2f})"
+            )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mollifier.bench.cost import StepCostConfig, measure_step_cost
+from mollifier.bench.cost import StepCostConfig, interleaved_step_times, measure_step_cost
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,14 @@ def test_biharmonic_step_runs_and_is_timed(method: str) -> None:
     assert cost.step_time_s == pytest.approx(
         sorted(cost.step_times_s)[0] / 2 + sorted(cost.step_times_s)[1] / 2
     )
+
+
+def test_interleaved_timing_gives_each_configuration_its_steps() -> None:
+    configs = [
+        StepCostConfig(method=m, order=2, n=16, hidden=8, depth=1, steps=3, warmup=1, threads=1)
+        for m in ("none", "mollifier", "autodiff")
+    ]
+    times = interleaved_step_times(configs)
+    assert [len(t) for t in times] == [3, 3, 3]
+    assert all(x > 0 for t in times for x in t)
+    assert interleaved_step_times([]) == []

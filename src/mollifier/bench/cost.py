@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "StepCost",
     "StepCostConfig",
     "idle_rss_mb",
+    "interleaved_step_times",
     "measure_isolated",
     "measure_step_cost",
     "run_isolated",
@@ -125,14 +127,12 @@ def _combine(terms: list[torch.Tensor], weights: tuple[float, ...]) -> torch.Ten
     return out
 
 
-def measure_step_cost(config: StepCostConfig) -> StepCost:
-    """Time ``config.steps`` training steps in this process (see the module docstring)."""
+def _make_step(config: StepCostConfig) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The training step of ``config`` and a device synchronisation, ready to time."""
     from mollifier.autodiff import AutodiffDerivatives
     from mollifier.layers import MollifierLayer
     from mollifier.nets import build_network
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     dtype = getattr(torch, config.dtype)
     device = torch.device(config.device)
@@ -177,6 +177,15 @@ def measure_step_cost(config: StepCostConfig) -> StepCost:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    return step, sync
+
+
+def measure_step_cost(config: StepCostConfig) -> StepCost:
+    """Time ``config.steps`` training steps in this process (see the module docstring)."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = torch.device(config.device)
+    step, sync = _make_step(config)
     for _ in range(config.warmup):
         step()
     sync()
@@ -196,6 +205,34 @@ def measure_step_cost(config: StepCostConfig) -> StepCost:
         peak = None  # measured by run_isolated, as peak RSS above the idle baseline
         name = f"cpu ({torch.get_num_threads()} threads)"
     return StepCost(config, statistics.median(times), tuple(times), peak, name)
+
+
+def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[float, ...]]:
+    """Step times of several configurations timed in turn, one step each, in this process.
+
+    Every configuration gets ``warmup`` untimed and then ``steps`` timed steps (taken from the
+    first configuration), interleaved as ``A B C A B C …``, so that a slow spell of a shared
+    machine slows every configuration alike and their ratios stay fair. Memory is not measured
+    (the configurations share the process); use :func:`run_isolated` for it.
+    """
+    if not configs:
+        return []
+    first = configs[0]
+    if first.threads:
+        torch.set_num_threads(first.threads)
+    steps = [_make_step(c) for c in configs]
+    for _ in range(first.warmup):
+        for step, sync in steps:
+            step()
+            sync()
+    times: list[list[float]] = [[] for _ in configs]
+    for _ in range(first.steps):
+        for i, (step, sync) in enumerate(steps):
+            t0 = time.perf_counter()
+            step()
+            sync()
+            times[i].append(time.perf_counter() - t0)
+    return [tuple(t) for t in times]
 
 
 def idle_rss_mb() -> float:
