@@ -101,6 +101,25 @@ def test_checks_verdicts() -> None:
     assert math.isclose(table["Pearson r(λ) mollifier − autodiff pirate"][1], -0.1)
 
 
+def test_accuracy_verdicts_say_when_the_network_did_not_fit() -> None:
+    recs = [
+        run("autodiff", step=2.0, memory=700.0, r=0.83),
+        run("mollifier", step=0.1, memory=100.0, r=0.82),
+        run("autodiff", step=1.0, memory=300.0, r=0.7, arch="pirate"),
+        run("mollifier", step=0.5, memory=100.0, r=0.9, arch="pirate"),
+    ]
+    recs[0]["data_misfit"] = {"phi_w": 0.5}
+    recs[1]["data_misfit"] = {"phi_w": 0.97, "phi_d": 0.96}
+    recs[3]["data_misfit"] = {"phi_w": 0.01}
+    table = {row[0].split(": ", 1)[1] + " " + row[0].split()[1]: row for row in checks(recs)}
+    assert table["mollifier Pearson r(λ) mlp"][3] == (
+        "FAIL (network did not fit the data: 97% unexplained)"
+    )
+    assert table["autodiff Pearson r(λ) mlp"][3].endswith("50% unexplained)")
+    assert table["step time autodiff/mollifier mlp"][3] == "PASS"  # timing is not qualified
+    assert table["Pearson r(λ) mollifier − autodiff pirate"][3] == "PASS"  # fitted: no remark
+
+
 def scaling(study: str, method: str, order: int, n: int, t: float, m: float) -> dict[str, Any]:
     return {
         "study": study,

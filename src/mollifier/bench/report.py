@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mollifier.result import UNDERFIT_THRESHOLD
+
 __all__ = [
     "checks",
     "format_table",
@@ -74,10 +76,14 @@ def _measured(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("status") != "skipped"]
 
 
+def _max_or_none(*values: float | None) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
 def _worst_misfit(record: dict[str, Any]) -> float | None:
     """The largest unexplained data variance over a run's data fields (None if not recorded)."""
-    values = [v for v in (record.get("data_misfit") or {}).values() if v is not None]
-    return max(values) if values else None
+    return _max_or_none(*(record.get("data_misfit") or {}).values())
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -200,8 +206,12 @@ def overhead_rows(records: Iterable[dict[str, Any]], study: str) -> list[dict[st
     return rows
 
 
-def _check(label: str, value: float | None, ok: bool | None, target: str) -> list[Any]:
+def _check(
+    label: str, value: float | None, ok: bool | None, target: str, misfit: float | None = None
+) -> list[Any]:
     verdict = "not measured" if ok is None else ("PASS" if ok else "FAIL")
+    if ok is not None and misfit is not None and misfit > UNDERFIT_THRESHOLD:
+        verdict += f" (network did not fit the data: {misfit:.0%} unexplained)"
     return [label, value, target, verdict]
 
 
@@ -240,6 +250,7 @@ def checks(records: list[dict[str, Any]]) -> list[list[Any]]:
                     rm,
                     None if rm is None else rm >= 0.9,
                     ">= 0.9",
+                    p["mollifier_misfit"],
                 )
             )
             out.append(
@@ -248,6 +259,7 @@ def checks(records: list[dict[str, Any]]) -> list[list[Any]]:
                     ra,
                     None if ra is None or rm is None else ra <= rm - 0.1,
                     "clearly lower (<= mollifier − 0.1)",
+                    p["autodiff_misfit"],
                 )
             )
         else:
@@ -268,6 +280,7 @@ def checks(records: list[dict[str, Any]]) -> list[list[Any]]:
                     diff,
                     None if diff is None else diff > 0,
                     "> 0",
+                    _max_or_none(p["mollifier_misfit"], p["autodiff_misfit"]),
                 )
             )
     rows = [r for r in overhead_rows(records, "scaling_order") if r["mollifier_time"]]
