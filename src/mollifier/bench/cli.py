@@ -30,7 +30,8 @@ def add_parser(subparsers: Any) -> Any:
         "--tier",
         choices=sorted(TIERS),
         default="smoke",
-        help="smoke (CI, ~1 min), cpu (2 cores, ~45 min) or full (a GPU, ~9 min)",
+        help="smoke (CI, ~1 min), cpu (2 cores, ~45 min), cpu-fit (the chromatin MLP pair at "
+        "10 000 steps, ~1.8 h) or full (a GPU, ~9 min)",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the tier's)")
