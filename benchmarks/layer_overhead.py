@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+from dataclasses import replace
 
 import torch
 
@@ -64,25 +65,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
     base = idle_rss_mb() if args.device == "cpu" else 0.0
-    rounds: list[dict[str, StepCost]] = []
-    for _ in range(args.rounds):
-        rounds.append(
-            {
-                method: run_isolated(
-                    StepCostConfig(
-                        method=method,
-                        order=args.order,
-                        operator=args.operator,
-                        n=args.n,
-                        steps=args.steps,
-                        device=args.device,
-                        threads=args.threads,
-                    ),
-                    baseline_mb=base,
-                )
-                for method in METHODS
-            }
-        )
+    shared = StepCostConfig(
+        order=args.order,
+        operator=args.operator,
+        n=args.n,
+        steps=args.steps,
+        device=args.device,
+        threads=args.threads,
+    )
+    rounds: list[dict[str, StepCost]] = [
+        {m: run_isolated(replace(shared, method=m), baseline_mb=base) for m in METHODS}
+        for _ in range(args.rounds)
+    ]
     dev = rounds[0]["none"].device_name
     print(f"device: {dev}; torch {torch.__version__}; python {platform.python_version()}")
     print(
@@ -103,18 +97,7 @@ def main() -> None:
         listed = ", ".join(f"{v:.2f}" for v in values)
         print(f"{name}: {statistics.median(values):.2f}x (median; rounds: {listed})")
     if args.interleaved:
-        configs = [
-            StepCostConfig(
-                method=method,
-                order=args.order,
-                operator=args.operator,
-                n=args.n,
-                steps=args.interleaved,
-                device=args.device,
-                threads=args.threads,
-            )
-            for method in METHODS
-        ]
+        configs = [replace(shared, method=m, steps=args.interleaved) for m in METHODS]
         floor, moll, ad = interleaved_step_times(configs)
         print(f"interleaved in one process, {args.interleaved} cycles (median s/step):")
         print(
