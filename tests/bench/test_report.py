@@ -85,6 +85,11 @@ def test_unfinished_runs_use_the_probe_and_are_flagged() -> None:
     assert "8*" in text and "over_budget" in text
 
 
+def verdicts(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The checks keyed by "<criterion> <arch>" (the label without its task/grid prefix)."""
+    return {row[0].split(": ", 1)[1] + " " + row[0].split()[1]: row for row in checks(records)}
+
+
 def test_checks_verdicts() -> None:
     recs = [
         run("autodiff", step=2.0, memory=700.0, r=0.5),
@@ -92,7 +97,7 @@ def test_checks_verdicts() -> None:
         run("autodiff", step=1.0, memory=300.0, r=0.7, arch="pirate"),
         run("mollifier", step=0.5, memory=100.0, r=0.6, arch="pirate"),
     ]
-    table = {row[0].split(": ", 1)[1] + " " + row[0].split()[1]: row for row in checks(recs)}
+    table = verdicts(recs)
     assert table["step time autodiff/mollifier mlp"][3] == "PASS"  # 20 >= 10
     assert table["peak memory autodiff/mollifier mlp"][3] == "PASS"  # 7 >= 6
     assert table["mollifier Pearson r(λ) mlp"][3] == "PASS"
@@ -111,7 +116,7 @@ def test_accuracy_verdicts_say_when_the_network_did_not_fit() -> None:
     recs[0]["data_misfit"] = {"phi_w": 0.5}
     recs[1]["data_misfit"] = {"phi_w": 0.97, "phi_d": 0.96}
     recs[3]["data_misfit"] = {"phi_w": 0.01}
-    table = {row[0].split(": ", 1)[1] + " " + row[0].split()[1]: row for row in checks(recs)}
+    table = verdicts(recs)
     assert table["mollifier Pearson r(λ) mlp"][3] == (
         "FAIL (network did not fit the data: 97% unexplained)"
     )
