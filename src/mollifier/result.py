@@ -204,17 +204,22 @@ class Result:
         drop = tuple(i for i, a in enumerate(self.grid.axes) if a not in axes)
         return np.any(self.interior, axis=drop) if drop else self.interior
 
-    def data_misfit(self) -> dict[str, float]:
+    def data_misfit(self, mask: np.ndarray | None = None) -> dict[str, float]:
         """Per data field, the variance of the data the solution's field leaves unexplained.
 
-        :func:`unexplained_variance` of ``fields[k]`` against ``data[k]``. For a network this
+        :func:`unexplained_variance` of ``fields[k]`` against ``data[k]`` over the observed
+        nodes: the finite data values, or the nodes where ``mask`` (shaped like the grid) is
+        true. The network solver stores it, with the problem's mask, in
+        ``diagnostics["data_misfit"]``, which :meth:`summary` prefers. For a network this
         says whether it fitted the measurements at all: near 1, its fields are close to the
         data's mean, and the unknowns describe that smoothed state rather than the measured
         pattern. For the direct solver it measures what the mollifier smooths away (noise and
         detail below the kernel's width).
         """
         return {
-            k: unexplained_variance(self.fields[k], v)
+            k: unexplained_variance(
+                self.fields[k], v if mask is None else np.where(mask, v, np.nan)
+            )
             for k, v in self.data.items()
             if k in self.fields
         }
@@ -288,7 +293,7 @@ class Result:
                 t = self.truth.get(name)
                 tt = f"{float(np.median(t)):.4g}" if t is not None else "-"
                 lines.append(f"{name:<10} {desc:>24} {tt:>12} {err:>28}")
-        misfit = self.data_misfit()
+        misfit = self.diagnostics.get("data_misfit") or self.data_misfit()
         if misfit:
             lines.append(
                 "data variance left unexplained by the fields: "

@@ -474,7 +474,7 @@ def solve_network(
         }
     )
     result.compute_metrics()
-    result.diagnostics["data_misfit"] = result.data_misfit()
+    result.diagnostics["data_misfit"] = result.data_misfit(problem.mask)
     if read_off:
         _read_off(problem, result)
     result.wall_time_s = time.perf_counter() - t0

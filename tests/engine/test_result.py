@@ -56,3 +56,20 @@ def test_trained_network_fits_and_is_not_flagged(heat_problem):
     res = heat_problem.solve("network", steps=400, lr=3e-3, seed=0, read_off=False)
     assert res.diagnostics["data_misfit"]["u"] < 0.01
     assert "did not fit" not in res.summary()
+
+
+def test_misfit_counts_only_the_observed_nodes(heat_problem):
+    """With a mask, unobserved nodes may hold any finite value; they must not count."""
+    from mollifier.problems import InverseProblem
+
+    mask = np.ones(heat_problem.grid.shape, dtype=bool)
+    mask[:, :8] = False
+    options = dict(heat_problem._options)
+    u = np.array(options["data"]["u"], dtype=float)
+    u[~mask] = 1e3  # garbage where nothing was observed
+    options.update(data={"u": u}, mask=mask)
+    masked = InverseProblem(width=heat_problem.width, **options)
+    res = masked.solve("network", steps=400, lr=3e-3, seed=0, read_off=False)
+    assert res.diagnostics["data_misfit"]["u"] < 0.01
+    assert res.data_misfit()["u"] > 1  # unmasked, the garbage dominates
+    assert "did not fit" not in res.summary()  # the summary uses the masked value
