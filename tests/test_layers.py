@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mollifier as ml
-from mollifier._conv import FFT_MIN_TAPS
+from mollifier import _conv
+from mollifier._conv import FFT_MIN_TAPS, MATRIX_MAX_POINTS
 
 
 def _poly2d(x, y, coef):
@@ -98,33 +99,85 @@ def test_multiple_specs_equal_single_calls_and_order():
     torch.testing.assert_close(layer(g), layer(g, ""))
 
 
+@pytest.mark.parametrize("method", ["direct", "matrix"])
 @pytest.mark.parametrize("boundary", ["reflect", "periodic", "valid", "extrapolate"])
-def test_gradcheck(boundary):
+def test_gradcheck(boundary, method):
     torch.manual_seed(1)
     g = torch.randn(1, 1, 16, 15, dtype=torch.float64, requires_grad=True)
-    layer = ml.MollifierLayer(axes=("x", "y"), spacing=1.0, width=(3.5, 3.5), boundary=boundary)
+    layer = ml.MollifierLayer(
+        axes=("x", "y"), spacing=1.0, width=(3.5, 3.5), boundary=boundary, method=method
+    )
     assert torch.autograd.gradcheck(lambda t: layer(t, "", "x", "xxy", "yy"), (g,))
     assert torch.autograd.gradgradcheck(lambda t: layer(t, "xy"), (g,))
 
 
-def test_fft_path_matches_direct_path():
+@pytest.mark.parametrize("boundary", ["reflect", "periodic", "valid", "extrapolate"])
+def test_fft_and_matrix_paths_match_direct_path(boundary):
     torch.manual_seed(2)
     h = 0.01
-    for boundary in ["reflect", "periodic", "valid", "extrapolate"]:
-        for width in (0.12, 0.45):  # below and above the automatic crossover
-            layer_d = ml.MollifierLayer(
-                axes=("x",), spacing=h, width=width, boundary=boundary, method="direct"
+    for width in (0.12, 0.45):  # below and above the FFT crossover
+        layers = {
+            m: ml.MollifierLayer(
+                axes=("x", "y"), spacing=h, width=width, boundary=boundary, method=m
             )
-            layer_f = ml.MollifierLayer(
-                axes=("x",), spacing=h, width=width, boundary=boundary, method="fft"
-            )
-            layer_a = ml.MollifierLayer(axes=("x",), spacing=h, width=width, boundary=boundary)
-            g = torch.randn(3, 1, 300, dtype=torch.float64)
-            for spec in ("", "x", "xxxx"):
-                d, f, a = layer_d(g, spec), layer_f(g, spec), layer_a(g, spec)
-                scale = d.abs().max()
-                assert (d - f).abs().max() <= 1e-12 * scale
-                assert torch.equal(a, f if 2 * layer_a.radius["x"] + 1 >= FFT_MIN_TAPS else d)
+            for m in ("direct", "fft", "matrix", "auto")
+        }
+        g = torch.randn(2, 3, 300, 110, dtype=torch.float64)
+        specs = ("", "x", "xxxx", "xxyy", "y")
+        d, f, m, a = (layers[k](g, *specs) for k in ("direct", "fft", "matrix", "auto"))
+        for spec, dd, ff, mm, aa in zip(specs, d, f, m, a, strict=True):
+            scale = dd.abs().max()
+            assert (dd - ff).abs().max() <= 1e-12 * scale, spec
+            assert (dd - mm).abs().max() <= 1e-12 * scale, spec
+            # auto on CPU: both axes are short enough for the dense operator
+            assert max(g.shape[2:]) <= MATRIX_MAX_POINTS
+            assert torch.equal(aa, mm)
+
+
+def test_auto_method_rule():
+    cpu, meta = torch.device("cpu"), torch.device("meta")
+    rule = _conv.resolve_method
+    assert rule("auto", n_taps=13, n=MATRIX_MAX_POINTS, device=cpu) == "matrix"
+    assert rule("auto", n_taps=13, n=MATRIX_MAX_POINTS + 1, device=cpu) == "fft"
+    # measured on CPU only: elsewhere the stencil length decides between conv1d and the FFT
+    assert rule("auto", n_taps=FFT_MIN_TAPS - 2, n=64, device=meta) == "direct"
+    assert rule("auto", n_taps=FFT_MIN_TAPS, n=64, device=meta) == "fft"
+    assert rule("fft", n_taps=13, n=64, device=cpu) == "fft"
+    with pytest.raises(ValueError, match="unknown convolution method 'winograd'"):
+        rule("winograd", n_taps=13, n=64, device=cpu)
+
+
+def test_long_axis_auto_path_matches_matrix_path():
+    """Above MATRIX_MAX_POINTS ``auto`` uses the FFT: same numbers as the dense operator."""
+    torch.manual_seed(3)
+    n = MATRIX_MAX_POINTS + 40
+    g = torch.randn(1, 1, n, dtype=torch.float64)
+    for width in (0.05, 0.4):  # short and long stencils, h = 1/n
+        auto = ml.MollifierLayer(axes=("x",), spacing=1.0 / n, width=width, boundary="reflect")
+        dense = ml.MollifierLayer(
+            axes=("x",), spacing=1.0 / n, width=width, boundary="reflect", method="matrix"
+        )
+        a, m = auto(g, "xx"), dense(g, "xx")
+        assert (a - m).abs().max() <= 1e-12 * m.abs().max()
+
+
+def test_dense_operator_is_cached_per_length_dtype_and_device():
+    layer = ml.MollifierLayer(axes=("x", "y"), spacing=0.1, width=0.6, method="matrix")
+    g32 = torch.randn(1, 1, 40, 30)
+    layer(g32, "xx")
+    layer(g32, "xx")
+    layer(g32.double(), "xx")
+    keys = sorted((k[0], k[1], k[2], str(k[3])) for k in layer._operators)
+    assert keys == [
+        ("x", (2,), 40, "torch.float32"),
+        ("x", (2,), 40, "torch.float64"),
+        ("y", (0,), 30, "torch.float32"),
+        ("y", (0,), 30, "torch.float64"),
+    ]
+    op = layer.operator("x", (2,), 40, g32)
+    assert op.shape == (1, 40, 40) and op.dtype == torch.float32
+    with pytest.raises(ValueError, match="does not apply to an axis of 30 points"):
+        _conv.apply_operator(g32, op, dim=-1)
 
 
 def test_periodic_mode_is_spectrally_consistent():

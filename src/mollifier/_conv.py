@@ -1,4 +1,12 @@
-"""Apply 1-D stencils along one axis of a tensor: boundary extension, direct or FFT convolution."""
+"""Apply 1-D stencils along one axis of a tensor: boundary extension, then a direct, FFT or
+dense-matrix convolution.
+
+The three methods compute the same linear map. ``"matrix"`` folds the boundary extension and the
+stencil into one dense ``(n_out, n)`` operator per stencil (:func:`axis_operator`) and applies it
+with a matrix product; on CPU that is several times faster than ``conv1d`` on grids of a few
+hundred points per axis, because it runs on the BLAS. ``method="auto"`` picks by the measured
+rule of :func:`resolve_method`.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +21,33 @@ import torch.nn.functional as F
 
 __all__ = [
     "BOUNDARY_MODES",
+    "CONV_METHODS",
     "FFT_MIN_TAPS",
+    "MATRIX_MAX_POINTS",
     "Boundary",
     "Extrapolate",
+    "apply_operator",
+    "axis_operator",
     "convolve_axis",
     "resolve_boundary",
+    "resolve_method",
 ]
 
 BoundaryName = Literal["periodic", "reflect", "valid", "extrapolate"]
 BOUNDARY_MODES: tuple[str, ...] = ("periodic", "reflect", "valid", "extrapolate")
 
-#: Stencils with at least this many taps use the FFT path under ``method="auto"``. Measured on a
-#: 2-core CPU with torch 2.13 (benchmarks/conv_crossover.py): below it ``conv1d`` is faster.
+CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
+
+#: Off the CPU, stencils with at least this many taps use the FFT under ``method="auto"``, shorter
+#: ones ``conv1d``. Not measured on a GPU yet; on CPU the FFT beats ``conv1d`` for every stencil
+#: length (``benchmarks/conv_crossover.py``, RESULTS.md § 2), so there ``auto`` never picks it.
 FFT_MIN_TAPS = 65
+
+#: On CPU, axes of at most this many points use the dense-matrix path under ``method="auto"``,
+#: longer ones the FFT. Measured with ``benchmarks/conv_crossover.py`` (2-core CPU, torch 2.13,
+#: forward + backward, RESULTS.md § 2): the BLAS product is 2–5× faster than the FFT up to 256
+#: points and on par at 512–1024; at 2048 its ``O(n)`` work per output loses.
+MATRIX_MAX_POINTS = 512
 
 
 @dataclass(frozen=True)
@@ -127,6 +149,91 @@ def min_axis_length(radius: int, boundary: str | Extrapolate) -> int:
     return 2 * radius + 1
 
 
+def resolve_method(method: str, *, n_taps: int, n: int, device: torch.device) -> str:
+    """The convolution algorithm ``"direct"``, ``"fft"`` or ``"matrix"`` that ``method`` means.
+
+    ``"auto"`` on CPU takes ``"matrix"`` for axes of at most :data:`MATRIX_MAX_POINTS` points
+    and ``"fft"`` above. On other devices, where it has not been measured, it keeps ``"fft"`` for
+    stencils of at least :data:`FFT_MIN_TAPS` taps and ``"direct"`` below, and never picks
+    ``"matrix"``.
+    """
+    if method not in CONV_METHODS:
+        raise ValueError(f"unknown convolution method {method!r}; use one of {list(CONV_METHODS)}")
+    if method != "auto":
+        return method
+    if device.type == "cpu":
+        return "matrix" if n <= MATRIX_MAX_POINTS else "fft"
+    return "fft" if n_taps >= FFT_MIN_TAPS else "direct"
+
+
+@lru_cache(maxsize=32)
+def _operator(
+    taps: tuple[tuple[float, ...], ...], n: int, boundary: str | Extrapolate
+) -> np.ndarray:
+    eye = torch.eye(n, dtype=torch.float64)
+    # Row j of the output is the convolution of the unit vector e_j, i.e. column j of D.
+    cols = convolve_axis(
+        eye, torch.tensor(taps, dtype=torch.float64), dim=-1, boundary=boundary, method="direct"
+    )
+    out: np.ndarray = cols.transpose(1, 2).contiguous().numpy()
+    out.flags.writeable = False
+    return out
+
+
+def axis_operator(taps: np.ndarray, n: int, boundary: str | Extrapolate) -> np.ndarray:
+    """Dense matrices of the stencils ``taps`` on an axis of ``n`` points, boundary included.
+
+    Parameters
+    ----------
+    taps : ndarray, shape (S, 2 * radius + 1)
+        Stencils in convolution order, as for :func:`convolve_axis`.
+    n : int
+        Number of samples along the axis.
+    boundary : str or Extrapolate
+        Already resolved by :func:`resolve_boundary`.
+
+    Returns
+    -------
+    ndarray, shape (S, n_out, n), float64, read-only
+        ``D[s]`` with ``convolve_axis(x, taps, ...)[s] = D[s] @ x`` along the axis; ``n_out`` is
+        ``n`` (``n − 2 * radius`` under ``"valid"``). Built by convolving the unit vectors with
+        the direct method, so the two paths agree to round-off; cached for the last 32 requests.
+    """
+    arr = np.atleast_2d(np.asarray(taps, dtype=np.float64))
+    key = tuple(tuple(float(v) for v in row) for row in arr)
+    return _operator(key, int(n), boundary)
+
+
+def apply_operator(x: torch.Tensor, operator: torch.Tensor, *, dim: int) -> torch.Tensor:
+    """Apply dense axis operators along ``dim``: ``y[s] = operator[s] @ x`` along that axis.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape; ``x.shape[dim] = n``.
+    operator : Tensor, shape (S, n_out, n)
+        From :func:`axis_operator`, in ``x``'s dtype and on its device.
+    dim : int
+        Axis to apply along.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(S, *x.shape)`` with ``dim`` of length ``n_out``.
+    """
+    dim = dim % x.ndim
+    n = x.shape[dim]
+    if operator.ndim != 3 or operator.shape[-1] != n:
+        raise ValueError(
+            f"operator of shape {tuple(operator.shape)} does not apply to an axis of {n} points"
+        )
+    moved = x.movedim(dim, -1)
+    rest = moved.shape[:-1]
+    # (M, n) @ (S, n, n_out) → (S, M, n_out): one batched BLAS product.
+    y = torch.matmul(moved.reshape(-1, n), operator.transpose(1, 2))
+    return y.reshape(operator.shape[0], *rest, operator.shape[1]).movedim(-1, dim + 1)
+
+
 def convolve_axis(
     x: torch.Tensor,
     taps: torch.Tensor,
@@ -147,8 +254,8 @@ def convolve_axis(
         Axis to convolve along.
     boundary : str or Extrapolate
         Already resolved by :func:`resolve_boundary`.
-    method : {"auto", "direct", "fft"}
-        ``"auto"`` uses the FFT when the stencil has at least :data:`FFT_MIN_TAPS` taps.
+    method : {"auto", "direct", "fft", "matrix"}
+        See :func:`resolve_method`. All three algorithms give the same result to round-off.
 
     Returns
     -------
@@ -166,22 +273,25 @@ def convolve_axis(
             f"axis {dim} has {n} points, but a stencil of radius {radius} with boundary "
             f"{boundary!r} needs at least {need}; use a smaller width or a larger grid"
         )
+    method = resolve_method(method, n_taps=n_taps, n=n, device=x.device)
+    if method == "matrix":
+        # Builds the operator from host copies of the taps (a device sync off the CPU); callers
+        # that apply the same stencils repeatedly cache the operator and use apply_operator.
+        host = taps.detach().to("cpu", torch.float64).numpy()
+        operator = torch.tensor(axis_operator(host, n, boundary), dtype=x.dtype, device=x.device)
+        return apply_operator(x, operator, dim=dim)
     moved = x.movedim(dim, -1)
     rest = moved.shape[:-1]
     flat = _pad_last(moved.reshape(-1, n), radius, boundary)
-    if method == "auto":
-        method = "fft" if n_taps >= FFT_MIN_TAPS else "direct"
     if method == "direct":
         # conv1d is a cross-correlation: flip the taps to convolve.
         y = F.conv1d(flat.unsqueeze(1), taps.flip(-1).unsqueeze(1))
-    elif method == "fft":
+    else:
         length = flat.shape[-1]
         nfft = length + n_taps - 1
         nfft = 1 << math.ceil(math.log2(nfft)) if nfft > 64 else nfft
         spec = torch.fft.rfft(flat, n=nfft).unsqueeze(1) * torch.fft.rfft(taps, n=nfft)
         y = torch.fft.irfft(spec, n=nfft)[..., n_taps - 1 : length]
-    else:
-        raise ValueError(f"unknown convolution method {method!r}; use 'auto', 'direct' or 'fft'")
     n_out = y.shape[-1]
     y = y.reshape(*rest, taps.shape[0], n_out).movedim(-2, 0)
     return y.movedim(-1, dim + 1)

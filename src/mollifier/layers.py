@@ -13,7 +13,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from mollifier._conv import Extrapolate, convolve_axis, min_axis_length, resolve_boundary
+from mollifier._conv import (
+    CONV_METHODS,
+    Extrapolate,
+    apply_operator,
+    axis_operator,
+    convolve_axis,
+    min_axis_length,
+    resolve_boundary,
+    resolve_method,
+)
 from mollifier.grid import Grid
 from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil, stencil_radius
 
@@ -91,9 +100,13 @@ class MollifierLayer(nn.Module):
         Highest per-axis derivative order that will be requested (0–6, default 4); stencils up
         to it are built and validated at construction (higher orders need wider kernels for some
         families, see ``kernel.min_points``).
-    method : {"auto", "direct", "fft"}
-        Convolution algorithm. ``"auto"`` switches to the FFT for long stencils; both give the
-        same result to round-off.
+    method : {"auto", "direct", "fft", "matrix"}
+        Convolution algorithm: ``conv1d``, FFT, or a product with the dense ``(n, n)`` matrix of
+        each stencil on each axis (boundary included; built once per axis length and cached).
+        ``"auto"`` takes the matrix on CPU for axes of up to
+        :data:`~mollifier._conv.MATRIX_MAX_POINTS` points, else the FFT for long stencils and
+        ``conv1d`` otherwise (measured rule: :func:`~mollifier._conv.resolve_method`). All give
+        the same result to round-off.
 
     Notes
     -----
@@ -134,8 +147,8 @@ class MollifierLayer(nn.Module):
                 raise ValueError(f"axis names must be single letters, got {a!r}")
         if len(set(axes)) != len(axes):
             raise ValueError(f"axis names must be distinct, got {axes}")
-        if method not in ("auto", "direct", "fft"):
-            raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
+        if method not in CONV_METHODS:
+            raise ValueError(f"method must be one of {list(CONV_METHODS)}, got {method!r}")
         self.axes = axes
         self.kernel = get_kernel(kernel)
         self.boundary = resolve_boundary(boundary)
@@ -157,6 +170,9 @@ class MollifierLayer(nn.Module):
             a: stencil_radius(spacing=self.spacing[a], width=self.width[a]) for a in axes
         }
         self._cast: dict[tuple[str, int, torch.dtype, torch.device], torch.Tensor] = {}
+        self._operators: dict[
+            tuple[str, tuple[int, ...], int, torch.dtype, torch.device], torch.Tensor
+        ] = {}
         for a in axes:
             for order in range(max_order + 1):
                 taps = stencil(self.kernel, order, spacing=self.spacing[a], width=self.width[a])
@@ -193,6 +209,36 @@ class MollifierLayer(nn.Module):
             cached = torch.as_tensor(master.copy(), dtype=like.dtype, device=like.device)
             self._cast[key] = cached
         return cached
+
+    def operator(
+        self, axis: str, orders: Sequence[int], n: int, like: torch.Tensor
+    ) -> torch.Tensor:
+        """Dense matrices of the ``orders`` stencils on ``axis`` for ``n`` points, shape
+        ``(len(orders), n_out, n)``, in ``like``'s dtype and device (built in float64, cached)."""
+        key = (axis, tuple(orders), n, like.dtype, like.device)
+        cached = self._operators.get(key)
+        if cached is None:
+            masters = np.stack(
+                [
+                    stencil(self.kernel, k, spacing=self.spacing[axis], width=self.width[axis])
+                    for k in orders
+                ]
+            )
+            dense = axis_operator(masters, n, self.boundary)
+            cached = torch.tensor(dense, dtype=like.dtype, device=like.device)
+            self._operators[key] = cached
+        return cached
+
+    def _convolve(
+        self, src: torch.Tensor, axis: str, orders: tuple[int, ...], *, dim: int
+    ) -> torch.Tensor:
+        n = src.shape[dim]
+        n_taps = 2 * self.radius[axis] + 1
+        method = resolve_method(self.method, n_taps=n_taps, n=n, device=src.device)
+        if method == "matrix":
+            return apply_operator(src, self.operator(axis, orders, n, src), dim=dim)
+        taps = torch.stack([self.taps(axis, k, src) for k in orders])
+        return convolve_axis(src, taps, dim=dim, boundary=self.boundary, method=method)
 
     def output_shape(self, grid_shape: Sequence[int]) -> tuple[int, ...]:
         """Grid shape of the outputs for an input grid of shape ``grid_shape``."""
@@ -257,10 +303,7 @@ class MollifierLayer(nn.Module):
             nxt: dict[tuple[int, ...], torch.Tensor] = {}
             for prefix, kids in needed.items():
                 src = level[prefix]
-                taps = torch.stack([self.taps(a, k, src) for k in kids])
-                out = convolve_axis(
-                    src, taps, dim=2 + i, boundary=self.boundary, method=self.method
-                )
+                out = self._convolve(src, a, tuple(kids), dim=2 + i)
                 for k, y in zip(kids, out, strict=True):
                     nxt[(*prefix, k)] = y
             level = nxt

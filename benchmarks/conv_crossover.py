@@ -1,0 +1,92 @@
+"""Which convolution algorithm is fastest for one stencil along one axis: direct, FFT or matrix.
+
+Usage: python benchmarks/conv_crossover.py [--sizes 64 128 256 512 1024 2048]
+       [--taps 13 25 49 97 193] [--repeats 15] [--threads 0] [--dtype float32]
+
+For every axis length ``n`` and stencil length (taps), times the forward and backward pass of
+one derivative stencil along the first axis of an ``n × n`` field (batch 1, channel 1) with each
+of ``MollifierLayer``'s algorithms: ``conv1d`` (direct), FFT, and the product with the cached
+dense ``(n, n)`` operator (matrix; operator built before timing, as the layer caches it). The
+methods are timed in turn, one call each per cycle, so a slow spell of a shared machine slows
+them alike. Prints the median milliseconds per call and the fastest method per cell, the
+measurement behind ``mollifier._conv.MATRIX_MAX_POINTS`` and ``FFT_MIN_TAPS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from mollifier._conv import apply_operator, axis_operator, convolve_axis
+
+METHODS = ("direct", "fft", "matrix")
+
+
+def _calls(n: int, n_taps: int, dtype: torch.dtype) -> dict[str, Callable[[], None]]:
+    """One forward + backward call per method on an ``n × n`` field."""
+    rng = np.random.default_rng(0)
+    taps64 = rng.standard_normal((1, n_taps))
+    taps = torch.tensor(taps64, dtype=dtype)
+    operator = torch.tensor(axis_operator(taps64, n, "reflect"), dtype=dtype)
+    g = torch.randn(1, 1, n, n, dtype=dtype, requires_grad=True)
+
+    def call(method: str) -> Callable[[], None]:
+        def run() -> None:
+            if method == "matrix":
+                y = apply_operator(g, operator, dim=2)
+            else:
+                y = convolve_axis(g, taps, dim=2, boundary="reflect", method=method)
+            y.square().mean().backward()
+            g.grad = None
+
+        return run
+
+    return {m: call(m) for m in METHODS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512, 1024, 2048])
+    parser.add_argument("--taps", type=int, nargs="+", default=[13, 25, 49, 97, 193])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype)
+    print(
+        f"cpu ({torch.get_num_threads()} threads); torch {torch.__version__}; "
+        f"python {platform.python_version()}; {args.dtype}; reflect boundary; "
+        f"forward + backward of one stencil along axis 0 of an n × n field; "
+        f"median of {args.repeats} interleaved calls, ms"
+    )
+    print("| n | taps | direct | fft | matrix | fastest |")
+    print("|---|---|---|---|---|---|")
+    for n in args.sizes:
+        for n_taps in args.taps:
+            if n_taps > n:
+                continue
+            calls = _calls(n, n_taps, dtype)
+            for run in calls.values():  # warm-up
+                run()
+            times: dict[str, list[float]] = {m: [] for m in METHODS}
+            for _ in range(args.repeats):
+                for m, run in calls.items():
+                    t0 = time.perf_counter()
+                    run()
+                    times[m].append(time.perf_counter() - t0)
+            med = {m: 1e3 * statistics.median(t) for m, t in times.items()}
+            best = min(med, key=med.__getitem__)
+            cells = " | ".join(f"{med[m]:.3f}" for m in METHODS)
+            print(f"| {n} | {n_taps} | {cells} | {best} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
