@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import mollifier.bench.cost as cost_module
 from mollifier.bench.cost import StepCostConfig, interleaved_step_times, measure_step_cost
 
 
@@ -42,3 +43,22 @@ def test_interleaved_timing_gives_each_configuration_its_steps() -> None:
     assert [len(t) for t in times] == [3, 3, 3]
     assert all(x > 0 for t in times for x in t)
     assert interleaved_step_times([]) == []
+
+
+def test_interleaved_order_rotates_each_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No configuration always follows the same one (cold caches after a large step)."""
+    calls: list[str] = []
+
+    def fake_make_step(config: StepCostConfig):
+        return (lambda: calls.append(config.method)), (lambda: None)
+
+    monkeypatch.setattr(cost_module, "_make_step", fake_make_step)
+    configs = [
+        StepCostConfig(method=m, steps=3, warmup=1) for m in ("none", "mollifier", "autodiff")
+    ]
+    times = interleaved_step_times(configs)
+    assert [len(t) for t in times] == [3, 3, 3]
+    n, m, a = "none", "mollifier", "autodiff"
+    warmup, rotated = calls[:3], calls[3:]
+    assert warmup == [n, m, a]
+    assert rotated == [n, m, a, m, a, n, a, n, m]

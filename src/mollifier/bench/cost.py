@@ -211,9 +211,12 @@ def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[floa
     """Step times of several configurations timed in turn, one step each, in this process.
 
     Every configuration gets ``warmup`` untimed and then ``steps`` timed steps (taken from the
-    first configuration), interleaved as ``A B C A B C …``, so that a slow spell of a shared
-    machine slows every configuration alike and their ratios stay fair. Memory is not measured
-    (the configurations share the process); use :func:`run_isolated` for it.
+    first configuration), interleaved so that a slow spell of a shared machine slows every
+    configuration alike and their ratios stay fair. The order rotates each cycle
+    (``A B C, B C A, C A B, …``), so that no configuration always runs right after the same one:
+    a step that follows a large one (autodiff) finds the caches cold, and with a fixed order that
+    penalty would fall on one configuration only. Memory is not measured (the configurations
+    share the process); use :func:`run_isolated` for it.
     """
     if not configs:
         return []
@@ -226,8 +229,10 @@ def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[floa
             step()
             sync()
     times: list[list[float]] = [[] for _ in configs]
-    for _ in range(first.steps):
-        for i, (step, sync) in enumerate(steps):
+    for cycle in range(first.steps):
+        for j in range(len(steps)):
+            i = (cycle + j) % len(steps)
+            step, sync = steps[i]
             t0 = time.perf_counter()
             step()
             sync()
