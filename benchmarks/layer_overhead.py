@@ -1,7 +1,8 @@
 """Order-4 derivative on a 128 × 128 grid: mollifier vs nested autodiff vs the data-fit floor.
 
 Usage: python benchmarks/layer_overhead.py [--n 128] [--order 4] [--operator axis|biharmonic]
-       [--steps 10] [--rounds 3] [--interleaved 30] [--device cpu] [--threads 0]
+       [--steps 10] [--rounds 3] [--interleaved 30] [--compare-direct] [--device cpu]
+       [--threads 0]
 
 Each configuration runs in its own subprocess; the same MLP (2 → 4 × 64 tanh → 1), grid, data,
 loss and Adam optimiser are used for all three. A round measures the floor, the mollifier and
@@ -14,7 +15,8 @@ allocated (CUDA), the per-round ratios, and the median of each over the rounds.
 turn for N cycles, the order rotating each cycle (see
 :func:`mollifier.bench.cost.interleaved_step_times`): a slow spell slows all three alike, so the
 per-cycle ratios are the least noisy estimate of the time ratios (memory is not measured there).
-Their medians are printed last.
+Their medians are printed last. ``--compare-direct`` adds a fourth configuration to those cycles,
+the mollifier step with the layer's ``conv1d`` path instead of the one ``method="auto"`` picks.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--interleaved", type=int, default=0, help="interleaved timed cycles")
+    parser.add_argument(
+        "--compare-direct",
+        action="store_true",
+        help="add the mollifier step with conv1d (method='direct') to the interleaved cycles",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
@@ -101,16 +108,22 @@ def main() -> None:
         print(f"{name}: {statistics.median(values):.2f}x (median; rounds: {listed})")
     if args.interleaved:
         configs = [replace(shared, method=m, steps=args.interleaved) for m in METHODS]
-        floor, moll, ad = interleaved_step_times(configs)
+        if args.compare_direct:
+            configs.append(replace(configs[1], conv_method="direct"))
+        floor, moll, ad, *direct = interleaved_step_times(configs)
         print(f"interleaved in one process, {args.interleaved} cycles (median s/step):")
         print(
             f"  floor {statistics.median(floor):.4f}, mollifier {statistics.median(moll):.4f}, "
             f"autodiff {statistics.median(ad):.4f}"
+            + (f", mollifier with conv1d {statistics.median(direct[0]):.4f}" if direct else "")
         )
-        for name, num, den in (
+        pairs = [
             ("autodiff / mollifier time", ad, moll),
             ("mollifier / data-fit time", moll, floor),
-        ):
+        ]
+        if direct:
+            pairs.append(("mollifier with conv1d / mollifier time", direct[0], moll))
+        for name, num, den in pairs:
             cycle = [a / b for a, b in zip(num, den, strict=True)]
             q = statistics.quantiles(cycle, n=4)
             print(

@@ -15,6 +15,7 @@ from mollifier.bench.cost import StepCostConfig, interleaved_step_times, measure
         ({"operator": "biharmonic", "order": 2}, "biharmonic operator has order 4"),
         ({"method": "fd"}, "method must be one of"),
         ({"order": 7}, "order must be in 1..6"),
+        ({"conv_method": "winograd"}, "conv_method must be one of"),
     ],
 )
 def test_bad_step_cost_configs_are_rejected(kwargs: dict, match: str) -> None:

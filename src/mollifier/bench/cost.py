@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from mollifier._conv import CONV_METHODS
 from mollifier.bench._process import IDLE_PROBE, is_out_of_memory, limit_memory, peak_rss_mb
 
 __all__ = [
@@ -71,6 +72,8 @@ class StepCostConfig:
     threads : int
         ``torch.set_num_threads`` on CPU (0 leaves torch's default).
     seed : int
+    conv_method : {"auto", "direct", "fft", "matrix"}
+        The mollifier layer's convolution algorithm (see :class:`~mollifier.MollifierLayer`).
     """
 
     method: str = "mollifier"
@@ -87,6 +90,7 @@ class StepCostConfig:
     device: str = "cpu"
     threads: int = 0
     seed: int = 0
+    conv_method: str = "auto"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -99,6 +103,10 @@ class StepCostConfig:
             raise ValueError(f"the biharmonic operator has order 4, got order={self.order}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.conv_method not in CONV_METHODS:
+            raise ValueError(
+                f"conv_method must be one of {list(CONV_METHODS)}, got {self.conv_method!r}"
+            )
         if self.steps < 1 or self.warmup < 0 or self.n < 16:
             raise ValueError("need steps >= 1, warmup >= 0 and n >= 16")
 
@@ -150,7 +158,11 @@ def _make_step(config: StepCostConfig) -> tuple[Callable[[], None], Callable[[],
     layer = None
     if config.method == "mollifier":
         layer = MollifierLayer(
-            axes=("x", "y"), spacing=h, width=config.width_points * h, max_order=config.order
+            axes=("x", "y"),
+            spacing=h,
+            width=config.width_points * h,
+            max_order=config.order,
+            method=config.conv_method,
         ).to(device)
 
     def step() -> None:
