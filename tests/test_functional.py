@@ -77,3 +77,18 @@ def test_bad_input_errors():
         ml.derivative(np.array(["a"] * 10), 1, spacing=0.1, width=0.5)
     with pytest.raises(ValueError, match="unknown convolution method"):
         ml.derivative(u, 1, spacing=0.1, width=0.5, method="winograd")
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "periodic", "valid", "extrapolate"])
+def test_convolution_methods_agree_along_a_middle_axis(boundary):
+    """direct, FFT and dense matrix are one linear map: equal to round-off, any axis."""
+    rng = np.random.default_rng(4)
+    u = rng.standard_normal((3, 57, 5))
+    outs = {
+        m: ml.derivative(u, 3, spacing=0.1, width=0.7, axis=1, boundary=boundary, method=m)
+        for m in ("direct", "fft", "matrix", "auto")
+    }
+    ref = outs["direct"]
+    for m, out in outs.items():
+        assert out.shape == ref.shape
+        np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max(), err_msg=m)

@@ -51,8 +51,9 @@ def derivative(
         ``"polybump"`` (default), ``"bump"``, ``"gaussian"`` or a kernel object.
     boundary : {"reflect", "periodic", "valid", "extrapolate"} or Extrapolate
         Edge handling; see :class:`~mollifier.MollifierLayer`.
-    method : {"auto", "direct", "fft"}
-        Convolution algorithm.
+    method : {"auto", "direct", "fft", "matrix"}
+        Convolution algorithm (see :class:`~mollifier.MollifierLayer`); all give the same result
+        to round-off.
 
     Returns
     -------
