@@ -103,10 +103,11 @@ class MollifierLayer(nn.Module):
     method : {"auto", "direct", "fft", "matrix"}
         Convolution algorithm: ``conv1d``, FFT, or a product with the dense ``(n, n)`` matrix of
         each stencil on each axis (boundary included; built once per axis length and cached).
-        ``"auto"`` takes the matrix on CPU for axes of up to
-        :data:`~mollifier._conv.MATRIX_MAX_POINTS` points, else the FFT for long stencils and
-        ``conv1d`` otherwise (measured rule: :func:`~mollifier._conv.resolve_method`). All give
-        the same result to round-off.
+        ``"auto"`` on CPU takes the matrix for axes of up to
+        :data:`~mollifier._conv.MATRIX_MAX_POINTS` points and the FFT above; elsewhere the FFT
+        for long stencils and ``conv1d`` otherwise (:func:`~mollifier._conv.resolve_method`,
+        measured on CPU with ``benchmarks/conv_crossover.py``). All give the same result to
+        round-off.
 
     Notes
     -----
