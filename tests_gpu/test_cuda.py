@@ -58,9 +58,13 @@ def test_layer_on_cuda_matches_cpu(dtype, boundary) -> None:
         assert float((d.cpu() - c).abs().max()) <= tol * scale
 
 
-def test_fft_path_on_cuda() -> None:
+@pytest.mark.parametrize("method", ["fft", "matrix"])
+def test_fft_and_matrix_paths_on_cuda(method: str) -> None:
     g = torch.randn(1, 1, 512, dtype=torch.float64, device="cuda")
     direct = ml.MollifierLayer(axes=("x",), spacing=0.01, width=0.6, method="direct").cuda()
-    fft = ml.MollifierLayer(axes=("x",), spacing=0.01, width=0.6, method="fft").cuda()
-    a, b = direct(g, "xxxx"), fft(g, "xxxx")
-    assert float((a - b).abs().max()) <= 1e-10 * float(a.abs().max())
+    other = ml.MollifierLayer(axes=("x",), spacing=0.01, width=0.6, method=method).cuda()
+    a, b = direct(g, "xxxx"), other(g, "xxxx")
+    assert b.device.type == "cuda"
+    assert (
+        float((a - b).abs().max()) <= 1e-10 * float(a.abs().max()) <= 1e-10 * float(a.abs().max())
+    )
