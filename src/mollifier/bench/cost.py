@@ -36,6 +36,7 @@ __all__ = [
     "measure_isolated",
     "measure_step_cost",
     "run_isolated",
+    "time_interleaved",
 ]
 
 METHODS = ("none", "mollifier", "autodiff")
@@ -219,29 +220,23 @@ def measure_step_cost(config: StepCostConfig) -> StepCost:
     return StepCost(config, statistics.median(times), tuple(times), peak, name)
 
 
-def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[float, ...]]:
-    """Step times of several configurations timed in turn, one step each, in this process.
+def time_interleaved(
+    steps: Sequence[tuple[Callable[[], None], Callable[[], None]]], *, cycles: int, warmup: int
+) -> list[tuple[float, ...]]:
+    """Wall time (s) of each ``(step, sync)`` pair, run in turn, ``cycles`` times each.
 
-    Every configuration gets ``warmup`` untimed and then ``steps`` timed steps (taken from the
-    first configuration), interleaved so that a slow spell of a shared machine slows every
-    configuration alike and their ratios stay fair. The order rotates each cycle
-    (``A B C, B C A, C A B, …``), so that no configuration always runs right after the same one:
-    a step that follows a large one (autodiff) finds the caches cold, and with a fixed order that
-    penalty would fall on one configuration only. Memory is not measured (the configurations
-    share the process); use :func:`run_isolated` for it.
+    After ``warmup`` untimed rounds, every cycle runs each step once, the order rotating each
+    cycle (``A B C, B C A, C A B, …``), so that a slow spell of a shared machine slows every step
+    alike and no step always runs right after the same one: a step that follows a large one finds
+    the caches cold, and with a fixed order that penalty would fall on one step only. ``sync``
+    waits for the device (a no-op on CPU). Returns one tuple of ``cycles`` times per step.
     """
-    if not configs:
-        return []
-    first = configs[0]
-    if first.threads:
-        torch.set_num_threads(first.threads)
-    steps = [_make_step(c) for c in configs]
-    for _ in range(first.warmup):
+    for _ in range(warmup):
         for step, sync in steps:
             step()
             sync()
-    times: list[list[float]] = [[] for _ in configs]
-    for cycle in range(first.steps):
+    times: list[list[float]] = [[] for _ in steps]
+    for cycle in range(cycles):
         for j in range(len(steps)):
             i = (cycle + j) % len(steps)
             step, sync = steps[i]
@@ -250,6 +245,23 @@ def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[floa
             sync()
             times[i].append(time.perf_counter() - t0)
     return [tuple(t) for t in times]
+
+
+def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[float, ...]]:
+    """Step times of several configurations timed in turn, one step each, in this process.
+
+    Every configuration gets ``warmup`` untimed and then ``steps`` timed steps (taken from the
+    first configuration), interleaved by :func:`time_interleaved`. Memory is not measured (the
+    configurations share the process); use :func:`run_isolated` for it.
+    """
+    if not configs:
+        return []
+    first = configs[0]
+    if first.threads:
+        torch.set_num_threads(first.threads)
+    return time_interleaved(
+        [_make_step(c) for c in configs], cycles=first.steps, warmup=first.warmup
+    )
 
 
 def idle_rss_mb() -> float:
