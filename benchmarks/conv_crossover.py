@@ -1,7 +1,7 @@
 """Which convolution algorithm is fastest for one stencil along one axis: direct, FFT or matrix.
 
 Usage: python benchmarks/conv_crossover.py [--sizes 64 128 256 512 1024 2048]
-       [--taps 13 25 49 97 193] [--repeats 15] [--threads 0] [--dtype float32]
+       [--taps 13 25 49 97 193] [--repeats 15] [--threads 0] [--dtype float32] [--device cpu]
 
 For every axis length ``n`` and stencil length (taps), times the forward and backward pass of
 one derivative stencil along the first axis of an ``n × n`` field (batch 1, channel 1) with each
@@ -28,13 +28,15 @@ from mollifier._conv import apply_operator, axis_operator, convolve_axis
 METHODS = ("direct", "fft", "matrix")
 
 
-def _calls(n: int, n_taps: int, dtype: torch.dtype) -> dict[str, Callable[[], None]]:
-    """One forward + backward call per method on an ``n × n`` field."""
+def _calls(
+    n: int, n_taps: int, dtype: torch.dtype, device: torch.device
+) -> dict[str, Callable[[], None]]:
+    """One forward + backward call per method on an ``n × n`` field (device-synchronised)."""
     rng = np.random.default_rng(0)
     taps64 = rng.standard_normal((1, n_taps))
-    taps = torch.tensor(taps64, dtype=dtype)
-    operator = torch.tensor(axis_operator(taps64, n, "reflect"), dtype=dtype)
-    g = torch.randn(1, 1, n, n, dtype=dtype, requires_grad=True)
+    taps = torch.tensor(taps64, dtype=dtype, device=device)
+    operator = torch.tensor(axis_operator(taps64, n, "reflect"), dtype=dtype, device=device)
+    g = torch.randn(1, 1, n, n, dtype=dtype, device=device, requires_grad=True)
 
     def call(method: str) -> Callable[[], None]:
         def run() -> None:
@@ -44,6 +46,8 @@ def _calls(n: int, n_taps: int, dtype: torch.dtype) -> dict[str, Callable[[], No
                 y = convolve_axis(g, taps, dim=2, boundary="reflect", method=method)
             y.square().mean().backward()
             g.grad = None
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
 
         return run
 
@@ -57,12 +61,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
+    device = torch.device(args.device)
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)"
+    )
     print(
-        f"cpu ({torch.get_num_threads()} threads); torch {torch.__version__}; "
+        f"{name}; torch {torch.__version__}; "
         f"python {platform.python_version()}; {args.dtype}; reflect boundary; "
         f"forward + backward of one stencil along axis 0 of an n × n field; "
         f"median of {args.repeats} interleaved calls, ms"
@@ -73,7 +84,7 @@ def main() -> None:
         for n_taps in args.taps:
             if n_taps > n:
                 continue
-            calls = _calls(n, n_taps, dtype)
+            calls = _calls(n, n_taps, dtype, device)
             for run in calls.values():  # warm-up
                 run()
             times: dict[str, list[float]] = {m: [] for m in METHODS}
