@@ -7,8 +7,9 @@ For every axis length ``n`` and stencil length (taps), times the forward and bac
 one derivative stencil along the first axis of an ``n × n`` field (batch 1, channel 1) with each
 of ``MollifierLayer``'s algorithms: ``conv1d`` (direct), FFT, and the product with the cached
 dense ``(n, n)`` operator (matrix; operator built before timing, as the layer caches it). The
-methods are timed in turn, one call each per cycle, so a slow spell of a shared machine slows
-them alike. Prints the median milliseconds per call and the fastest method per cell, the
+methods are timed in turn, one call each per cycle, the order going through all permutations
+(:func:`mollifier.bench.cost.time_interleaved`), so a slow spell of a shared machine slows them
+alike. Prints the median milliseconds per call and the fastest method per cell, the
 measurement behind ``mollifier._conv.MATRIX_MAX_POINTS`` and ``FFT_MIN_TAPS``.
 """
 
@@ -17,13 +18,13 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from mollifier._conv import apply_operator, axis_operator, convolve_axis
+from mollifier._conv import apply_operator, convolve_axis, dense_operator
+from mollifier.bench.cost import time_interleaved
 
 METHODS = ("direct", "fft", "matrix")
 
@@ -35,7 +36,7 @@ def _calls(
     rng = np.random.default_rng(0)
     taps64 = rng.standard_normal((1, n_taps))
     taps = torch.tensor(taps64, dtype=dtype, device=device)
-    operator = torch.tensor(axis_operator(taps64, n, "reflect"), dtype=dtype, device=device)
+    operator = dense_operator(torch.from_numpy(taps64), n, "reflect").to(dtype=dtype, device=device)
     g = torch.randn(1, 1, n, n, dtype=dtype, device=device, requires_grad=True)
 
     def call(method: str) -> Callable[[], None]:
@@ -85,14 +86,10 @@ def main() -> None:
             if n_taps > n:
                 continue
             calls = _calls(n, n_taps, dtype, device)
-            for run in calls.values():  # warm-up
-                run()
-            times: dict[str, list[float]] = {m: [] for m in METHODS}
-            for _ in range(args.repeats):
-                for m, run in calls.items():
-                    t0 = time.perf_counter()
-                    run()
-                    times[m].append(time.perf_counter() - t0)
+            runs = time_interleaved(
+                [(run, lambda: None) for run in calls.values()], cycles=args.repeats, warmup=1
+            )
+            times = dict(zip(calls, runs, strict=True))
             med = {m: 1e3 * statistics.median(t) for m, t in times.items()}
             best = min(med, key=med.__getitem__)
             cells = " | ".join(f"{med[m]:.3f}" for m in METHODS)

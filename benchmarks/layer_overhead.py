@@ -72,8 +72,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
-    if args.rounds < 1 or args.steps < 1 or args.interleaved < 0:
-        parser.error("need --rounds >= 1, --steps >= 1 and --interleaved >= 0")
+    if args.rounds < 1 or args.steps < 1 or args.interleaved == 1 or args.interleaved < 0:
+        parser.error("need --rounds >= 1, --steps >= 1 and --interleaved 0 or >= 2")
+    if args.compare_direct and not args.interleaved:
+        parser.error(
+            "--compare-direct times the conv1d path in the interleaved cycles: give "
+            "--interleaved N as well"
+        )
     base = idle_rss_mb() if args.device == "cpu" else 0.0
     shared = StepCostConfig(
         order=args.order,

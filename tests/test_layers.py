@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import mollifier as ml
 from mollifier import _conv
 from mollifier._conv import FFT_MIN_TAPS, MATRIX_MAX_POINTS
+from mollifier.layers import OPERATOR_CACHE_SIZE
 
 
 def _poly2d(x, y, coef):
@@ -122,7 +123,7 @@ def test_fft_and_matrix_paths_match_direct_path(boundary):
             )
             for m in ("direct", "fft", "matrix", "auto")
         }
-        g = torch.randn(2, 3, 300, 110, dtype=torch.float64)
+        g = torch.randn(2, 3, 250, 110, dtype=torch.float64)
         specs = ("", "x", "xxxx", "xxyy", "y")
         d, f, m, a = (layers[k](g, *specs) for k in ("direct", "fft", "matrix", "auto"))
         for spec, dd, ff, mm, aa in zip(specs, d, f, m, a, strict=True):
@@ -137,11 +138,13 @@ def test_fft_and_matrix_paths_match_direct_path(boundary):
 def test_auto_method_rule():
     cpu, meta = torch.device("cpu"), torch.device("meta")
     rule = _conv.resolve_method
-    assert rule("auto", n_taps=13, n=MATRIX_MAX_POINTS, device=cpu) == "matrix"
-    assert rule("auto", n_taps=13, n=MATRIX_MAX_POINTS + 1, device=cpu) == "fft"
-    # measured on CPU only: elsewhere the stencil length decides between conv1d and the FFT
-    assert rule("auto", n_taps=FFT_MIN_TAPS - 2, n=64, device=meta) == "direct"
-    assert rule("auto", n_taps=FFT_MIN_TAPS, n=64, device=meta) == "fft"
+    # a cached operator on CPU (MollifierLayer): the matrix up to MATRIX_MAX_POINTS, then the FFT
+    assert rule("auto", n_taps=13, n=MATRIX_MAX_POINTS, device=cpu, cached=True) == "matrix"
+    assert rule("auto", n_taps=13, n=MATRIX_MAX_POINTS + 1, device=cpu, cached=True) == "fft"
+    # one-off calls, and other devices (not measured): the stencil length decides
+    for device, cached in ((cpu, False), (meta, True)):
+        assert rule("auto", n_taps=FFT_MIN_TAPS - 2, n=64, device=device, cached=cached) == "direct"
+        assert rule("auto", n_taps=FFT_MIN_TAPS, n=64, device=device, cached=cached) == "fft"
     assert rule("fft", n_taps=13, n=64, device=cpu) == "fft"
     with pytest.raises(ValueError, match="unknown convolution method 'winograd'"):
         rule("winograd", n_taps=13, n=64, device=cpu)
@@ -175,9 +178,63 @@ def test_dense_operator_is_cached_per_length_dtype_and_device():
         ("y", (0,), 30, "torch.float64"),
     ]
     op = layer.operator("x", (2,), 40, g32)
-    assert op.shape == (1, 40, 40) and op.dtype == torch.float32
+    assert op.shape == (1, 40, 40) and op.dtype == torch.float32 and not op.requires_grad
     with pytest.raises(ValueError, match="does not apply to an axis of 30 points"):
         _conv.apply_operator(g32, op, dim=-1)
+
+
+def test_operator_cache_is_bounded_and_order_independent():
+    layer = ml.MollifierLayer(axes=("x",), spacing=0.1, width=0.6, method="matrix")
+    a = layer(torch.randn(1, 1, 50, dtype=torch.float64), "", "x")
+    b = layer(torch.randn(1, 1, 50, dtype=torch.float64), "x", "")
+    assert len(layer._operators) == 1  # ("", "x") and ("x", "") share one operator
+    assert a[0].shape == b[1].shape
+    for n in range(20, 20 + 2 * OPERATOR_CACHE_SIZE):
+        layer(torch.randn(1, 1, n), "x")
+    assert len(layer._operators) == OPERATOR_CACHE_SIZE
+    assert max(k[2] for k in layer._operators) == 20 + 2 * OPERATOR_CACHE_SIZE - 1  # newest kept
+
+
+def test_operator_follows_a_changed_boundary():
+    g = torch.randn(1, 1, 40, dtype=torch.float64)
+    layer = ml.MollifierLayer(axes=("x",), spacing=0.1, width=0.6, method="matrix")
+    reflect = layer(g, "xx")
+    layer.boundary = "periodic"
+    periodic = ml.MollifierLayer(
+        axes=("x",), spacing=0.1, width=0.6, boundary="periodic", method="direct"
+    )(g, "xx")
+    assert torch.allclose(layer(g, "xx"), periodic, rtol=0, atol=1e-12 * periodic.abs().max())
+    assert not torch.allclose(reflect, periodic)
+
+
+@pytest.mark.parametrize("method", ["auto", "matrix", "direct"])
+def test_cache_filled_under_inference_mode_still_trains(method):
+    """Operators and cast stencils cached inside torch.inference_mode must not be inference
+    tensors, or a later call that needs gradients cannot save them for backward."""
+    layer = ml.MollifierLayer(axes=("x", "y"), spacing=0.1, width=0.6, method=method)
+    with torch.inference_mode():
+        layer(torch.randn(1, 1, 30, 30), "xx")  # float32: stencils are cast and cached
+    g = torch.randn(1, 1, 30, 30, requires_grad=True)
+    layer(g, "xx").square().sum().backward()
+    assert g.grad is not None and torch.isfinite(g.grad).all()
+
+
+def test_matrix_path_keeps_gradients_with_respect_to_the_stencils():
+    g = torch.randn(2, 40, dtype=torch.float64)
+    taps = torch.randn(2, 9, dtype=torch.float64, requires_grad=True)
+    for boundary in ("reflect", "periodic", "valid", _conv.Extrapolate(degree=3)):
+        assert torch.autograd.gradcheck(
+            lambda t, b=boundary: _conv.convolve_axis(g, t, dim=-1, boundary=b, method="matrix"),
+            (taps,),
+        )
+
+
+def test_axis_out_of_range_is_an_error_not_a_wrap_around():
+    u = np.zeros((5, 40))
+    with pytest.raises(ValueError, match="axis 2 is out of range for an array with 2 dimensions"):
+        ml.derivative(u, 1, spacing=0.1, width=0.6, axis=2)
+    with pytest.raises(ValueError, match="axis -3 is out of range"):
+        ml.derivative(u, 1, spacing=0.1, width=0.6, axis=-3)
 
 
 def test_periodic_mode_is_spectrally_consistent():

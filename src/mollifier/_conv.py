@@ -2,10 +2,10 @@
 dense-matrix convolution.
 
 The three methods compute the same linear map. ``"matrix"`` folds the boundary extension and the
-stencil into one dense ``(n_out, n)`` operator per stencil (:func:`axis_operator`) and applies it
-with a matrix product; on CPU that is several times faster than ``conv1d`` on grids of a few
-hundred points per axis, because it runs on the BLAS. ``method="auto"`` picks by the measured
-rule of :func:`resolve_method`.
+stencil into one dense ``(n_out, n)`` operator per stencil (:func:`dense_operator`) and applies
+it with a matrix product; on CPU, with the operator cached, that is faster than ``conv1d`` and
+the FFT on axes of up to a few hundred points, because it runs on the BLAS. ``method="auto"``
+picks by the measured rule of :func:`resolve_method`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ __all__ = [
     "Boundary",
     "Extrapolate",
     "apply_operator",
-    "axis_operator",
     "convolve_axis",
+    "dense_operator",
     "resolve_boundary",
     "resolve_method",
 ]
@@ -38,16 +38,17 @@ BOUNDARY_MODES: tuple[str, ...] = ("periodic", "reflect", "valid", "extrapolate"
 
 CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
 
-#: Off the CPU, stencils with at least this many taps use the FFT under ``method="auto"``, shorter
-#: ones ``conv1d``. Not measured on a GPU yet; on CPU the FFT beats ``conv1d`` for every stencil
-#: length (``benchmarks/conv_crossover.py``, RESULTS.md § 2), so there ``auto`` never picks it.
+#: Stencils with at least this many taps use the FFT under ``method="auto"``, shorter ones
+#: ``conv1d`` — except in :class:`~mollifier.MollifierLayer` on CPU (see
+#: :data:`MATRIX_MAX_POINTS`). Not re-measured for one-off calls or on a GPU.
 FFT_MIN_TAPS = 65
 
-#: On CPU, axes of at most this many points use the dense-matrix path under ``method="auto"``,
-#: longer ones the FFT. Measured with ``benchmarks/conv_crossover.py`` (2-core CPU, torch 2.13,
-#: forward + backward, RESULTS.md § 2): the BLAS product is 2–5× faster than the FFT up to 256
-#: points and on par at 512–1024; at 2048 its ``O(n)`` work per output loses.
-MATRIX_MAX_POINTS = 512
+#: In :class:`~mollifier.MollifierLayer` on CPU, which caches each axis operator, axes of at most
+#: this many points use the dense-matrix path under ``method="auto"`` and longer ones the FFT.
+#: Measured with ``benchmarks/conv_crossover.py`` (2-core CPU, torch 2.13, RESULTS.md § 2.1):
+#: forward + backward, the BLAS product is 1.5–2.5× faster than the FFT up to 256 points and
+#: about even at 512; forward alone the FFT already wins at 512. ``conv1d`` never won there.
+MATRIX_MAX_POINTS = 256
 
 
 @dataclass(frozen=True)
@@ -149,43 +150,40 @@ def min_axis_length(radius: int, boundary: str | Extrapolate) -> int:
     return 2 * radius + 1
 
 
-def resolve_method(method: str, *, n_taps: int, n: int, device: torch.device) -> str:
+def _check_dim(dim: int, ndim: int) -> int:
+    """``dim`` as a non-negative index; an axis outside ``-ndim..ndim-1`` is an error."""
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"axis {dim} is out of range for an array with {ndim} dimensions")
+    return dim % ndim
+
+
+def resolve_method(
+    method: str, *, n_taps: int, n: int, device: torch.device, cached: bool = False
+) -> str:
     """The convolution algorithm ``"direct"``, ``"fft"`` or ``"matrix"`` that ``method`` means.
 
-    ``"auto"`` on CPU takes ``"matrix"`` for axes of at most :data:`MATRIX_MAX_POINTS` points
-    and ``"fft"`` above. On other devices, where it has not been measured, it keeps ``"fft"`` for
-    stencils of at least :data:`FFT_MIN_TAPS` taps and ``"direct"`` below, and never picks
-    ``"matrix"``.
+    ``"auto"`` takes ``"matrix"`` when the caller caches the dense operator (``cached=True``, as
+    :class:`~mollifier.MollifierLayer` does), the device is the CPU and the axis has at most
+    :data:`MATRIX_MAX_POINTS` points, and ``"fft"`` for the longer axes there. Otherwise (one-off
+    calls such as :func:`mollifier.derivative`, or other devices, where nothing has been
+    measured) it takes ``"fft"`` for stencils of at least :data:`FFT_MIN_TAPS` taps and
+    ``"direct"`` below.
     """
     if method not in CONV_METHODS:
         raise ValueError(f"unknown convolution method {method!r}; use one of {list(CONV_METHODS)}")
     if method != "auto":
         return method
-    if device.type == "cpu":
+    if cached and device.type == "cpu":
         return "matrix" if n <= MATRIX_MAX_POINTS else "fft"
     return "fft" if n_taps >= FFT_MIN_TAPS else "direct"
 
 
-@lru_cache(maxsize=32)
-def _operator(
-    taps: tuple[tuple[float, ...], ...], n: int, boundary: str | Extrapolate
-) -> np.ndarray:
-    eye = torch.eye(n, dtype=torch.float64)
-    # Row j of the output is the convolution of the unit vector e_j, i.e. column j of D.
-    cols = convolve_axis(
-        eye, torch.tensor(taps, dtype=torch.float64), dim=-1, boundary=boundary, method="direct"
-    )
-    out: np.ndarray = cols.transpose(1, 2).contiguous().numpy()
-    out.flags.writeable = False
-    return out
-
-
-def axis_operator(taps: np.ndarray, n: int, boundary: str | Extrapolate) -> np.ndarray:
+def dense_operator(taps: torch.Tensor, n: int, boundary: str | Extrapolate) -> torch.Tensor:
     """Dense matrices of the stencils ``taps`` on an axis of ``n`` points, boundary included.
 
     Parameters
     ----------
-    taps : ndarray, shape (S, 2 * radius + 1)
+    taps : Tensor, shape (S, 2 * radius + 1)
         Stencils in convolution order, as for :func:`convolve_axis`.
     n : int
         Number of samples along the axis.
@@ -194,14 +192,16 @@ def axis_operator(taps: np.ndarray, n: int, boundary: str | Extrapolate) -> np.n
 
     Returns
     -------
-    ndarray, shape (S, n_out, n), float64, read-only
-        ``D[s]`` with ``convolve_axis(x, taps, ...)[s] = D[s] @ x`` along the axis; ``n_out`` is
-        ``n`` (``n − 2 * radius`` under ``"valid"``). Built by convolving the unit vectors with
-        the direct method, so the two paths agree to round-off; cached for the last 32 requests.
+    Tensor, shape (S, n_out, n)
+        ``D[s]`` with ``convolve_axis(x, taps, ...)[s] = D[s] @ x`` along the axis, in ``taps``'
+        dtype and on its device (differentiable in ``taps``); ``n_out`` is ``n`` (``n − 2 *
+        radius`` under ``"valid"``). Built by convolving the unit vectors with the direct method,
+        so the two paths agree to round-off.
     """
-    arr = np.atleast_2d(np.asarray(taps, dtype=np.float64))
-    key = tuple(tuple(float(v) for v in row) for row in arr)
-    return _operator(key, int(n), boundary)
+    eye = torch.eye(n, dtype=taps.dtype, device=taps.device)
+    # Row j of the output is the convolution of the unit vector e_j, i.e. column j of D.
+    cols = convolve_axis(eye, taps, dim=-1, boundary=boundary, method="direct")
+    return cols.transpose(1, 2)
 
 
 def apply_operator(x: torch.Tensor, operator: torch.Tensor, *, dim: int) -> torch.Tensor:
@@ -212,7 +212,7 @@ def apply_operator(x: torch.Tensor, operator: torch.Tensor, *, dim: int) -> torc
     x : Tensor
         Any shape; ``x.shape[dim] = n``.
     operator : Tensor, shape (S, n_out, n)
-        From :func:`axis_operator`, in ``x``'s dtype and on its device.
+        From :func:`dense_operator`, in ``x``'s dtype and on its device.
     dim : int
         Axis to apply along.
 
@@ -221,7 +221,7 @@ def apply_operator(x: torch.Tensor, operator: torch.Tensor, *, dim: int) -> torc
     Tensor
         Shape ``(S, *x.shape)`` with ``dim`` of length ``n_out``.
     """
-    dim = dim % x.ndim
+    dim = _check_dim(dim, x.ndim)
     n = x.shape[dim]
     if operator.ndim != 3 or operator.shape[-1] != n:
         raise ValueError(
@@ -265,7 +265,7 @@ def convolve_axis(
     """
     n_taps = taps.shape[-1]
     radius = (n_taps - 1) // 2
-    dim = dim % x.ndim
+    dim = _check_dim(dim, x.ndim)
     n = x.shape[dim]
     need = min_axis_length(radius, boundary)
     if n < need:
@@ -275,11 +275,9 @@ def convolve_axis(
         )
     method = resolve_method(method, n_taps=n_taps, n=n, device=x.device)
     if method == "matrix":
-        # Builds the operator from host copies of the taps (a device sync off the CPU); callers
-        # that apply the same stencils repeatedly cache the operator and use apply_operator.
-        host = taps.detach().to("cpu", torch.float64).numpy()
-        operator = torch.tensor(axis_operator(host, n, boundary), dtype=x.dtype, device=x.device)
-        return apply_operator(x, operator, dim=dim)
+        # Uncached here; callers that apply the same stencils repeatedly (MollifierLayer) cache
+        # dense_operator's result and call apply_operator themselves.
+        return apply_operator(x, dense_operator(taps, n, boundary), dim=dim)
     moved = x.movedim(dim, -1)
     rest = moved.shape[:-1]
     flat = _pad_last(moved.reshape(-1, n), radius, boundary)

@@ -6,6 +6,7 @@ in the order the axes are given.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +18,8 @@ from mollifier._conv import (
     CONV_METHODS,
     Extrapolate,
     apply_operator,
-    axis_operator,
     convolve_axis,
+    dense_operator,
     min_axis_length,
     resolve_boundary,
     resolve_method,
@@ -26,11 +27,15 @@ from mollifier._conv import (
 from mollifier.grid import Grid
 from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil, stencil_radius
 
-__all__ = ["DEFAULT_KERNEL", "MollifierLayer", "parse_spec"]
+__all__ = ["DEFAULT_KERNEL", "OPERATOR_CACHE_SIZE", "MollifierLayer", "parse_spec"]
 
 #: Kernel used when none is given: chosen by measured order-4 accuracy per width
 #: (benchmarks/kernel_families.py, docs/kernels.md).
 DEFAULT_KERNEL = "polybump"
+
+#: Dense axis operators a layer keeps (least recently used dropped first); each holds
+#: ``len(orders) × n²`` numbers.
+OPERATOR_CACHE_SIZE = 16
 
 
 def parse_spec(spec: str | Sequence[str], axes: Sequence[str]) -> tuple[int, ...]:
@@ -171,9 +176,7 @@ class MollifierLayer(nn.Module):
             a: stencil_radius(spacing=self.spacing[a], width=self.width[a]) for a in axes
         }
         self._cast: dict[tuple[str, int, torch.dtype, torch.device], torch.Tensor] = {}
-        self._operators: dict[
-            tuple[str, tuple[int, ...], int, torch.dtype, torch.device], torch.Tensor
-        ] = {}
+        self._operators: OrderedDict[tuple[Any, ...], torch.Tensor] = OrderedDict()
         for a in axes:
             for order in range(max_order + 1):
                 taps = stencil(self.kernel, order, spacing=self.spacing[a], width=self.width[a])
@@ -207,7 +210,9 @@ class MollifierLayer(nn.Module):
         cached = self._cast.get(key)
         if cached is None:
             master = stencil(self.kernel, order, spacing=self.spacing[axis], width=self.width[axis])
-            cached = torch.as_tensor(master.copy(), dtype=like.dtype, device=like.device)
+            # A cache built under torch.inference_mode must still serve later training calls.
+            with torch.inference_mode(False):
+                cached = torch.as_tensor(master.copy(), dtype=like.dtype, device=like.device)
             self._cast[key] = cached
         return cached
 
@@ -215,19 +220,28 @@ class MollifierLayer(nn.Module):
         self, axis: str, orders: Sequence[int], n: int, like: torch.Tensor
     ) -> torch.Tensor:
         """Dense matrices of the ``orders`` stencils on ``axis`` for ``n`` points, shape
-        ``(len(orders), n_out, n)``, in ``like``'s dtype and device (built in float64, cached)."""
-        key = (axis, tuple(orders), n, like.dtype, like.device)
+        ``(len(orders), n_out, n)``, in ``like``'s dtype and device.
+
+        Built in float64 from the stencils (see :func:`~mollifier._conv.dense_operator`), then
+        cast; the last :data:`OPERATOR_CACHE_SIZE` operators are kept.
+        """
+        key = (axis, tuple(orders), n, like.dtype, like.device, self.boundary)
         cached = self._operators.get(key)
-        if cached is None:
-            masters = np.stack(
-                [
-                    stencil(self.kernel, k, spacing=self.spacing[axis], width=self.width[axis])
-                    for k in orders
-                ]
-            )
-            dense = axis_operator(masters, n, self.boundary)
-            cached = torch.tensor(dense, dtype=like.dtype, device=like.device)
-            self._operators[key] = cached
+        if cached is not None:
+            self._operators.move_to_end(key)
+            return cached
+        masters = np.stack(
+            [
+                stencil(self.kernel, k, spacing=self.spacing[axis], width=self.width[axis])
+                for k in orders
+            ]
+        )
+        with torch.inference_mode(False), torch.no_grad():
+            dense = dense_operator(torch.from_numpy(masters), n, self.boundary)
+            cached = dense.to(dtype=like.dtype, device=like.device).contiguous()
+        self._operators[key] = cached
+        while len(self._operators) > OPERATOR_CACHE_SIZE:
+            self._operators.popitem(last=False)
         return cached
 
     def _convolve(
@@ -235,7 +249,7 @@ class MollifierLayer(nn.Module):
     ) -> torch.Tensor:
         n = src.shape[dim]
         n_taps = 2 * self.radius[axis] + 1
-        method = resolve_method(self.method, n_taps=n_taps, n=n, device=src.device)
+        method = resolve_method(self.method, n_taps=n_taps, n=n, device=src.device, cached=True)
         if method == "matrix":
             return apply_operator(src, self.operator(axis, orders, n, src), dim=dim)
         taps = torch.stack([self.taps(axis, k, src) for k in orders])
@@ -303,6 +317,7 @@ class MollifierLayer(nn.Module):
                     kids.append(orders[i])
             nxt: dict[tuple[int, ...], torch.Tensor] = {}
             for prefix, kids in needed.items():
+                kids.sort()  # one cache entry per set of orders, whatever the request order
                 src = level[prefix]
                 out = self._convolve(src, a, tuple(kids), dim=2 + i)
                 for k, y in zip(kids, out, strict=True):

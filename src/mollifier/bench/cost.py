@@ -14,6 +14,7 @@ resident set size minus that of a process that only imports torch.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -225,20 +226,22 @@ def time_interleaved(
 ) -> list[tuple[float, ...]]:
     """Wall time (s) of each ``(step, sync)`` pair, run in turn, ``cycles`` times each.
 
-    After ``warmup`` untimed rounds, every cycle runs each step once, the order rotating each
-    cycle (``A B C, B C A, C A B, …``), so that a slow spell of a shared machine slows every step
-    alike and no step always runs right after the same one: a step that follows a large one finds
-    the caches cold, and with a fixed order that penalty would fall on one step only. ``sync``
-    waits for the device (a no-op on CPU). Returns one tuple of ``cycles`` times per step.
+    After ``warmup`` untimed rounds, every cycle runs each step once, so that a slow spell of a
+    shared machine slows every step alike. The order within a cycle goes through all
+    permutations of the steps in turn (``A B C, A C B, B A C, …``): over every ``k!`` cycles of
+    ``k`` steps each step directly follows each other step equally often, so the cold caches
+    after a large step (autodiff) do not fall on one of the others more than on the rest.
+    ``sync`` waits for the device (a no-op on CPU). Returns one tuple of ``cycles`` times per
+    step.
     """
     for _ in range(warmup):
         for step, sync in steps:
             step()
             sync()
+    orders = list(itertools.permutations(range(len(steps))))
     times: list[list[float]] = [[] for _ in steps]
     for cycle in range(cycles):
-        for j in range(len(steps)):
-            i = (cycle + j) % len(steps)
+        for i in orders[cycle % len(orders)]:
             step, sync = steps[i]
             t0 = time.perf_counter()
             step()
