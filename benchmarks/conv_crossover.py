@@ -7,7 +7,7 @@ For every axis length ``n`` and stencil length (taps), times the forward and bac
 one derivative stencil along the first axis of an ``n × n`` field (batch 1, channel 1) with each
 of ``MollifierLayer``'s algorithms: ``conv1d`` (direct), FFT, and the product with the cached
 dense ``(n, n)`` operator (matrix; operator built before timing, as the layer caches it). The
-methods are timed in turn, one call each per cycle, the order going through all permutations
+methods are timed in turn, one call each per cycle, in a balanced order
 (:func:`mollifier.bench.cost.time_interleaved`), so a slow spell of a shared machine slows them
 alike. Prints the median milliseconds per call and the fastest method per cell, the
 measurement behind ``mollifier._conv.MATRIX_MAX_POINTS`` and ``FFT_MIN_TAPS``.

@@ -12,7 +12,7 @@ times (median of its timed steps), peak memory above the idle torch baseline (CP
 allocated (CUDA), the per-round ratios, and the median of each over the rounds.
 
 ``--interleaved N`` then times the three steps once more in this process, one step of each in
-turn for N cycles, the order rotating each cycle (see
+turn for N cycles, in a balanced order (see
 :func:`mollifier.bench.cost.interleaved_step_times`): a slow spell slows all three alike, so the
 per-cycle ratios are the least noisy estimate of the time ratios (memory is not measured there).
 Their medians are printed last. ``--compare-direct`` adds a fourth configuration to those cycles,

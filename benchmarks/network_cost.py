@@ -7,7 +7,7 @@ out_features=1)``) and evaluated on every node of an ``n × n`` grid on [0, 1]²
 passes are timed, each a forward pass, a loss and ``loss.backward()`` (no optimiser step):
 ``floor`` (loss on u only), ``mollifier`` (u, u_x, u_xx from a ``MollifierLayer`` on the gridded
 output) and ``autodiff`` (u, u_x, u_xx by nested autograd at every node). The passes of all
-architectures are timed in turn, the order rotating each cycle
+architectures are timed in turn, in a balanced order
 (:func:`mollifier.bench.cost.time_interleaved`); the table gives the median seconds per pass and
 the ratios. This is the measurement behind the cost table of ``docs/nets.md``.
 """

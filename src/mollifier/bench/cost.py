@@ -14,7 +14,6 @@ resident set size minus that of a process that only imports torch.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ from mollifier.bench._process import IDLE_PROBE, is_out_of_memory, limit_memory,
 __all__ = [
     "StepCost",
     "StepCostConfig",
+    "balanced_orders",
     "idle_rss_mb",
     "interleaved_step_times",
     "measure_isolated",
@@ -221,26 +221,47 @@ def measure_step_cost(config: StepCostConfig) -> StepCost:
     return StepCost(config, statistics.median(times), tuple(times), peak, name)
 
 
+def balanced_orders(k: int) -> list[tuple[int, ...]]:
+    """Orders of ``k`` items in which every item directly follows every other equally often.
+
+    A Williams design: ``k`` orders for even ``k``, ``2k`` for odd ``k`` (the ``k`` orders and
+    their reverses). Row ``i`` of the base order ``0, 1, k−1, 2, k−2, …`` shifted by ``i``.
+    """
+    if k < 1:
+        raise ValueError(f"need at least one item, got {k}")
+    base = [0]
+    lo, hi = 1, k - 1
+    while len(base) < k:
+        base.append(lo)
+        lo += 1
+        if len(base) < k:
+            base.append(hi)
+            hi -= 1
+    rows = [tuple((b + i) % k for b in base) for i in range(k)]
+    if k % 2:
+        rows += [tuple(reversed(r)) for r in rows]
+    return rows
+
+
 def time_interleaved(
     steps: Sequence[tuple[Callable[[], None], Callable[[], None]]], *, cycles: int, warmup: int
 ) -> list[tuple[float, ...]]:
     """Wall time (s) of each ``(step, sync)`` pair, run in turn, ``cycles`` times each.
 
     After ``warmup`` untimed rounds, every cycle runs each step once, so that a slow spell of a
-    shared machine slows every step alike. The order within a cycle goes through all
-    permutations of the steps in turn (``A B C, A C B, B A C, …``): over every ``k!`` cycles of
-    ``k`` steps each step directly follows each other step equally often, so the cold caches
-    after a large step (autodiff) do not fall on one of the others more than on the rest.
-    ``sync`` waits for the device (a no-op on CPU). Returns one tuple of ``cycles`` times per
-    step.
+    shared machine slows every step alike. The orders of the cycles follow
+    :func:`balanced_orders`: within a full design each step directly follows each other step
+    equally often, so the cold caches after a large step (autodiff) do not fall on one of the
+    others more than on the rest. ``sync`` waits for the device (a no-op on CPU). Returns one
+    tuple of ``cycles`` times per step.
     """
     for _ in range(warmup):
         for step, sync in steps:
             step()
             sync()
-    orders = list(itertools.permutations(range(len(steps))))
+    orders = balanced_orders(len(steps)) if steps else []
     times: list[list[float]] = [[] for _ in steps]
-    for cycle in range(cycles):
+    for cycle in range(cycles if steps else 0):
         for i in orders[cycle % len(orders)]:
             step, sync = steps[i]
             t0 = time.perf_counter()
