@@ -56,20 +56,18 @@ def test_conv_crossover_script():
     )
     assert [r[0] for r in rows] == ["32", "48"]
     for row in rows:
-        direct, fft, matrix = (positive(c) for c in row[2:5])
-        assert (
-            row[5]
-            == min(("direct", direct), ("fft", fft), ("matrix", matrix), key=lambda p: p[1])[0]
-        )
+        times = dict(zip(("direct", "fft", "matrix"), map(positive, row[2:5]), strict=True))
+        assert times[row[5]] == min(times.values())  # the named method is the fastest
 
 
 def test_network_cost_script():
-    rows = run_script("network_cost.py", "--n", "16", "--cycles", "2", "--threads", "1")
+    rows = run_script("network_cost.py", "--n", "32", "--cycles", "2", "--threads", "1")
     assert [r[0] for r in rows] == ["`mlp`", "`pirate`", "`pinnsformer`"]
     for row in rows:
         floor, moll, ad, ad_moll, moll_floor = (positive(c) for c in row[2:7])
-        assert ad_moll == pytest.approx(ad / moll, rel=0.06)  # printed to 1 decimal
-        assert moll_floor == pytest.approx(moll / floor, rel=0.06)
+        # the ratios are of the unrounded times; the printed times have 4 decimals
+        assert ad_moll == pytest.approx(ad / moll, rel=0.1)
+        assert moll_floor == pytest.approx(moll / floor, rel=0.1)
 
 
 def test_layer_overhead_script():
