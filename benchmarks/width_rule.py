@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 
-from mollifier.autowidth import choose_widths, width_bounds
 from mollifier.pdes import problem_from_dataset
 from mollifier.sim import GaussianNoise, simulate_heat
 
@@ -30,21 +29,8 @@ def main() -> None:
     for seed in args.seeds:
         data = simulate_heat(n=args.n, noise=GaussianNoise(args.noise), seed=seed)
         pb = problem_from_dataset(data, width="auto")
-        lower, upper = width_bounds(
-            pb.grid,
-            kernel=pb.kernel,
-            max_order=max(pb.max_order.values()),
-            periodic=pb.boundary == "periodic" or not pb.crop,
-        )
-        guess = choose_widths(
-            pb.grid,
-            list(pb.data.values()),
-            orders=pb.max_order,
-            kernel=pb.kernel,
-            lower=lower,
-            upper=upper,
-            mask=pb.mask,
-        )
+        guess = pb.width_guess
+        assert guess is not None  # width="auto"
         r_guess = pb.with_width(guess).solve("direct").metrics["lam"]["pearson"]
         r_refined = pb.solve("direct").metrics["lam"]["pearson"]
         g = ", ".join(f"{guess[a]:.3f}" for a in pb.grid.axes)

@@ -62,7 +62,9 @@ class InverseProblem:
         ``residual(f, d, p)`` returning the PDE residual on the grid (see the module docstring).
     width : float, mapping of axis to float, or "auto"
         Mollifier support radius per axis, in the axes' units; ``"auto"`` chooses it from the
-        data (:func:`mollifier.autowidth.choose_widths`).
+        data (:func:`mollifier.autowidth.choose_widths`). The chosen widths are ``width``,
+        the rule ``width_rule``, the spectral first guess ``width_guess`` (``None`` unless
+        ``"auto"``) and the stability ladder ``width_ladder``.
     known : mapping of str to array or float, optional
         Known inputs of the equation (e.g. a source ``m``), available as ``f.<name>``.
     truth : mapping of str to float or array, optional
@@ -173,6 +175,7 @@ class InverseProblem:
             "mask": mask,
         }
         self.width_ladder: list[dict[str, Any]] = []
+        self.width_guess: dict[str, float] | None = None
         if isinstance(width, str) and width == "auto":
             self.width, self.width_rule = self._auto_width()
         else:
@@ -234,6 +237,7 @@ class InverseProblem:
             upper=upper,
             mask=self.mask,
         )
+        self.width_guess = dict(guess)
         if self.mask is not None and not self.mask.all():
             return guess, "spectral"
         from mollifier.direct import has_closed_form

@@ -79,5 +79,7 @@ def test_width_grows_with_noise_in_an_inverse_problem():
         ds = simulate_heat(n=48, noise=GaussianNoise(level), seed=1)
         pb = problem_from_dataset(ds, width="auto")
         assert pb.width_rule == "spectral+stability" and pb.width_ladder
+        assert pb.width_guess is not None and pb.width_guess.keys() == pb.width.keys()
+        assert pb.with_width(0.3).width_guess is None  # explicit widths: no guess
         widths.append(pb.width["x"])
     assert widths[0] < widths[1] < widths[2]
