@@ -179,7 +179,7 @@ class MollifierLayer(nn.Module):
         self._operators: OrderedDict[tuple[Any, ...], torch.Tensor] = OrderedDict()
         for a in axes:
             for order in range(max_order + 1):
-                taps = stencil(self.kernel, order, spacing=self.spacing[a], width=self.width[a])
+                taps = self._master(a, order)
                 self.register_buffer(f"stencil_{a}{order}", torch.from_numpy(taps.copy()), False)
 
     @classmethod
@@ -201,6 +201,10 @@ class MollifierLayer(nn.Module):
             f"boundary={self.boundary!r}, max_order={self.max_order}"
         )
 
+    def _master(self, axis: str, order: int) -> np.ndarray:
+        """The float64 stencil for ``axis``/``order`` on the host, wherever the buffers live."""
+        return stencil(self.kernel, order, spacing=self.spacing[axis], width=self.width[axis])
+
     def taps(self, axis: str, order: int, like: torch.Tensor) -> torch.Tensor:
         """The float64 stencil for ``axis``/``order``, cast to ``like``'s dtype and device."""
         buf: torch.Tensor = getattr(self, f"stencil_{axis}{order}")
@@ -209,7 +213,7 @@ class MollifierLayer(nn.Module):
         key = (axis, order, like.dtype, like.device)
         cached = self._cast.get(key)
         if cached is None:
-            master = stencil(self.kernel, order, spacing=self.spacing[axis], width=self.width[axis])
+            master = self._master(axis, order)
             # A cache built under torch.inference_mode must still serve later training calls.
             with torch.inference_mode(False):
                 cached = torch.as_tensor(master.copy(), dtype=like.dtype, device=like.device)
@@ -230,12 +234,7 @@ class MollifierLayer(nn.Module):
         if cached is not None:
             self._operators.move_to_end(key)
             return cached
-        masters = np.stack(
-            [
-                stencil(self.kernel, k, spacing=self.spacing[axis], width=self.width[axis])
-                for k in orders
-            ]
-        )
+        masters = np.stack([self._master(axis, k) for k in orders])
         with torch.inference_mode(False), torch.no_grad():
             dense = dense_operator(torch.from_numpy(masters), n, self.boundary)
             cached = dense.to(dtype=like.dtype, device=like.device).contiguous()

@@ -255,13 +255,15 @@ def time_interleaved(
     others more than on the rest. ``sync`` waits for the device (a no-op on CPU). Returns one
     tuple of ``cycles`` times per step.
     """
+    if not steps:
+        return []
     for _ in range(warmup):
         for step, sync in steps:
             step()
             sync()
-    orders = balanced_orders(len(steps)) if steps else []
+    orders = balanced_orders(len(steps))
     times: list[list[float]] = [[] for _ in steps]
-    for cycle in range(cycles if steps else 0):
+    for cycle in range(cycles):
         for i in orders[cycle % len(orders)]:
             step, sync = steps[i]
             t0 = time.perf_counter()
