@@ -89,3 +89,32 @@ def test_width_rule_script():
     for r in (float(row[2]), float(row[4])):
         assert -1.0 <= r <= 1.0
     assert "spectral" in row[3]
+
+
+def test_gpu_pairs_script(tmp_path):
+    # Two pairs on a 16² grid: the probes plan each pair's steps, the runs use exactly them.
+    rows = run_script(
+        "gpu_pairs.py",
+        "--out",
+        str(tmp_path),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--pairs",
+        "mlp:16",
+        "--max-steps",
+        "100",
+        "--min-steps",
+        "100",
+        "--train-budget",
+        "400",
+        "--deadline",
+        "280",
+    )
+    assert [(r[0], r[1]) for r in rows] == [("mlp 16²", "autodiff"), ("mlp 16²", "mollifier")]
+    for row in rows:
+        assert row[2] == "100" and row[-1] == "ok"  # same planned steps for both backends
+        positive(row[3]), positive(row[4]), positive(row[5])
+        assert -1.0 <= float(row[6]) <= 1.0
+    assert (tmp_path / "pairs.json").is_file() and (tmp_path / "pairs.md").is_file()

@@ -1,0 +1,281 @@
+"""Autodiff/mollifier pairs of the chromatin task on one GPU, sized to what a short lease allows.
+
+The full tier's 4th-order autodiff runs do not fit a 15-minute device lease (their probes project
+351 s, 1 230 s and 2 556 s for 2000 steps on an H200), so their accuracies were never measured.
+This script measures them with the step budget the lease allows, giving both backends the same
+network, steps, learning rate, seed, widths and dataset:
+
+1. for each pair ``ARCH:N`` (chromatin, N² grid of [0, 10]², 1% noise, seed 0; the network of
+   the full tier for that architecture), probe both backends (5 timed steps each, every probe
+   running at the same time, so the probe times include the slow-down of sharing the GPU);
+2. give each pair ``steps = min(--max-steps, --train-budget / (1.1 × autodiff probe step))``,
+   rounded down to a multiple of 100; a pair left with fewer than ``--min-steps`` is not run;
+3. run every remaining run at once, each in its own process (``python -m mollifier.bench.run``),
+   and stop any still running at ``--deadline`` seconds after the start;
+4. write ``pairs.json`` (one record per run with the probe, the run and the provenance) and
+   ``pairs.md`` (one table), and print the table.
+
+Step times measured here are shared-GPU times (several processes at once); the clean per-step
+ratios are the full tier's isolated probes. Peak memory (``torch.cuda.max_memory_allocated``) is
+per process and not affected by the sharing.
+
+Usage (device):  python3 benchmarks/gpu_pairs.py --out DIR [--pairs mlp:128 pirate:64
+                 pinnsformer:64] [--datasets DIR] [--train-budget 300] [--deadline 400]
+A CPU dry run:   python benchmarks/gpu_pairs.py --out /tmp/p --device cpu --pairs mlp:16
+                 --max-steps 200 --min-steps 100 --train-budget 20 --deadline 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mollifier.bench.config import RunConfig, canonical_json
+from mollifier.bench.datasets import ensure_dataset
+from mollifier.bench.harness import matrix_runs
+from mollifier.bench.provenance import commit_info, device_name, resolve_device
+from mollifier.bench.tiers import get_tier
+
+BACKENDS = ("autodiff", "mollifier")
+
+
+def parse_pair(text: str) -> tuple[str, int]:
+    """``"pinnsformer:64"`` → ``("pinnsformer", 64)``; ``ValueError`` names a malformed pair."""
+    arch, sep, n = text.partition(":")
+    if not sep or not n.isdigit():
+        raise ValueError(f"a pair is ARCH:N (e.g. pirate:64), got {text!r}")
+    return arch, int(n)
+
+
+def pair_configs(arch: str, n: int, *, device: str, threads: int) -> dict[str, RunConfig]:
+    """Both backends' run configurations for ``arch`` on the chromatin N² grid at 1% noise.
+
+    The network, learning rate and dtype are the full tier's for that architecture.
+    """
+    full = get_tier("full")
+    blocks = [b for b in full.matrix if b.task == "chromatin" and arch in b.archs]
+    if not blocks:
+        raise ValueError(f"the full tier has no chromatin block for arch {arch!r}")
+    block = dataclasses.replace(
+        blocks[0],
+        n=n,
+        archs=(arch,),
+        noises=(0.01,),
+        seeds=(0,),
+        derivatives=BACKENDS,
+        direct=False,
+    )
+    tier = dataclasses.replace(full, matrix=(block,))
+    configs = matrix_runs(tier, device=device, threads=threads)
+    return {c.derivatives: c for c in configs}
+
+
+def launch(config: RunConfig, dataset: Path, result: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``config`` in its own process (``mollifier.bench.run``), output to ``log``."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "mollifier.bench.run",
+        "--config",
+        canonical_json(config.to_dict()),
+        "--dataset",
+        str(dataset),
+        "--result",
+        str(result),
+    ]
+    with log.open("wb") as fh:
+        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def wait_all(procs: dict[str, subprocess.Popen[bytes]], deadline: float) -> dict[str, int | None]:
+    """Wait for every process; kill those still running at ``deadline`` (perf_counter time)."""
+    codes: dict[str, int | None] = {}
+    for key, proc in procs.items():
+        try:
+            codes[key] = proc.wait(timeout=max(deadline - time.perf_counter(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            codes[key] = None
+    return codes
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def planned_steps(probe_s: float | None, *, budget_s: float, max_steps: int) -> int:
+    """``min(max_steps, budget_s / (1.1 probe_s))`` rounded down to 100 (0 without a probe)."""
+    if probe_s is None or probe_s <= 0:
+        return 0
+    return min(max_steps, int(budget_s / (1.1 * probe_s)) // 100 * 100)
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    head = (
+        "| pair | backend | steps | s/step (shared GPU) | probe s/step | peak MB | r(λ) | rel L2 "
+        "| r read-off | unexplained data variance | status |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+
+    def fmt(v: Any, spec: str) -> str:
+        return "–" if v is None else format(v, spec)
+
+    rows = []
+    for r in records:
+        lam = (r.get("metrics") or {}).get("lam", {})
+        lam_ro = (r.get("metrics_read_off") or {}).get("lam", {})
+        misfit = r.get("data_misfit") or {}
+        fvu = ", ".join(f"{k} {v:.2f}" for k, v in sorted(misfit.items())) or None
+        rows.append(
+            f"| {r['pair']} | {r['derivatives']} | {r.get('steps', 0)} "
+            f"| {fmt(r.get('step_time_s'), '.4f')} | {fmt(r.get('probe_step_time_s'), '.4f')} "
+            f"| {fmt(r.get('peak_memory_mb'), '.0f')} | {fmt(lam.get('pearson'), '.3f')} "
+            f"| {fmt(lam.get('rel_l2'), '.3f')} | {fmt(lam_ro.get('pearson'), '.3f')} "
+            f"| {fvu if fvu is not None else '–'} | {r.get('status')} |"
+        )
+    return "\n".join([head, *rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--datasets", type=Path, default=None, help="dataset cache (default OUT/datasets)"
+    )
+    p.add_argument("--pairs", nargs="+", default=["mlp:128", "pirate:64", "pinnsformer:64"])
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads per process")
+    p.add_argument("--max-steps", type=int, default=2000)
+    p.add_argument("--min-steps", type=int, default=300)
+    p.add_argument("--train-budget", type=float, default=300.0, help="seconds for the runs")
+    p.add_argument("--deadline", type=float, default=400.0, help="kill runs after, seconds")
+    p.add_argument("--commit", default=None, help="commit to record (default: git's)")
+    args = p.parse_args(argv)
+    t_start = time.perf_counter()
+    deadline = t_start + args.deadline
+    device = resolve_device(args.device)
+    pairs = [parse_pair(t) for t in args.pairs]
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+    work.mkdir(exist_ok=True)
+    datasets = args.datasets or out / "datasets"
+
+    configs: dict[str, RunConfig] = {}
+    paths: dict[str, Path] = {}
+    for arch, n in pairs:
+        for der, cfg in pair_configs(arch, n, device=device, threads=args.threads).items():
+            path, widths = ensure_dataset(datasets, cfg.dataset)
+            key = f"{arch}:{n}:{der}"
+            configs[key] = dataclasses.replace(cfg, width=tuple(widths.items()))
+            paths[key] = path
+    print(f"datasets ready after {time.perf_counter() - t_start:.0f} s", flush=True)
+
+    # 1. probes, all at once (a time limit this short makes each run stop after its probe)
+    procs = {
+        key: launch(
+            dataclasses.replace(cfg, probe_steps=5, time_limit_s=1e-3),
+            paths[key],
+            work / f"{key.replace(':', '_')}.probe.json",
+            work / f"{key.replace(':', '_')}.probe.log",
+        )
+        for key, cfg in configs.items()
+    }
+    wait_all(procs, deadline)
+    probes = {k: read(work / f"{k.replace(':', '_')}.probe.json") for k in configs}
+    print(f"probes done after {time.perf_counter() - t_start:.0f} s", flush=True)
+
+    # 2. plan the steps of each pair from its autodiff probe
+    steps: dict[str, int] = {}
+    for arch, n in pairs:
+        probe_s = probes[f"{arch}:{n}:autodiff"].get("probe_step_time_s")
+        steps[f"{arch}:{n}"] = planned_steps(
+            probe_s, budget_s=args.train_budget, max_steps=args.max_steps
+        )
+    print("planned steps:", steps, flush=True)
+
+    # 3. every run of every pair with enough steps, all at once
+    runs = {
+        key: dataclasses.replace(
+            cfg,
+            steps=steps[key.rsplit(":", 1)[0]],
+            probe_steps=0,
+            time_limit_s=max(deadline - time.perf_counter(), 1.0),
+        )
+        for key, cfg in configs.items()
+        if steps[key.rsplit(":", 1)[0]] >= args.min_steps
+    }
+    procs = {
+        key: launch(
+            cfg,
+            paths[key],
+            work / f"{key.replace(':', '_')}.json",
+            work / f"{key.replace(':', '_')}.log",
+        )
+        for key, cfg in runs.items()
+    }
+    codes = wait_all(procs, deadline)
+    print(f"runs done after {time.perf_counter() - t_start:.0f} s", flush=True)
+
+    # 4. records
+    import torch
+
+    prov = {
+        "device": device_name(device, args.threads),
+        "torch": torch.__version__,
+        "commit": args.commit or commit_info()["commit"],
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "concurrent_runs": len(runs),
+    }
+    records = []
+    for key, cfg in configs.items():
+        arch, n, der = key.split(":")
+        probe = probes[key]
+        rec: dict[str, Any] = {
+            "pair": f"{arch} {n}²",
+            "arch": arch,
+            "n": int(n),
+            "derivatives": der,
+        }
+        if key in runs:
+            rec.update(read(work / f"{key.replace(':', '_')}.json"))
+            if codes.get(key) is None:
+                rec["status"] = "killed at the deadline"
+            elif codes[key] != 0:
+                log = (work / f"{key.replace(':', '_')}.log").read_text(errors="replace")
+                rec.update(status="error", error=log[-1500:])
+            rec["steps_budget"] = runs[key].steps
+        else:
+            rec.update(status="not run", steps=0, steps_budget=steps[f"{arch}:{n}"])
+            rec["error"] = probe.get("error") or "the autodiff probe left too few steps"
+        rec["probe_step_time_s"] = probe.get("probe_step_time_s")
+        if rec.get("peak_memory_mb") is None:  # the run did not finish: the probe's
+            rec["peak_memory_mb"] = probe.get("peak_memory_mb")
+        rec["config"] = (runs.get(key) or cfg).to_dict()
+        rec.update(prov)
+        records.append(rec)
+    (out / "pairs.json").write_text(json.dumps(records, indent=1))
+    text = (
+        f"# Chromatin autodiff/mollifier pairs, same steps per pair\n\n"
+        f"{prov['device']}, torch {prov['torch']}, commit {prov['commit']}, {prov['date']}; "
+        f"{len(runs)} runs at once on one GPU (step times are shared-GPU times).\n\n"
+        f"{table(records)}\n"
+    )
+    (out / "pairs.md").write_text(text)
+    print(text)
+    return 0 if all(r.get("status") == "ok" for r in records) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
