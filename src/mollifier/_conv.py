@@ -40,7 +40,8 @@ CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
 
 #: Stencils with at least this many taps use the FFT under ``method="auto"``, shorter ones
 #: ``conv1d`` — except in :class:`~mollifier.MollifierLayer` on CPU (see
-#: :data:`MATRIX_MAX_POINTS`). Not re-measured for one-off calls or on a GPU.
+#: :data:`MATRIX_MAX_POINTS`). Not re-measured for one-off calls. On an H200 (one run, RESULTS.md
+#: § 2.1) every method took about a millisecond and the FFT never won; the rule was kept there.
 FFT_MIN_TAPS = 65
 
 #: In :class:`~mollifier.MollifierLayer` on CPU, which caches each axis operator, axes of at most
@@ -165,9 +166,9 @@ def resolve_method(
     ``"auto"`` takes ``"matrix"`` when the caller caches the dense operator (``cached=True``, as
     :class:`~mollifier.MollifierLayer` does), the device is the CPU and the axis has at most
     :data:`MATRIX_MAX_POINTS` points, and ``"fft"`` for the longer axes there. Otherwise (one-off
-    calls such as :func:`mollifier.derivative`, or other devices, where nothing has been
-    measured) it takes ``"fft"`` for stencils of at least :data:`FFT_MIN_TAPS` taps and
-    ``"direct"`` below.
+    calls such as :func:`mollifier.derivative`, or other devices, where one GPU run found all
+    three launch-bound at about a millisecond) it takes ``"fft"`` for stencils of at least
+    :data:`FFT_MIN_TAPS` taps and ``"direct"`` below.
     """
     if method not in CONV_METHODS:
         raise ValueError(f"unknown convolution method {method!r}; use one of {list(CONV_METHODS)}")
