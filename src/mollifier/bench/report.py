@@ -322,7 +322,9 @@ def _matrix_section(records: list[dict[str, Any]]) -> list[str]:
         "unexpl.: the largest fraction of a data field's variance the network's fields leave "
         "unexplained (near 1: the network did not fit the measurements, and r then reflects the "
         "smoothed mean state, not the derivatives). "
-        "`*`: from the probe of a run that was not completed (see Failures).",
+        "`*`: from the probe of a run that was not completed (see Failures); on a GPU one such "
+        "probe read twice the whole run's average autodiff step (benchmarks/RESULTS.md § 6.4), "
+        "so starred GPU time ratios may be overstated.",
         "",
     ]
     headers = [
