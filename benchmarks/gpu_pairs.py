@@ -1,9 +1,9 @@
 """Autodiff/mollifier pairs of the chromatin task on one GPU, sized to what a short lease allows.
 
 The full tier's 4th-order autodiff runs do not fit a 15-minute device lease (their probes project
-351 s, 1 230 s and 2 556 s for 2000 steps on an H200), so their accuracies were never measured.
-This script measures them with the step budget the lease allows, giving both backends the same
-network, steps, learning rate, seed, widths and dataset:
+351 s, 1 230 s and 2 556 s for 2000 steps on an H200), so the tier cannot measure their
+accuracies. This script measures them with the step budget the lease allows, giving both
+backends the same network, steps, learning rate, seed, widths and dataset:
 
 1. for each pair ``ARCH:N`` (chromatin, N² grid of [0, 10]², 1% noise, seed 0; the network of
    the full tier for that architecture), probe both backends (5 timed steps each, every probe
@@ -15,12 +15,14 @@ network, steps, learning rate, seed, widths and dataset:
 4. write ``pairs.json`` (one record per run with the probe, the run and the provenance) and
    ``pairs.md`` (one table), and print the table.
 
-Step times measured here are shared-GPU times (several processes at once); the clean per-step
-ratios are the full tier's isolated probes. Peak memory (``torch.cuda.max_memory_allocated``) is
-per process and not affected by the sharing.
+Step times measured this way are shared-GPU times (several processes at once). With
+``--sequential`` the probes and runs go one at a time instead, for clean step times; the budget
+then covers all runs together, and every pair gets the same steps. Peak memory
+(``torch.cuda.max_memory_allocated``) is per process and not affected by the sharing.
 
 Usage (device):  python3 benchmarks/gpu_pairs.py --out DIR [--pairs mlp:128 pirate:64
                  pinnsformer:64] [--datasets DIR] [--train-budget 300] [--deadline 400]
+                 [--sequential]
 A CPU dry run:   python benchmarks/gpu_pairs.py --out /tmp/p --device cpu --pairs mlp:16
                  --max-steps 200 --min-steps 100 --train-budget 20 --deadline 120
 """
@@ -107,6 +109,33 @@ def wait_all(procs: dict[str, subprocess.Popen[bytes]], deadline: float) -> dict
     return codes
 
 
+def run_jobs(
+    configs: dict[str, RunConfig],
+    datasets: dict[str, Path],
+    work: Path,
+    suffix: str,
+    *,
+    deadline: float,
+    sequential: bool,
+) -> dict[str, int | None]:
+    """Run every configuration, all at once or one after another, until ``deadline``.
+
+    Run ``key`` writes ``work/<key>{suffix}.json`` and its output to ``work/<key>{suffix}.log``.
+    Returns the exit codes (``None``: killed at the deadline).
+    """
+
+    def start(key: str) -> subprocess.Popen[bytes]:
+        stem = work / f"{key.replace(':', '_')}{suffix}"
+        return launch(configs[key], datasets[key], Path(f"{stem}.json"), Path(f"{stem}.log"))
+
+    if not sequential:
+        return wait_all({key: start(key) for key in configs}, deadline)
+    codes: dict[str, int | None] = {}
+    for key in configs:
+        codes.update(wait_all({key: start(key)}, deadline))
+    return codes
+
+
 def read(path: Path) -> dict[str, Any]:
     try:
         return dict(json.loads(path.read_text()))
@@ -123,7 +152,7 @@ def planned_steps(probe_s: float | None, *, budget_s: float, max_steps: int) -> 
 
 def table(records: list[dict[str, Any]]) -> str:
     head = (
-        "| pair | backend | steps | s/step (shared GPU) | probe s/step | peak MB | r(λ) | rel L2 "
+        "| pair | backend | steps | s/step | probe s/step | peak MB | r(λ) | rel L2 "
         "| r read-off | unexplained data variance | status |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|"
     )
@@ -161,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-budget", type=float, default=300.0, help="seconds for the runs")
     p.add_argument("--deadline", type=float, default=400.0, help="kill runs after, seconds")
     p.add_argument("--commit", default=None, help="commit to record (default: git's)")
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="one run at a time (clean step times; the budget covers all runs together)",
+    )
     args = p.parse_args(argv)
     t_start = time.perf_counter()
     deadline = t_start + args.deadline
@@ -183,26 +217,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"datasets ready after {time.perf_counter() - t_start:.0f} s", flush=True)
 
     # 1. probes, all at once (a time limit this short makes each run stop after its probe)
-    procs = {
-        key: launch(
-            dataclasses.replace(cfg, probe_steps=5, time_limit_s=1e-3),
-            paths[key],
-            work / f"{key.replace(':', '_')}.probe.json",
-            work / f"{key.replace(':', '_')}.probe.log",
-        )
+    probe_configs = {
+        key: dataclasses.replace(cfg, probe_steps=5, time_limit_s=1e-3)
         for key, cfg in configs.items()
     }
-    wait_all(procs, deadline)
+    run_jobs(probe_configs, paths, work, ".probe", deadline=deadline, sequential=args.sequential)
     probes = {k: read(work / f"{k.replace(':', '_')}.probe.json") for k in configs}
     print(f"probes done after {time.perf_counter() - t_start:.0f} s", flush=True)
 
     # 2. plan the steps of each pair from its autodiff probe
     steps: dict[str, int] = {}
-    for arch, n in pairs:
-        probe_s = probes[f"{arch}:{n}:autodiff"].get("probe_step_time_s")
-        steps[f"{arch}:{n}"] = planned_steps(
-            probe_s, budget_s=args.train_budget, max_steps=args.max_steps
-        )
+    if args.sequential:  # all runs one after another in the budget: one step count for all
+        times = [probes[k].get("probe_step_time_s") for k in configs]
+        total = None if None in times else sum(times)
+        common = planned_steps(total, budget_s=args.train_budget, max_steps=args.max_steps)
+        steps = {f"{arch}:{n}": common for arch, n in pairs}
+    else:
+        for arch, n in pairs:
+            probe_s = probes[f"{arch}:{n}:autodiff"].get("probe_step_time_s")
+            steps[f"{arch}:{n}"] = planned_steps(
+                probe_s, budget_s=args.train_budget, max_steps=args.max_steps
+            )
     print("planned steps:", steps, flush=True)
 
     # 3. every run of every pair with enough steps, all at once
@@ -216,16 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, cfg in configs.items()
         if steps[key.rsplit(":", 1)[0]] >= args.min_steps
     }
-    procs = {
-        key: launch(
-            cfg,
-            paths[key],
-            work / f"{key.replace(':', '_')}.json",
-            work / f"{key.replace(':', '_')}.log",
-        )
-        for key, cfg in runs.items()
-    }
-    codes = wait_all(procs, deadline)
+    codes = run_jobs(runs, paths, work, "", deadline=deadline, sequential=args.sequential)
     print(f"runs done after {time.perf_counter() - t_start:.0f} s", flush=True)
 
     # 4. records
@@ -236,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "commit": args.commit or commit_info()["commit"],
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "concurrent_runs": len(runs),
+        "concurrent_runs": 1 if args.sequential else len(runs),
     }
     records = []
     for key, cfg in configs.items():
@@ -266,10 +292,15 @@ def main(argv: list[str] | None = None) -> int:
         rec.update(prov)
         records.append(rec)
     (out / "pairs.json").write_text(json.dumps(records, indent=1))
+    sharing = (
+        "one run at a time"
+        if args.sequential
+        else f"{len(runs)} runs at once on one device (step times are shared-device times)"
+    )
     text = (
         f"# Chromatin autodiff/mollifier pairs, same steps per pair\n\n"
         f"{prov['device']}, torch {prov['torch']}, commit {prov['commit']}, {prov['date']}; "
-        f"{len(runs)} runs at once on one GPU (step times are shared-GPU times).\n\n"
+        f"{sharing}.\n\n"
         f"{table(records)}\n"
     )
     (out / "pairs.md").write_text(text)

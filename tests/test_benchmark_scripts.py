@@ -6,6 +6,7 @@ the numbers themselves are recorded in benchmarks/RESULTS.md, not asserted here.
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -91,10 +92,12 @@ def test_width_rule_script():
     assert "spectral" in row[3]
 
 
-def test_gpu_pairs_script(tmp_path):
-    # Two pairs on a 16² grid: the probes plan each pair's steps, the runs use exactly them.
+@pytest.mark.parametrize("sequential", [False, True])
+def test_gpu_pairs_script(tmp_path, sequential):
+    # One pair on a 16² grid: the probes plan the pair's steps, both runs use exactly them.
     rows = run_script(
         "gpu_pairs.py",
+        *(["--sequential"] if sequential else []),
         "--out",
         str(tmp_path),
         "--device",
@@ -117,4 +120,6 @@ def test_gpu_pairs_script(tmp_path):
         assert row[2] == "100" and row[-1] == "ok"  # same planned steps for both backends
         positive(row[3]), positive(row[4]), positive(row[5])
         assert -1.0 <= float(row[6]) <= 1.0
-    assert (tmp_path / "pairs.json").is_file() and (tmp_path / "pairs.md").is_file()
+    records = json.loads((tmp_path / "pairs.json").read_text())
+    assert [r["concurrent_runs"] for r in records] == [1 if sequential else 2] * 2
+    assert ("one run at a time" in (tmp_path / "pairs.md").read_text()) == sequential
