@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything this project checks on a GPU, as one prepared command for a lent device machine
-# (about 8 minutes; a 15-minute lease leaves room for the machine's start):
+# (typically about 8 minutes, at most 11 with every step at its timeout):
 #   1. the CUDA tests (tests_gpu: layer and networks, float32/float64, FFT and matrix paths);
 #   2. the layer-overhead benchmark on CUDA (order 4, 128² grid: autodiff vs mollifier vs floor);
 #   3. the convolution-algorithm crossover on CUDA (benchmarks/conv_crossover.py) and the
@@ -12,7 +12,9 @@
 # The full tier itself (benchmarks/gpu_full_tier.sh, about 9 minutes) was run once; rerun it on
 # a longer lease. Outputs in $OUT: env.txt (GPU, torch, commit and the logs of 1–3), pairs.json,
 # pairs.md. Usage on the device:  OUT=/some/dir COMMIT=<sha> bash benchmarks/gpu_check.sh
-# (the device copy has no .git, so the commit is passed in). A local dry run of the plumbing:
+# (the device copy has no .git, so the commit is passed in). DATASETS=DIR reuses chromatin
+# datasets simulated beforehand (carry DIR; otherwise the 128² one is simulated there, ~40 s).
+# A local dry run of the plumbing:
 #   DEVICE=cpu PAIRS=mlp:16 BUDGET=60 PYTHON=.venv/bin/python OUT=/tmp/gc \
 #   bash benchmarks/gpu_check.sh
 set -uo pipefail
@@ -23,6 +25,10 @@ COMMIT="${COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
 DEVICE="${DEVICE:-cuda}"
 PAIRS="${PAIRS:-mlp:128}"
 BUDGET="${BUDGET:-240}"
+DATASETS="${DATASETS:-}"
+case "$BUDGET" in
+    '' | *[!0-9]*) echo "BUDGET must be a whole number of seconds, got '$BUDGET'" >&2; exit 2 ;;
+esac
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 {
@@ -43,9 +49,11 @@ torch.version.cuda, 'numpy', numpy.__version__, 'scipy', scipy.__version__)"
     timeout 40 "$PY" benchmarks/network_cost.py --device "$DEVICE" --cycles 5 2>&1 | tail -8
 } 2>&1 | tee "$OUT/env.txt"
 WORK="${BENCH_WORK:-/tmp/mollifier-gpu-pairs}"
+# $PAIRS is left unquoted on purpose: one argument per pair (PAIRS="mlp:128 pirate:64").
 timeout -k 10 $((BUDGET + 105)) "$PY" benchmarks/gpu_pairs.py --out "$WORK" --sequential \
-    --pairs "$PAIRS" --device "$DEVICE" --train-budget "$BUDGET" --deadline $((BUDGET + 90)) \
-    --commit "$COMMIT" 2>&1 | tee -a "$OUT/env.txt"
+    --pairs $PAIRS ${DATASETS:+--datasets "$DATASETS"} --device "$DEVICE" \
+    --train-budget "$BUDGET" --deadline $((BUDGET + 90)) --commit "$COMMIT" 2>&1 \
+    | tee -a "$OUT/env.txt"
 status=${PIPESTATUS[0]}
 cp "$WORK/pairs.json" "$WORK/pairs.md" "$OUT/" 2>/dev/null
 exit "$status"

@@ -8,16 +8,19 @@ backends the same network, steps, learning rate, seed, widths and dataset:
 1. for each pair ``ARCH:N`` (chromatin, N² grid of [0, 10]², 1% noise, seed 0; the network of
    the full tier for that architecture), probe both backends (5 timed steps each, every probe
    running at the same time, so the probe times include the slow-down of sharing the GPU);
-2. give each pair ``steps = min(--max-steps, --train-budget / (1.1 × autodiff probe step))``,
-   rounded down to a multiple of 100; a pair left with fewer than ``--min-steps`` is not run;
+2. give each pair ``steps = min(--max-steps, budget / (1.1 × autodiff probe step))``, rounded
+   down to a multiple of 100, where the budget is ``--train-budget`` or the time left before
+   the deadline less 30 s, whichever is smaller; a pair left with fewer than ``--min-steps`` is
+   not run;
 3. run every remaining run at once, each in its own process (``python -m mollifier.bench.run``),
    and stop any still running at ``--deadline`` seconds after the start;
 4. write ``pairs.json`` (one record per run with the probe, the run and the provenance) and
    ``pairs.md`` (one table), and print the table.
 
 Step times measured this way are shared-GPU times (several processes at once). With
-``--sequential`` the probes and runs go one at a time instead, for clean step times; the budget
-then covers all runs together, and every pair gets the same steps. Peak memory
+``--sequential`` the probes and runs go one at a time instead (mollifier first), for clean step
+times; the budget then covers all runs together (steps from the sum of all probe step times),
+and every pair gets the same steps. Peak memory
 (``torch.cuda.max_memory_allocated``) is per process and not affected by the sharing.
 
 Usage (device):  python3 benchmarks/gpu_pairs.py --out DIR [--pairs mlp:128 pirate:64
@@ -45,7 +48,10 @@ from mollifier.bench.harness import matrix_runs
 from mollifier.bench.provenance import commit_info, device_name, resolve_device
 from mollifier.bench.tiers import get_tier
 
-BACKENDS = ("autodiff", "mollifier")
+#: Run order in ``--sequential`` mode: the cheap mollifier run first, so a deadline hits autodiff.
+BACKENDS = ("mollifier", "autodiff")
+#: Seconds kept free before the deadline for the runs' start-up, read-off and records.
+MARGIN_S = 30.0
 
 
 def parse_pair(text: str) -> tuple[str, int]:
@@ -120,18 +126,23 @@ def run_jobs(
 ) -> dict[str, int | None]:
     """Run every configuration, all at once or one after another, until ``deadline``.
 
-    Run ``key`` writes ``work/<key>{suffix}.json`` and its output to ``work/<key>{suffix}.log``.
-    Returns the exit codes (``None``: killed at the deadline).
+    Run ``key`` writes ``work/<key>{suffix}.json`` and its output to ``work/<key>{suffix}.log``
+    (a result file left by an earlier invocation is removed first). Returns the exit codes:
+    ``None`` for a run killed at the deadline; a run not started before it has no entry.
     """
 
     def start(key: str) -> subprocess.Popen[bytes]:
         stem = work / f"{key.replace(':', '_')}{suffix}"
-        return launch(configs[key], datasets[key], Path(f"{stem}.json"), Path(f"{stem}.log"))
+        result = Path(f"{stem}.json")
+        result.unlink(missing_ok=True)
+        return launch(configs[key], datasets[key], result, Path(f"{stem}.log"))
 
     if not sequential:
         return wait_all({key: start(key) for key in configs}, deadline)
     codes: dict[str, int | None] = {}
     for key in configs:
+        if time.perf_counter() >= deadline:
+            break
         codes.update(wait_all({key: start(key)}, deadline))
     return codes
 
@@ -143,11 +154,45 @@ def read(path: Path) -> dict[str, Any]:
         return {}
 
 
+def tail(path: Path, n_chars: int = 1500) -> str:
+    """The last ``n_chars`` of a log file ("" when there is none)."""
+    try:
+        return path.read_text(errors="replace")[-n_chars:]
+    except OSError:
+        return ""
+
+
 def planned_steps(probe_s: float | None, *, budget_s: float, max_steps: int) -> int:
     """``min(max_steps, budget_s / (1.1 probe_s))`` rounded down to 100 (0 without a probe)."""
-    if probe_s is None or probe_s <= 0:
+    if probe_s is None or probe_s <= 0 or budget_s <= 0:
         return 0
     return min(max_steps, int(budget_s / (1.1 * probe_s)) // 100 * 100)
+
+
+def plan(
+    probe_times: dict[str, float | None],
+    *,
+    budget_s: float,
+    max_steps: int,
+    sequential: bool,
+) -> dict[str, int]:
+    """Steps per pair from the probes' step times, keyed ``"ARCH:N:BACKEND"``.
+
+    Runs at once: each pair's autodiff run must fit ``budget_s``. One after another: all runs
+    together must fit it, so every pair gets the steps of the summed step times.
+    """
+    pairs = sorted({k.rsplit(":", 1)[0] for k in probe_times})
+    if sequential:
+        times = list(probe_times.values())
+        total = None if None in times else sum(t for t in times if t is not None)
+        common = planned_steps(total, budget_s=budget_s, max_steps=max_steps)
+        return dict.fromkeys(pairs, common)
+    return {
+        pair: planned_steps(
+            probe_times.get(f"{pair}:autodiff"), budget_s=budget_s, max_steps=max_steps
+        )
+        for pair in pairs
+    }
 
 
 def table(records: list[dict[str, Any]]) -> str:
@@ -165,7 +210,7 @@ def table(records: list[dict[str, Any]]) -> str:
         lam = (r.get("metrics") or {}).get("lam", {})
         lam_ro = (r.get("metrics_read_off") or {}).get("lam", {})
         misfit = r.get("data_misfit") or {}
-        fvu = ", ".join(f"{k} {v:.2f}" for k, v in sorted(misfit.items())) or None
+        fvu = ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in sorted(misfit.items())) or None
         rows.append(
             f"| {r['pair']} | {r['derivatives']} | {r.get('steps', 0)} "
             f"| {fmt(r.get('step_time_s'), '.4f')} | {fmt(r.get('probe_step_time_s'), '.4f')} "
@@ -221,35 +266,30 @@ def main(argv: list[str] | None = None) -> int:
         key: dataclasses.replace(cfg, probe_steps=5, time_limit_s=1e-3)
         for key, cfg in configs.items()
     }
-    run_jobs(probe_configs, paths, work, ".probe", deadline=deadline, sequential=args.sequential)
+    probe_codes = run_jobs(
+        probe_configs, paths, work, ".probe", deadline=deadline, sequential=args.sequential
+    )
     probes = {k: read(work / f"{k.replace(':', '_')}.probe.json") for k in configs}
     print(f"probes done after {time.perf_counter() - t_start:.0f} s", flush=True)
 
-    # 2. plan the steps of each pair from its autodiff probe
-    steps: dict[str, int] = {}
-    if args.sequential:  # all runs one after another in the budget: one step count for all
-        times = [probes[k].get("probe_step_time_s") for k in configs]
-        total = None if None in times else sum(times)
-        common = planned_steps(total, budget_s=args.train_budget, max_steps=args.max_steps)
-        steps = {f"{arch}:{n}": common for arch, n in pairs}
-    else:
-        for arch, n in pairs:
-            probe_s = probes[f"{arch}:{n}:autodiff"].get("probe_step_time_s")
-            steps[f"{arch}:{n}"] = planned_steps(
-                probe_s, budget_s=args.train_budget, max_steps=args.max_steps
-            )
-    print("planned steps:", steps, flush=True)
+    # 2. plan the steps of each pair, within the budget and the time left before the deadline
+    budget = min(args.train_budget, deadline - time.perf_counter() - MARGIN_S)
+    steps = plan(
+        {k: probes[k].get("probe_step_time_s") for k in configs},
+        budget_s=budget,
+        max_steps=args.max_steps,
+        sequential=args.sequential,
+    )
+    print(f"planned steps (budget {budget:.0f} s):", steps, flush=True)
 
-    # 3. every run of every pair with enough steps, all at once
+    # 3. every run of every pair with enough steps, all at once or one after another
+    time_limit = max(deadline - time.perf_counter(), 1.0)
     runs = {
         key: dataclasses.replace(
-            cfg,
-            steps=steps[key.rsplit(":", 1)[0]],
-            probe_steps=0,
-            time_limit_s=max(deadline - time.perf_counter(), 1.0),
+            cfg, steps=steps[key.rsplit(":", 1)[0]], probe_steps=0, time_limit_s=time_limit
         )
         for key, cfg in configs.items()
-        if steps[key.rsplit(":", 1)[0]] >= args.min_steps
+        if steps[key.rsplit(":", 1)[0]] >= max(args.min_steps, 1)
     }
     codes = run_jobs(runs, paths, work, "", deadline=deadline, sequential=args.sequential)
     print(f"runs done after {time.perf_counter() - t_start:.0f} s", flush=True)
@@ -274,17 +314,28 @@ def main(argv: list[str] | None = None) -> int:
             "n": int(n),
             "derivatives": der,
         }
+        stem = work / key.replace(":", "_")
         if key in runs:
-            rec.update(read(work / f"{key.replace(':', '_')}.json"))
-            if codes.get(key) is None:
+            rec.update(read(Path(f"{stem}.json")))
+            if key not in codes:
+                rec.update(status="not started before the deadline", steps=0)
+            elif codes[key] is None:
                 rec["status"] = "killed at the deadline"
             elif codes[key] != 0:
-                log = (work / f"{key.replace(':', '_')}.log").read_text(errors="replace")
-                rec.update(status="error", error=log[-1500:])
+                rec.update(status="error", error=tail(Path(f"{stem}.log")))
             rec["steps_budget"] = runs[key].steps
         else:
             rec.update(status="not run", steps=0, steps_budget=steps[f"{arch}:{n}"])
-            rec["error"] = probe.get("error") or "the autodiff probe left too few steps"
+            if probe.get("status") == "over_budget":  # a probe that worked
+                rec["error"] = (
+                    f"{steps[f'{arch}:{n}']} planned steps, fewer than --min-steps {args.min_steps}"
+                )
+            else:
+                log = tail(Path(f"{stem}.probe.log"))
+                rec["error"] = (
+                    f"probe failed (exit code {probe_codes.get(key)}; status "
+                    f"{probe.get('status')}): {log}"
+                )
         rec["probe_step_time_s"] = probe.get("probe_step_time_s")
         if rec.get("peak_memory_mb") is None:  # the run did not finish: the probe's
             rec["peak_memory_mb"] = probe.get("peak_memory_mb")

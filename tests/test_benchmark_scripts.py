@@ -6,6 +6,7 @@ the numbers themselves are recorded in benchmarks/RESULTS.md, not asserted here.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -92,6 +93,42 @@ def test_width_rule_script():
     assert "spectral" in row[3]
 
 
+def load_script(name: str):
+    """Import ``benchmarks/<name>`` as a module (for its pure functions)."""
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), BENCHMARKS / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_pairs_plan():
+    pairs = load_script("gpu_pairs.py")
+    probes = {
+        "mlp:128:mollifier": 0.02,
+        "mlp:128:autodiff": 0.2,
+        "pirate:64:mollifier": 0.03,
+        "pirate:64:autodiff": 0.5,
+    }
+    # at once: each pair's autodiff run fits the budget: 300 / (1.1 * 0.2) = 1363 -> 1300
+    assert pairs.plan(probes, budget_s=300, max_steps=2000, sequential=False) == {
+        "mlp:128": 1300,
+        "pirate:64": 500,  # 300 / 0.55 = 545
+    }
+    # one after another: all four runs share it: 300 / (1.1 * 0.75) = 363 -> 300
+    assert pairs.plan(probes, budget_s=300, max_steps=2000, sequential=True) == {
+        "mlp:128": 300,
+        "pirate:64": 300,
+    }
+    assert pairs.plan(probes, budget_s=1e6, max_steps=2000, sequential=False)["mlp:128"] == 2000
+    # a failed probe (no step time) plans nothing; so does a spent budget
+    broken = {**probes, "pirate:64:autodiff": None}
+    assert pairs.plan(broken, budget_s=300, max_steps=2000, sequential=False)["pirate:64"] == 0
+    assert set(pairs.plan(broken, budget_s=300, max_steps=2000, sequential=True).values()) == {0}
+    assert pairs.planned_steps(0.1, budget_s=-5.0, max_steps=2000) == 0
+    with pytest.raises(ValueError, match="ARCH:N"):
+        pairs.parse_pair("mlp128")
+
+
 @pytest.mark.parametrize("sequential", [False, True])
 def test_gpu_pairs_script(tmp_path, sequential):
     # One pair on a 16² grid: the probes plan the pair's steps, both runs use exactly them.
@@ -107,19 +144,48 @@ def test_gpu_pairs_script(tmp_path, sequential):
         "--pairs",
         "mlp:16",
         "--max-steps",
-        "100",
+        "300",
         "--min-steps",
         "100",
         "--train-budget",
-        "400",
+        "25",
         "--deadline",
         "280",
     )
-    assert [(r[0], r[1]) for r in rows] == [("mlp 16²", "autodiff"), ("mlp 16²", "mollifier")]
-    for row in rows:
-        assert row[2] == "100" and row[-1] == "ok"  # same planned steps for both backends
-        positive(row[3]), positive(row[4]), positive(row[5])
-        assert -1.0 <= float(row[6]) <= 1.0
+    assert [(r[0], r[1]) for r in rows] == [("mlp 16²", "mollifier"), ("mlp 16²", "autodiff")]
     records = json.loads((tmp_path / "pairs.json").read_text())
+    probes = {f"mlp:16:{r['derivatives']}": r["probe_step_time_s"] for r in records}
+    planned = load_script("gpu_pairs.py").plan(
+        probes, budget_s=25, max_steps=300, sequential=sequential
+    )["mlp:16"]
+    assert planned >= 100
+    for row, rec in zip(rows, records, strict=True):
+        assert row[-1] == "ok" and rec["steps"] == rec["steps_budget"] == planned
+        positive(row[3]), positive(row[4])
+        assert -1.0 <= float(row[6]) <= 1.0
+    # the two runs differ in the backend alone
+    configs = [dict(r["config"], derivatives=None) for r in records]
+    assert configs[0] == configs[1] and configs[0]["steps"] == planned
     assert [r["concurrent_runs"] for r in records] == [1 if sequential else 2] * 2
     assert ("one run at a time" in (tmp_path / "pairs.md").read_text()) == sequential
+
+
+def test_gpu_pairs_script_too_few_steps(tmp_path):
+    # A pair whose plan is below --min-steps is recorded as not run, and the script says so.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "gpu_pairs.py"),
+            *("--out", str(tmp_path), "--device", "cpu", "--threads", "1"),
+            *("--pairs", "mlp:16", "--max-steps", "100", "--min-steps", "200"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    records = json.loads((tmp_path / "pairs.json").read_text())
+    assert [r["status"] for r in records] == ["not run", "not run"]
+    assert all("fewer than --min-steps 200" in r["error"] for r in records)
+    assert all(r["probe_step_time_s"] > 0 for r in records)

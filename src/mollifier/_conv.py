@@ -167,7 +167,7 @@ def resolve_method(
     :class:`~mollifier.MollifierLayer` does), the device is the CPU and the axis has at most
     :data:`MATRIX_MAX_POINTS` points, and ``"fft"`` for the longer axes there. Otherwise (one-off
     calls such as :func:`mollifier.derivative`, or other devices, where one GPU run found all
-    three launch-bound at about a millisecond) it takes ``"fft"`` for stencils of at least
+    three at about a millisecond, roughly flat in ``n``) it takes ``"fft"`` for stencils of at least
     :data:`FFT_MIN_TAPS` taps and ``"direct"`` below.
     """
     if method not in CONV_METHODS:
