@@ -36,15 +36,14 @@ import argparse
 import dataclasses
 import json
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mollifier.bench.config import RunConfig, canonical_json
+from mollifier.bench.config import RunConfig
 from mollifier.bench.datasets import ensure_dataset
-from mollifier.bench.harness import matrix_runs
+from mollifier.bench.harness import matrix_runs, run_command
 from mollifier.bench.provenance import commit_info, device_name, resolve_device
 from mollifier.bench.tiers import get_tier
 
@@ -87,19 +86,10 @@ def pair_configs(arch: str, n: int, *, device: str, threads: int) -> dict[str, R
 
 def launch(config: RunConfig, dataset: Path, result: Path, log: Path) -> subprocess.Popen[bytes]:
     """Start ``config`` in its own process (``mollifier.bench.run``), output to ``log``."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "mollifier.bench.run",
-        "--config",
-        canonical_json(config.to_dict()),
-        "--dataset",
-        str(dataset),
-        "--result",
-        str(result),
-    ]
     with log.open("wb") as fh:
-        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            run_command(config, dataset, result), stdout=fh, stderr=subprocess.STDOUT
+        )
 
 
 def wait_all(procs: dict[str, subprocess.Popen[bytes]], deadline: float) -> dict[str, int | None]:
@@ -132,10 +122,10 @@ def run_jobs(
     """
 
     def start(key: str) -> subprocess.Popen[bytes]:
-        stem = work / f"{key.replace(':', '_')}{suffix}"
-        result = Path(f"{stem}.json")
+        base = stem(work, key, suffix)
+        result = Path(f"{base}.json")
         result.unlink(missing_ok=True)
-        return launch(configs[key], datasets[key], result, Path(f"{stem}.log"))
+        return launch(configs[key], datasets[key], result, Path(f"{base}.log"))
 
     if not sequential:
         return wait_all({key: start(key) for key in configs}, deadline)
@@ -145,6 +135,11 @@ def run_jobs(
             break
         codes.update(wait_all({key: start(key)}, deadline))
     return codes
+
+
+def stem(work: Path, key: str, suffix: str = "") -> Path:
+    """``work/<key><suffix>`` with the key's colons made file-name safe (no extension)."""
+    return work / f"{key.replace(':', '_')}{suffix}"
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -269,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     probe_codes = run_jobs(
         probe_configs, paths, work, ".probe", deadline=deadline, sequential=args.sequential
     )
-    probes = {k: read(work / f"{k.replace(':', '_')}.probe.json") for k in configs}
+    probes = {k: read(Path(f"{stem(work, k, '.probe')}.json")) for k in configs}
     print(f"probes done after {time.perf_counter() - t_start:.0f} s", flush=True)
 
     # 2. plan the steps of each pair, within the budget and the time left before the deadline
@@ -314,15 +309,15 @@ def main(argv: list[str] | None = None) -> int:
             "n": int(n),
             "derivatives": der,
         }
-        stem = work / key.replace(":", "_")
+        base = stem(work, key)
         if key in runs:
-            rec.update(read(Path(f"{stem}.json")))
+            rec.update(read(Path(f"{base}.json")))
             if key not in codes:
                 rec.update(status="not started before the deadline", steps=0)
             elif codes[key] is None:
                 rec["status"] = "killed at the deadline"
             elif codes[key] != 0:
-                rec.update(status="error", error=tail(Path(f"{stem}.log")))
+                rec.update(status="error", error=tail(Path(f"{base}.log")))
             rec["steps_budget"] = runs[key].steps
         else:
             rec.update(status="not run", steps=0, steps_budget=steps[f"{arch}:{n}"])
@@ -331,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{steps[f'{arch}:{n}']} planned steps, fewer than --min-steps {args.min_steps}"
                 )
             else:
-                log = tail(Path(f"{stem}.probe.log"))
+                log = tail(Path(f"{base}.probe.log"))
                 rec["error"] = (
                     f"probe failed (exit code {probe_codes.get(key)}; status "
                     f"{probe.get('status')}): {log}"

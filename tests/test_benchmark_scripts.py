@@ -18,8 +18,11 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def run_script(name: str, *args: str) -> list[list[str]]:
-    """Run ``benchmarks/<name>`` and return the cells of its markdown table's data rows."""
+def run_script(name: str, *args: str, returncode: int = 0) -> list[list[str]]:
+    """Run ``benchmarks/<name>`` and return the cells of its markdown table's data rows.
+
+    The script must exit with ``returncode``.
+    """
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / name), *args],
         capture_output=True,
@@ -27,7 +30,7 @@ def run_script(name: str, *args: str) -> list[list[str]]:
         timeout=300,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == returncode, proc.stderr[-2000:]
     rows = [
         [c.strip() for c in line.strip().strip("|").split("|")]
         for line in proc.stdout.splitlines()
@@ -172,19 +175,13 @@ def test_gpu_pairs_script(tmp_path, sequential):
 
 def test_gpu_pairs_script_too_few_steps(tmp_path):
     # A pair whose plan is below --min-steps is recorded as not run, and the script says so.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "gpu_pairs.py"),
-            *("--out", str(tmp_path), "--device", "cpu", "--threads", "1"),
-            *("--pairs", "mlp:16", "--max-steps", "100", "--min-steps", "200"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    rows = run_script(
+        "gpu_pairs.py",
+        *("--out", str(tmp_path), "--device", "cpu", "--threads", "1"),
+        *("--pairs", "mlp:16", "--max-steps", "100", "--min-steps", "200"),
+        returncode=1,
     )
-    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert [r[-1] for r in rows] == ["not run", "not run"]
     records = json.loads((tmp_path / "pairs.json").read_text())
     assert [r["status"] for r in records] == ["not run", "not run"]
     assert all("fewer than --min-steps 200" in r["error"] for r in records)

@@ -34,7 +34,7 @@ from typing import Any
 
 from mollifier.bench.config import STUDIES, RunConfig, TierConfig, canonical_json, config_hash
 
-__all__ = ["BenchOutcome", "matrix_runs", "run_tier"]
+__all__ = ["BenchOutcome", "matrix_runs", "run_command", "run_tier"]
 #: Seconds granted beyond a run's time limit for process start-up and data loading.
 _GRACE_S = 60.0
 _UNCACHED = ("error", "skipped", "skipped_memory")
@@ -125,6 +125,37 @@ def _matrix_record(config: RunConfig, measured: dict[str, Any]) -> dict[str, Any
     return rec
 
 
+def run_command(
+    config: RunConfig,
+    dataset: Path,
+    result: Path,
+    *,
+    arrays: Path | None = None,
+    baseline_mb: float = 0.0,
+) -> list[str]:
+    """The command that runs ``config`` on ``dataset`` in its own process (``mollifier.bench.run``).
+
+    The process writes its measurements to ``result`` (and the fields to ``arrays``, if given);
+    ``baseline_mb`` is subtracted from its peak RSS on CPU.
+    """
+    cmd = [
+        sys.executable,
+        "-m",
+        "mollifier.bench.run",
+        "--config",
+        canonical_json(config.to_dict()),
+        "--dataset",
+        str(dataset),
+        "--result",
+        str(result),
+        "--baseline-mb",
+        str(baseline_mb),
+    ]
+    if arrays is not None:
+        cmd += ["--arrays", str(arrays)]
+    return cmd
+
+
 def _execute_matrix(
     config: RunConfig, key: str, datasets_dir: Path, runs_dir: Path, baseline_mb: float
 ) -> list[dict[str, Any]]:
@@ -134,21 +165,9 @@ def _execute_matrix(
     config = replace(config, width=tuple(widths.items()))
     partial = runs_dir / f"{key}.partial.json"
     partial.unlink(missing_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "mollifier.bench.run",
-        "--config",
-        canonical_json(config.to_dict()),
-        "--dataset",
-        str(path),
-        "--result",
-        str(partial),
-        "--arrays",
-        str(runs_dir / f"{key}.npz"),
-        "--baseline-mb",
-        str(baseline_mb),
-    ]
+    cmd = run_command(
+        config, path, partial, arrays=runs_dir / f"{key}.npz", baseline_mb=baseline_mb
+    )
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
