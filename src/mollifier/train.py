@@ -17,6 +17,10 @@ After training, ``result.diagnostics["data_misfit"]`` holds, per data field, the
 data's variance the network's field leaves unexplained (:meth:`~mollifier.result.Result.
 data_misfit`). Check it: a network that has not fitted the measurements (values near 1) still
 returns unknowns, but they describe the data's smoothed mean state, not the measured pattern.
+``diagnostics["adam_time_s"]`` is the wall time of the Adam loop and
+``diagnostics["first_step_time_s"]`` that of its first step alone (``None`` when no step ran):
+the first step pays one-off costs (memory first touched, kernels chosen), so a short probe's
+time per step is ``(adam_time_s − first_step_time_s) / (steps − 1)``.
 """
 
 from __future__ import annotations
@@ -382,6 +386,7 @@ def solve_network(
         dynamic_ncols=True,
     )
     best, since_best, stopped_early, step = math.inf, 0, False, start
+    first_step_time: float | None = None
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     t_loop = time.perf_counter()
@@ -399,6 +404,10 @@ def solve_network(
             loss.backward()
             opt.step()
             sched.step()
+            if step == start:
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
+                first_step_time = time.perf_counter() - t_loop
             if step % log_every == 0 or step == steps - 1:
                 record(step, terms)
                 if progress:
@@ -471,6 +480,7 @@ def solve_network(
             "residual_scale": scale,
             "channels": channels,
             "adam_time_s": loop_time,
+            "first_step_time_s": first_step_time,
         }
     )
     result.compute_metrics()

@@ -111,6 +111,56 @@ def test_projected_overrun_is_not_started(tmp_path: Path) -> None:
     assert rec["step_time_s"] is None and rec["metrics"] == {}
 
 
+def test_probe_step_time_leaves_out_the_first_step() -> None:
+    from mollifier.bench.run import probe_step_time
+
+    diag = {"adam_time_s": 10.0, "first_step_time_s": 8.0, "steps_done": 3}
+    assert probe_step_time(diag, 2) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="did 3 steps, expected 5"):
+        probe_step_time(diag, 4)
+    with pytest.raises(ValueError, match="probe_steps must be >= 1"):
+        probe_step_time(diag, 0)
+
+
+def test_probe_is_not_fooled_by_a_once_per_process_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cost paid once per process (the first Adam step here sleeps 0.2 s, every later one
+    0.1 s) must not leak into the probe: the old estimate, the difference of a 1-step and a
+    3-step solve, gave (0.3 − 0.2) / 2 = 0.05 s, half the true step."""
+    import time
+
+    import torch
+
+    from mollifier.bench.config import DatasetSpec, RunConfig
+    from mollifier.bench.datasets import ensure_dataset
+    from mollifier.bench.run import execute
+
+    spec = DatasetSpec(task="heat", n=16, noise=0.01)
+    path, widths = ensure_dataset(tmp_path, spec)
+    calls: list[float] = []
+    real_step = torch.optim.Adam.step
+
+    def step(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        time.sleep(0.2 if not calls else 0.1)
+        calls.append(0.0)
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    cfg = RunConfig(
+        dataset=spec,
+        derivatives="mollifier",
+        arch="mlp",
+        steps=10**7,
+        probe_steps=2,
+        width=widths,
+        network=(("hidden", 8), ("depth", 1)),
+    )
+    doc = execute(cfg, path)
+    assert doc["status"] == "over_budget" and len(calls) == 3  # one probe solve, no main run
+    assert 0.1 <= doc["probe_step_time_s"] < 0.15
+
+
 def test_memory_limit_turns_oom_into_a_record() -> None:
     cfg = StepCostConfig(
         method="autodiff", order=4, n=64, hidden=64, depth=4, steps=1, warmup=0, threads=1

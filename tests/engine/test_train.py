@@ -105,6 +105,9 @@ def test_checkpoint_is_written_and_checked_on_resume(tmp_path, heat_problem):
     again = heat_problem.solve("network", steps=30, checkpoint=ckpt, resume=True, **kw)
     assert again.diagnostics["steps_done"] == 30
     assert again.history["loss"] == whole.history["loss"]
+    # the first step's time is part of the loop's; a resumed finished run has none
+    assert 0 < whole.diagnostics["first_step_time_s"] < whole.diagnostics["adam_time_s"]
+    assert again.diagnostics["first_step_time_s"] is None
     with pytest.raises(ValueError, match="checkpoint is for arch='mlp', derivatives='mollifier'"):
         heat_problem.solve(
             "network", steps=30, checkpoint=ckpt, resume=True, derivatives="autodiff", **kw

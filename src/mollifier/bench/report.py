@@ -317,14 +317,14 @@ def _matrix_section(records: list[dict[str, Any]]) -> list[str]:
         "## Inverse problems: autodiff vs mollifier, same network, steps and learning rate",
         "",
         "Each row pairs two runs that differ only in the derivative backend. Times: "
-        "seconds per training step (set-up included) and to the step budget; memory: "
+        "seconds per step of the training loop, and to the step budget with set-up; memory: "
         "peak MB (see the header); r and rel. L2 of the field unknown against the truth; "
         "unexpl.: the largest fraction of a data field's variance the network's fields leave "
         "unexplained (near 1: the network did not fit the measurements, and r then reflects the "
         "smoothed mean state, not the derivatives). "
-        "`*`: from the probe of a run that was not completed (see Failures); on a GPU one such "
-        "probe read twice the whole run's average autodiff step (benchmarks/RESULTS.md § 6.4), "
-        "so starred GPU time ratios may be overstated.",
+        "`*`: from the probe of a run that was not completed (see Failures): a few steps after "
+        "the first, which can differ from a whole run's average (benchmarks/RESULTS.md § 6.4), "
+        "so starred ratios are estimates.",
         "",
     ]
     headers = [
