@@ -20,7 +20,9 @@ returns unknowns, but they describe the data's smoothed mean state, not the meas
 ``diagnostics["adam_time_s"]`` is the wall time of the Adam loop and
 ``diagnostics["first_step_time_s"]`` that of its first step alone (``None`` when no step ran):
 the first step pays one-off costs (memory first touched, kernels chosen), so a short probe's
-time per step is ``(adam_time_s − first_step_time_s) / (steps − 1)``.
+time per step is ``(adam_time_s − first_step_time_s) / (steps − 1)``. A solve resumed from a
+checkpoint (``diagnostics["resumed_at_step"]`` > 0) adds the loop and wall time the checkpoint
+recorded, so ``adam_time_s`` and ``result.wall_time_s`` cover every step of the run.
 """
 
 from __future__ import annotations
@@ -175,7 +177,9 @@ def solve_network(
     checkpoint : path, optional
         File to save training state to every ``checkpoint_every`` steps and at the end.
     resume : bool
-        Continue from ``checkpoint`` if it exists.
+        Continue from ``checkpoint`` if it exists. It must have been made with the same ``arch``,
+        ``derivatives``, ``steps``, learning rates, weights, ``seed``, ``dtype``, ``data_loss``
+        and ``network`` (``ValueError`` names what differs).
     progress : bool
         Show a progress bar with the loss terms and current unknowns.
     log_every : int
@@ -333,7 +337,22 @@ def solve_network(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1), eta_min=final_lr)
     history: dict[str, list[float]] = {"step": []}
     start = 0
+    # loop and wall time spent before this call, when it resumes a checkpoint
+    prior = {"adam_time_s": 0.0, "wall_time_s": 0.0}
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    # what a checkpoint must agree on to be resumed (the optimiser and schedule states carry the
+    # learning rate and step budget they were made with, and would silently override these)
+    training = {
+        "steps": steps,
+        "lr": lr,
+        "lr_final": final_lr,
+        "residual_weight": residual_weight,
+        "field_regularization": field_regularization,
+        "seed": seed,
+        "dtype": dtype,
+        "data_loss": data_loss,
+        "network": dict(network or {}),
+    }
     if resume:
         if ckpt is None:
             raise ValueError("resume=True needs a checkpoint path")
@@ -344,15 +363,27 @@ def solve_network(
                     f"{ckpt}: checkpoint is for arch={state.get('arch')!r}, "
                     f"derivatives={state.get('derivatives')!r}"
                 )
+            saved = state.get("training", training)  # checkpoints before 2026-11-28 lack it
+            differ = sorted(k for k in training if saved.get(k) != training[k])
+            if differ:
+                raise ValueError(
+                    f"{ckpt}: checkpoint was made with different training options: "
+                    + ", ".join(f"{k}={saved.get(k)!r} (now {training[k]!r})" for k in differ)
+                )
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
             history = state["history"]
             start = int(state["step"])
+            prior.update(state.get("times", {}))
 
-    def save_checkpoint(step: int) -> None:
+    def save_checkpoint(step: int, loop_time: float) -> None:
         if ckpt is None:
             return
+        times = {
+            "adam_time_s": prior["adam_time_s"] + loop_time,
+            "wall_time_s": prior["wall_time_s"] + time.perf_counter() - t0,
+        }
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         tmp = ckpt.with_suffix(ckpt.suffix + ".tmp")
         torch.save(
@@ -364,6 +395,8 @@ def solve_network(
                 "step": step,
                 "arch": arch,
                 "derivatives": derivatives,
+                "times": times,
+                "training": training,
             },
             tmp,
         )
@@ -429,7 +462,7 @@ def solve_network(
                         stopped_early = True
                         break
             if ckpt is not None and (step + 1) % checkpoint_every == 0:
-                save_checkpoint(step + 1)
+                save_checkpoint(step + 1, time.perf_counter() - t_loop)
     finally:
         bar.close()
     if dev.type == "cuda":
@@ -452,7 +485,7 @@ def solve_network(
         if not math.isfinite(terms["loss"]):
             raise TrainingDivergedError("L-BFGS diverged", step=steps_done, history=history)
         record(steps_done + lbfgs_steps, terms)
-    save_checkpoint(steps_done)
+    save_checkpoint(steps_done, loop_time)
     result = _collect(problem, model, coords, channels)
     result.history = history
     result.config = {
@@ -479,15 +512,16 @@ def solve_network(
             "stopped_early": stopped_early,
             "residual_scale": scale,
             "channels": channels,
-            "adam_time_s": loop_time,
+            "adam_time_s": prior["adam_time_s"] + loop_time,
             "first_step_time_s": first_step_time,
+            "resumed_at_step": start,
         }
     )
     result.compute_metrics()
     result.diagnostics["data_misfit"] = result.data_misfit(problem.mask)
     if read_off:
         _read_off(problem, result)
-    result.wall_time_s = time.perf_counter() - t0
+    result.wall_time_s = prior["wall_time_s"] + time.perf_counter() - t0
     result.peak_memory_mb = peak_memory_mb(str(dev))
     return result
 

@@ -161,6 +161,53 @@ def test_probe_is_not_fooled_by_a_once_per_process_cost(
     assert 0.1 <= doc["probe_step_time_s"] < 0.15
 
 
+def test_run_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped after 10 of 20 steps and started again with --checkpoint ends where an
+    uninterrupted run ends, and says where it resumed."""
+    import torch
+
+    from mollifier.bench.config import DatasetSpec, RunConfig
+    from mollifier.bench.datasets import ensure_dataset
+    from mollifier.bench.run import _main, execute
+
+    spec = DatasetSpec(task="heat", n=16, noise=0.01)
+    path, widths = ensure_dataset(tmp_path, spec)
+    cfg = RunConfig(
+        dataset=spec,
+        derivatives="mollifier",
+        arch="mlp",
+        steps=20,
+        probe_steps=2,
+        width=widths,
+        dtype="float64",
+        network=(("hidden", 8), ("depth", 1)),
+    )
+    whole = execute(cfg, path)
+    real_step, calls = torch.optim.Adam.step, []
+
+    def step(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        calls.append(0)
+        if len(calls) > 3 + 10:  # the probe's 3 steps, then 10 of the run's
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    ckpt = tmp_path / "run.ckpt"
+    with monkeypatch.context() as m:
+        m.setattr(torch.optim.Adam, "step", step)
+        with pytest.raises(KeyboardInterrupt):
+            execute(cfg, path, checkpoint=ckpt, checkpoint_every=5)
+    assert torch.load(ckpt, weights_only=False)["step"] == 10
+    result = tmp_path / "run.json"
+    args = ["--config", json.dumps(cfg.to_dict()), "--dataset", str(path), "--result", str(result)]
+    _main([*args, "--checkpoint", str(ckpt), "--checkpoint-every", "5"])
+    doc = json.loads(result.read_text())
+    assert doc["status"] == "ok" and doc["steps"] == 20 and doc["resumed_at_step"] == 10
+    assert whole["resumed_at_step"] == 0
+    for name, m in whole["metrics"].items():
+        for key, value in m.items():
+            assert doc["metrics"][name][key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
 def test_memory_limit_turns_oom_into_a_record() -> None:
     cfg = StepCostConfig(
         method="autodiff", order=4, n=64, hidden=64, depth=4, steps=1, warmup=0, threads=1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -112,6 +114,10 @@ def test_checkpoint_is_written_and_checked_on_resume(tmp_path, heat_problem):
         heat_problem.solve(
             "network", steps=30, checkpoint=ckpt, resume=True, derivatives="autodiff", **kw
         )
+    with pytest.raises(ValueError, match=r"different training options: lr=0.01 \(now 0.02\)"):
+        heat_problem.solve("network", steps=30, checkpoint=ckpt, resume=True, **{**kw, "lr": 2e-2})
+    with pytest.raises(ValueError, match=r"steps=30 \(now 40\)"):
+        heat_problem.solve("network", steps=40, checkpoint=ckpt, resume=True, **kw)
     with pytest.raises(ValueError, match="resume=True needs a checkpoint path"):
         heat_problem.solve("network", steps=30, resume=True, **kw)
 
@@ -130,9 +136,18 @@ def test_resume_continues_where_it_stopped(tmp_path, heat_problem):
     # Interrupt after 10 of 20 steps (the schedule is for 20), then resume.
     with pytest.raises(KeyboardInterrupt):
         _interrupting_solve(heat_problem, ckpt, kw)
-    assert torch.load(ckpt, weights_only=False)["step"] == 10
+    state = torch.load(ckpt, weights_only=False)
+    assert state["step"] == 10
+    # the first 10 steps slept 0.03 s each, so the checkpoint holds at least 0.3 s of loop time
+    assert 0.3 <= state["times"]["adam_time_s"] <= state["times"]["wall_time_s"]
     resumed = heat_problem.solve("network", steps=20, checkpoint=ckpt, resume=True, **kw)
     np.testing.assert_allclose(resumed.history["loss"], whole.history["loss"], rtol=1e-10)
+    # the resumed run's times cover all 20 steps: the checkpoint's and its own
+    assert resumed.diagnostics["resumed_at_step"] == 10
+    assert resumed.diagnostics["adam_time_s"] > state["times"]["adam_time_s"]
+    assert resumed.wall_time_s > state["times"]["wall_time_s"]
+    assert resumed.wall_time_s >= resumed.diagnostics["adam_time_s"]
+    assert whole.diagnostics["resumed_at_step"] == 0
 
 
 def _interrupting_solve(problem, ckpt, kw):
@@ -143,6 +158,7 @@ def _interrupting_solve(problem, ckpt, kw):
         calls["n"] += 1
         if calls["n"] > 10:
             raise KeyboardInterrupt
+        time.sleep(0.03)
         return original(self, *args, **kwargs)
 
     torch.optim.Adam.step = step  # type: ignore[method-assign]

@@ -19,6 +19,10 @@ backend, or the direct solver). It writes a JSON document with what it measured:
   ``diverged`` and ``status``. For the direct solver ``data_misfit`` is what the mollifier
   smooths away.
 
+With ``--checkpoint FILE`` the training state is saved as the run goes and a run that was
+stopped (killed at a lease's end, say) resumes from it when started again with the same config;
+``resumed_at_step`` says where the last process started, and the times cover every step.
+
 ``status`` is ``"ok"``, ``"diverged"`` (:class:`~mollifier.train.TrainingDivergedError`),
 ``"out_of_memory"`` (an allocation failed, e.g. past ``memory_limit_mb``) or ``"over_budget"``
 (the probe projects the run past ``time_limit_s``; it is not started). The document is first
@@ -120,6 +124,8 @@ def execute(
     baseline_mb: float = 0.0,
     status_file: str | Path | None = None,
     arrays_file: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 100,
 ) -> dict[str, Any]:
     """Run ``config`` in this process and return the measurements (see the module docstring).
 
@@ -134,6 +140,11 @@ def execute(
         Where the document is written (after the probe and at the end).
     arrays_file : path, optional
         ``.npz`` for the estimated and true field unknowns (for the field panels).
+    checkpoint : path, optional
+        Training state saved every ``checkpoint_every`` steps; if it exists, the run resumes
+        from it (:func:`mollifier.train.solve_network`, which checks that it was made with the
+        same training options), the probe's projection covers the steps left, and the times
+        reported cover every step, those of earlier processes included.
     """
     from mollifier.bench.datasets import load
     from mollifier.pdes import problem_from_dataset
@@ -190,7 +201,13 @@ def execute(
             "patience": None,
             "progress": False,
         }
-        if config.probe_steps:
+        ckpt = Path(checkpoint) if checkpoint is not None else None
+        done = 0
+        if ckpt is not None and ckpt.is_file():
+            done = int(torch.load(ckpt, map_location="cpu", weights_only=False)["step"])
+        left = max(config.steps - done, 0)
+        doc["resumed_at_step"] = done
+        if config.probe_steps and left:
             probe = solve_network(problem, steps=1 + config.probe_steps, read_off=False, **options)
             per_step = probe_step_time(probe.diagnostics, config.probe_steps)
             doc["probe_step_time_s"] = per_step
@@ -198,15 +215,24 @@ def execute(
             doc["peak_memory_mb"] = _memory(config, baseline_mb, probe.peak_memory_mb)
             _write(status_path, _finite_or_none(doc))
             elapsed = time.perf_counter() - t_start
-            if elapsed + 1.1 * per_step * config.steps > config.time_limit_s:
+            if elapsed + 1.1 * per_step * left > config.time_limit_s:
                 doc["status"] = "over_budget"
                 doc["error"] = (
-                    f"projected {per_step * config.steps:.0f} s for {config.steps} steps exceeds "
-                    f"the run's time limit of {config.time_limit_s:.0f} s; not started"
+                    f"projected {per_step * left:.0f} s for {left} steps"
+                    + (f" (of {config.steps}; {done} done)" if done else "")
+                    + f" exceeds the run's time limit of {config.time_limit_s:.0f} s; not started"
                 )
                 return _finish(doc, status_path)
         try:
-            result = solve_network(problem, steps=config.steps, read_off=True, **options)
+            result = solve_network(
+                problem,
+                steps=config.steps,
+                read_off=True,
+                checkpoint=ckpt,
+                checkpoint_every=checkpoint_every,
+                resume=ckpt is not None,
+                **options,
+            )
         except TrainingDivergedError as exc:
             doc.update(status="diverged", diverged=True, steps=int(exc.step), error=str(exc))
             doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
@@ -244,6 +270,12 @@ def _main(argv: list[str] | None = None) -> None:
     parser.add_argument("--result", required=True, help="where to write the measurements")
     parser.add_argument("--arrays", default=None, help="npz for the estimated fields")
     parser.add_argument("--baseline-mb", type=float, default=0.0)
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="training state file: saved as it trains, resumed if it exists",
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between saves")
     args = parser.parse_args(argv)
     config = RunConfig.from_dict(json.loads(args.config))
     execute(
@@ -252,6 +284,8 @@ def _main(argv: list[str] | None = None) -> None:
         baseline_mb=args.baseline_mb,
         status_file=args.result,
         arrays_file=args.arrays,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
     )
 
 
