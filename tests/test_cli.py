@@ -57,6 +57,36 @@ def test_simulate_heat_and_fit_with_a_config(tmp_path, capsys):
     assert "lam" in capsys.readouterr().out
 
 
+def test_fit_resume_continues_from_the_checkpoint(tmp_path, capsys):
+    data = tmp_path / "heat"
+    assert main(["simulate", "heat", "--out", str(data), "--grid", "24", "--seed", "1"]) == 0
+    solver = 'method = "network"\nsteps = 30\nlr = 0.01\nnetwork = { hidden = 8, depth = 1 }\n'
+    config = tmp_path / "study.toml"
+    config.write_text(
+        f'[data]\npath = "{data}"\n[problem]\nbuiltin = "heat"\n'
+        f'[mollifier]\nwidth = "auto"\n[solver]\n{solver}'
+    )
+    out = tmp_path / "fit"
+    assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 0
+    first = json.loads((out / "result.json").read_text())
+    assert first["diagnostics"]["resumed_at_step"] == 0
+    # resuming the finished run trains no further and gives the same unknowns
+    assert main(["fit", str(config), "--out", str(out), "--quiet", "--resume"]) == 0
+    again = json.loads((out / "result.json").read_text())
+    assert again["diagnostics"]["resumed_at_step"] == 30
+    assert again["metrics"]["lam"]["pearson"] == first["metrics"]["lam"]["pearson"]
+    assert again["wall_time_s"] > first["diagnostics"]["adam_time_s"]
+    # other solver settings cannot resume it
+    config.write_text(config.read_text().replace("lr = 0.01", "lr = 0.02"))
+    capsys.readouterr()
+    assert main(["fit", str(config), "--out", str(out), "--quiet", "--resume"]) == 2
+    assert "different training options: lr=0.01 (now 0.02)" in capsys.readouterr().err
+    direct = tmp_path / "direct.toml"
+    direct.write_text(config.read_text().split("[solver]")[0] + '[solver]\nmethod = "direct"\n')
+    assert main(["fit", str(direct), "--out", str(tmp_path / "d"), "--resume"]) == 2
+    assert "resume applies to the network solver" in capsys.readouterr().err
+
+
 def test_simulate_langevin_constant_and_grf_options(tmp_path):
     assert (
         main(

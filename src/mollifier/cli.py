@@ -158,7 +158,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     from mollifier.study import run_fit
 
     config = load_config(args.config)
-    result = run_fit(config, args.out, progress=not args.quiet)
+    result = run_fit(config, args.out, progress=not args.quiet, resume=args.resume)
     print(result.summary())
     print(f"wrote {args.out / 'result.json'}, {args.out / 'unknowns.npz'} and figures")
     return 0
@@ -205,6 +205,11 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("config", type=Path)
     fit.add_argument("--out", type=Path, required=True)
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the network solver from OUT/checkpoint.pt (same [solver] settings)",
+    )
     _add_simulate(sub)
     from mollifier.bench.cli import add_parser as add_bench
     from mollifier.storm.cli import add_storm_parser

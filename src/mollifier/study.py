@@ -111,8 +111,17 @@ def build_problem(config: FitConfig, ds: Dataset) -> Any:
     )
 
 
-def run_fit(config: FitConfig, out: str | Path, *, progress: bool = True) -> Result:
-    """Run a study: load data, build the problem, solve, save ``result.json``, npz and figures."""
+def run_fit(
+    config: FitConfig, out: str | Path, *, progress: bool = True, resume: bool = False
+) -> Result:
+    """Run a study: load data, build the problem, solve, save ``result.json``, npz and figures.
+
+    The network solver saves its state to ``out/checkpoint.pt`` as it trains; ``resume=True``
+    continues from it (it must come from the same solver settings, or ``ValueError`` says which
+    differ), and ``wall_time_s`` then covers the earlier runs too.
+    """
+    if resume and config.solver.method != "network":
+        raise ValueError(f"resume applies to the network solver, not {config.solver.method!r}")
     t0 = time.perf_counter()
     ds = load_study_data(config)
     problem = build_problem(config, ds)
@@ -120,8 +129,10 @@ def run_fit(config: FitConfig, out: str | Path, *, progress: bool = True) -> Res
     if config.solver.method == "network":
         options["progress"] = progress
         options["checkpoint"] = str(Path(out) / "checkpoint.pt")
+        options["resume"] = resume
+    setup = time.perf_counter() - t0
     result = problem.solve(config.solver.method, **options)
-    result.wall_time_s = time.perf_counter() - t0
+    result.wall_time_s += setup
     result.config["source"] = config.source
     result.save(out)
     return result
