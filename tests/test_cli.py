@@ -75,7 +75,7 @@ def test_fit_resume_continues_from_the_checkpoint(tmp_path, capsys):
     again = json.loads((out / "result.json").read_text())
     assert again["diagnostics"]["resumed_at_step"] == 30
     assert again["metrics"]["lam"]["pearson"] == first["metrics"]["lam"]["pearson"]
-    assert again["wall_time_s"] > first["diagnostics"]["adam_time_s"]
+    assert again["diagnostics"]["adam_time_s"] == first["diagnostics"]["adam_time_s"]
     # other solver settings cannot resume it
     config.write_text(config.read_text().replace("lr = 0.01", "lr = 0.02"))
     capsys.readouterr()

@@ -208,7 +208,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--resume",
         action="store_true",
-        help="continue the network solver from OUT/checkpoint.pt (same [solver] settings)",
+        help="continue the network solver from OUT/checkpoint.pt if there is one (same [solver] "
+        "settings)",
     )
     _add_simulate(sub)
     from mollifier.bench.cli import add_parser as add_bench

@@ -118,7 +118,8 @@ def run_fit(
 
     The network solver saves its state to ``out/checkpoint.pt`` as it trains; ``resume=True``
     continues from it (it must come from the same solver settings, or ``ValueError`` says which
-    differ), and ``wall_time_s`` then covers the earlier runs too.
+    differ; without one it starts afresh), and ``wall_time_s`` then includes the earlier runs'
+    training, not their data loading.
     """
     if resume and config.solver.method != "network":
         raise ValueError(f"resume applies to the network solver, not {config.solver.method!r}")

@@ -18,11 +18,12 @@ data's variance the network's field leaves unexplained (:meth:`~mollifier.result
 data_misfit`). Check it: a network that has not fitted the measurements (values near 1) still
 returns unknowns, but they describe the data's smoothed mean state, not the measured pattern.
 ``diagnostics["adam_time_s"]`` is the wall time of the Adam loop and
-``diagnostics["first_step_time_s"]`` that of its first step alone (``None`` when no step ran):
-the first step pays one-off costs (memory first touched, kernels chosen), so a short probe's
-time per step is ``(adam_time_s − first_step_time_s) / (steps − 1)``. A solve resumed from a
-checkpoint (``diagnostics["resumed_at_step"]`` > 0) adds the loop and wall time the checkpoint
-recorded, so ``adam_time_s`` and ``result.wall_time_s`` cover every step of the run.
+``diagnostics["first_step_times_s"]`` the times of its first ``TIMED_FIRST_STEPS`` steps one by
+one (fewer if fewer ran): the first step or two pay one-off costs (memory first touched, kernels
+chosen), which a short probe must not count (:func:`mollifier.bench.run.probe_step_time`).
+A solve resumed from a checkpoint (``diagnostics["resumed_at_step"]`` > 0) adds the loop and
+wall time of the solves that made it, so ``adam_time_s`` and ``result.wall_time_s`` cover every
+step of the run.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ from mollifier.unknowns import Constant, Field
 if TYPE_CHECKING:
     from mollifier.problems import InverseProblem
 
-__all__ = ["TrainingDivergedError", "solve_network"]
+__all__ = ["TIMED_FIRST_STEPS", "TrainingDivergedError", "solve_network"]
+
+
+TIMED_FIRST_STEPS = 16
+"""How many of a solve's first steps are timed one by one (``first_step_times_s``)."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -203,6 +208,8 @@ def solve_network(
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     if steps < 0 or lbfgs_steps < 0:
         raise ValueError("steps and lbfgs_steps must be non-negative")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     from mollifier.nets import build_network
 
     t0 = time.perf_counter()
@@ -346,13 +353,22 @@ def solve_network(
         "steps": steps,
         "lr": lr,
         "lr_final": final_lr,
+        "lbfgs_steps": lbfgs_steps,
         "residual_weight": residual_weight,
         "field_regularization": field_regularization,
         "seed": seed,
         "dtype": dtype,
-        "data_loss": data_loss,
         "network": dict(network or {}),
+        "data_loss": data_loss,
+        "patience": patience,
+        "min_delta": min_delta,
+        "grid": list(grid.shape),
+        "width": {a: float(w) for a, w in problem.width.items()},
+        "kernel": repr(problem.kernel),
+        "boundary": repr(problem.boundary),
     }
+    # early-stopping state; a checkpoint that stopped early, or ran L-BFGS, is a finished run
+    stopping = {"best": math.inf, "since_best": 0, "stopped_early": False, "lbfgs_done": False}
     if resume:
         if ckpt is None:
             raise ValueError("resume=True needs a checkpoint path")
@@ -363,8 +379,8 @@ def solve_network(
                     f"{ckpt}: checkpoint is for arch={state.get('arch')!r}, "
                     f"derivatives={state.get('derivatives')!r}"
                 )
-            saved = state.get("training", training)  # checkpoints before 2026-11-28 lack it
-            differ = sorted(k for k in training if saved.get(k) != training[k])
+            saved = state.get("training", training)  # checkpoints before commit 22d33af lack it
+            differ = sorted(k for k in training if k in saved and saved[k] != training[k])
             if differ:
                 raise ValueError(
                     f"{ckpt}: checkpoint was made with different training options: "
@@ -376,6 +392,7 @@ def solve_network(
             history = state["history"]
             start = int(state["step"])
             prior.update(state.get("times", {}))
+            stopping.update(state.get("stopping", {}))
 
     def save_checkpoint(step: int, loop_time: float) -> None:
         if ckpt is None:
@@ -397,6 +414,7 @@ def solve_network(
                 "derivatives": derivatives,
                 "times": times,
                 "training": training,
+                "stopping": stopping,
             },
             tmp,
         )
@@ -418,13 +436,15 @@ def solve_network(
         desc=f"{arch}/{derivatives}",
         dynamic_ncols=True,
     )
-    best, since_best, stopped_early, step = math.inf, 0, False, start
-    first_step_time: float | None = None
+    finished = stopping["stopped_early"] or stopping["lbfgs_done"]
+    end = start if finished else steps
+    step = start
+    first_step_times: list[float] = []  # wall time of each of this call's first steps
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    t_loop = time.perf_counter()
+    t_loop = t_step = time.perf_counter()
     try:
-        for step in range(start, steps):
+        for step in range(start, end):
             opt.zero_grad(set_to_none=True)
             loss, terms = loss_terms()
             if not math.isfinite(terms["loss"]):
@@ -437,10 +457,11 @@ def solve_network(
             loss.backward()
             opt.step()
             sched.step()
-            if step == start:
+            if len(first_step_times) < TIMED_FIRST_STEPS:
                 if dev.type == "cuda":
                     torch.cuda.synchronize(dev)
-                first_step_time = time.perf_counter() - t_loop
+                first_step_times.append(time.perf_counter() - t_step)
+                t_step = time.perf_counter()
             if step % log_every == 0 or step == steps - 1:
                 record(step, terms)
                 if progress:
@@ -454,12 +475,12 @@ def solve_network(
                     bar.set_postfix(post, refresh=False)
             bar.update(1)
             if patience is not None:
-                if terms["loss"] < best * (1 - min_delta):
-                    best, since_best = terms["loss"], 0
+                if terms["loss"] < stopping["best"] * (1 - min_delta):
+                    stopping.update(best=terms["loss"], since_best=0)
                 else:
-                    since_best += 1
-                    if since_best >= patience:
-                        stopped_early = True
+                    stopping["since_best"] += 1
+                    if stopping["since_best"] >= patience:
+                        stopping["stopped_early"] = True
                         break
             if ckpt is not None and (step + 1) % checkpoint_every == 0:
                 save_checkpoint(step + 1, time.perf_counter() - t_loop)
@@ -467,9 +488,10 @@ def solve_network(
         bar.close()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    loop_time = time.perf_counter() - t_loop
-    steps_done = step + 1 if steps > start else start
-    if lbfgs_steps:
+    trained = end > start
+    loop_time = time.perf_counter() - t_loop if trained else 0.0
+    steps_done = step + 1 if trained else start
+    if lbfgs_steps and not stopping["lbfgs_done"]:
         lbfgs = torch.optim.LBFGS(
             model.parameters(), max_iter=lbfgs_steps, line_search_fn="strong_wolfe"
         )
@@ -485,35 +507,26 @@ def solve_network(
         if not math.isfinite(terms["loss"]):
             raise TrainingDivergedError("L-BFGS diverged", step=steps_done, history=history)
         record(steps_done + lbfgs_steps, terms)
-    save_checkpoint(steps_done, loop_time)
+        stopping["lbfgs_done"] = trained = True
+    if trained:  # resuming a finished run saves nothing, so its times do not grow
+        save_checkpoint(steps_done, loop_time)
     result = _collect(problem, model, coords, channels)
     result.history = history
     result.config = {
         "method": "network",
         "arch": arch,
         "derivatives": derivatives,
-        "steps": steps,
-        "lr": lr,
-        "lr_final": final_lr,
-        "lbfgs_steps": lbfgs_steps,
-        "residual_weight": residual_weight,
-        "field_regularization": field_regularization,
-        "seed": seed,
-        "dtype": dtype,
         "device": str(dev),
-        "network": dict(network or {}),
-        "data_loss": data_loss,
-        "kernel": repr(problem.kernel),
-        "boundary": repr(problem.boundary),
+        **{k: v for k, v in training.items() if k not in ("grid", "width")},
     }
     result.diagnostics.update(
         {
             "steps_done": steps_done,
-            "stopped_early": stopped_early,
+            "stopped_early": stopping["stopped_early"],
             "residual_scale": scale,
             "channels": channels,
             "adam_time_s": prior["adam_time_s"] + loop_time,
-            "first_step_time_s": first_step_time,
+            "first_step_times_s": first_step_times,
             "resumed_at_step": start,
         }
     )

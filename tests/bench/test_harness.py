@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -111,54 +112,65 @@ def test_projected_overrun_is_not_started(tmp_path: Path) -> None:
     assert rec["step_time_s"] is None and rec["metrics"] == {}
 
 
-def test_probe_step_time_leaves_out_the_first_step() -> None:
+def test_probe_step_time_is_the_median_after_the_first_step() -> None:
     from mollifier.bench.run import probe_step_time
 
-    diag = {"adam_time_s": 10.0, "first_step_time_s": 8.0, "steps_done": 3}
-    assert probe_step_time(diag, 2) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="did 3 steps, expected 5"):
-        probe_step_time(diag, 4)
-    with pytest.raises(ValueError, match="probe_steps must be >= 1"):
+    diag = {"first_step_times_s": [8.0, 5.0, 1.0, 1.2]}
+    assert probe_step_time(diag, 3) == pytest.approx(1.2)
+    with pytest.raises(ValueError, match="timed 4 steps, expected 3"):
+        probe_step_time(diag, 2)
+    with pytest.raises(ValueError, match=r"probe_steps must be in 1\.\.15"):
         probe_step_time(diag, 0)
 
 
-def test_probe_is_not_fooled_by_a_once_per_process_cost(
+def test_probe_is_not_fooled_by_slow_first_steps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A cost paid once per process (the first Adam step here sleeps 0.2 s, every later one
-    0.1 s) must not leak into the probe: the old estimate, the difference of a 1-step and a
-    3-step solve, gave (0.3 − 0.2) / 2 = 0.05 s, half the true step."""
+    """Costs paid once (the process's first Adam step sleeps 0.2 s) or still paid by the second
+    step (0.5 s) stay out of the probe; later steps sleep 0.1 s. The old estimate, a 1-step solve
+    subtracted from a 4-step solve, reads (0.2 + 0.5 + 0.1 + 0.1 − 0.2) / 3 ≈ 0.23 s; the mean
+    after the first step reads 0.23 s too; the median 0.1 s."""
     import time
 
     import torch
 
+    import mollifier.train
     from mollifier.bench.config import DatasetSpec, RunConfig
     from mollifier.bench.datasets import ensure_dataset
     from mollifier.bench.run import execute
 
     spec = DatasetSpec(task="heat", n=16, noise=0.01)
     path, widths = ensure_dataset(tmp_path, spec)
-    calls: list[float] = []
-    real_step = torch.optim.Adam.step
+    sleeps = iter([0.2, 0.5, 0.1, 0.1])
+    real_step, real_solve = torch.optim.Adam.step, mollifier.train.solve_network
+    probes: list[dict[str, object]] = []
 
     def step(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
-        time.sleep(0.2 if not calls else 0.1)
-        calls.append(0.0)
+        time.sleep(next(sleeps))
         return real_step(self, *args, **kwargs)
 
+    def solve(*args: object, **kwargs: object) -> object:
+        result = real_solve(*args, **kwargs)  # type: ignore[arg-type]
+        probes.append(result.diagnostics)
+        return result
+
     monkeypatch.setattr(torch.optim.Adam, "step", step)
+    monkeypatch.setattr(mollifier.train, "solve_network", solve)
     cfg = RunConfig(
         dataset=spec,
         derivatives="mollifier",
         arch="mlp",
         steps=10**7,
-        probe_steps=2,
+        probe_steps=3,
         width=widths,
         network=(("hidden", 8), ("depth", 1)),
     )
     doc = execute(cfg, path)
-    assert doc["status"] == "over_budget" and len(calls) == 3  # one probe solve, no main run
-    assert 0.1 <= doc["probe_step_time_s"] < 0.15
+    assert doc["status"] == "over_budget" and len(probes) == 1  # one probe solve, no main run
+    times = probes[0]["first_step_times_s"]
+    assert [t >= s for t, s in zip(times, [0.2, 0.5, 0.1, 0.1], strict=True)] == [True] * 4
+    assert doc["probe_step_time_s"] == sorted(times[1:])[1]
+    assert 0.1 <= doc["probe_step_time_s"] < 0.2
 
 
 def test_run_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,16 +208,23 @@ def test_run_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: pytest.Mon
         m.setattr(torch.optim.Adam, "step", step)
         with pytest.raises(KeyboardInterrupt):
             execute(cfg, path, checkpoint=ckpt, checkpoint_every=5)
-    assert torch.load(ckpt, weights_only=False)["step"] == 10
+    stopped = torch.load(ckpt, weights_only=False)
+    assert stopped["step"] == 10
     result = tmp_path / "run.json"
     args = ["--config", json.dumps(cfg.to_dict()), "--dataset", str(path), "--result", str(result)]
     _main([*args, "--checkpoint", str(ckpt), "--checkpoint-every", "5"])
     doc = json.loads(result.read_text())
     assert doc["status"] == "ok" and doc["steps"] == 20 and doc["resumed_at_step"] == 10
     assert whole["resumed_at_step"] == 0
+    # the times cover the stopped process's 10 steps too
+    assert doc["total_time_s"] > stopped["times"]["wall_time_s"]
+    assert doc["step_time_s"] * 20 > stopped["times"]["adam_time_s"]
     for name, m in whole["metrics"].items():
         for key, value in m.items():
             assert doc["metrics"][name][key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    # a checkpoint made with other training options is refused, and the record says why
+    other = execute(replace(cfg, lr=cfg.lr * 2), path, checkpoint=ckpt)
+    assert other["status"] == "error" and "different training options: lr=" in other["error"]
 
 
 def test_memory_limit_turns_oom_into_a_record() -> None:
@@ -217,7 +236,10 @@ def test_memory_limit_turns_oom_into_a_record() -> None:
     assert rec["step_time_s"] is None
 
 
-def test_divergence_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("probe_steps", [0, 2])  # diverging in the run, or in its probe
+def test_divergence_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe_steps: int
+) -> None:
     import mollifier.train
     from mollifier.bench.config import DatasetSpec, RunConfig
     from mollifier.bench.datasets import ensure_dataset
@@ -232,7 +254,12 @@ def test_divergence_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(mollifier.train, "solve_network", diverge)
     cfg = RunConfig(
-        dataset=spec, derivatives="autodiff", arch="mlp", steps=100, probe_steps=0, width=widths
+        dataset=spec,
+        derivatives="autodiff",
+        arch="mlp",
+        steps=100,
+        probe_steps=probe_steps,
+        width=widths,
     )
     doc = execute(cfg, path, status_file=tmp_path / "status.json")
     assert doc["status"] == "diverged" and doc["diverged"] is True and doc["steps"] == 7

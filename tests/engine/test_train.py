@@ -107,9 +107,12 @@ def test_checkpoint_is_written_and_checked_on_resume(tmp_path, heat_problem):
     again = heat_problem.solve("network", steps=30, checkpoint=ckpt, resume=True, **kw)
     assert again.diagnostics["steps_done"] == 30
     assert again.history["loss"] == whole.history["loss"]
-    # the first step's time is part of the loop's; a resumed finished run has none
-    assert 0 < whole.diagnostics["first_step_time_s"] < whole.diagnostics["adam_time_s"]
-    assert again.diagnostics["first_step_time_s"] is None
+    # the first 16 steps are timed one by one, within the loop's time; a resumed finished run
+    # times none
+    first = whole.diagnostics["first_step_times_s"]
+    assert len(first) == 16 and min(first) > 0
+    assert sum(first) < whole.diagnostics["adam_time_s"]
+    assert again.diagnostics["first_step_times_s"] == []
     with pytest.raises(ValueError, match="checkpoint is for arch='mlp', derivatives='mollifier'"):
         heat_problem.solve(
             "network", steps=30, checkpoint=ckpt, resume=True, derivatives="autodiff", **kw
@@ -180,6 +183,33 @@ def test_early_stopping_on_a_plateau(heat_problem):
     )
     assert res.diagnostics["stopped_early"]
     assert res.diagnostics["steps_done"] < 50
+
+
+def test_a_finished_run_resumes_as_finished(tmp_path, heat_problem):
+    """Resuming a run that stopped early, or ran its L-BFGS steps, trains no further and does
+    not add to its recorded times."""
+    kw = {"seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}, "log_every": 1}
+    runs = {
+        "early": {"steps": 500, "lr": 1e-12, "patience": 10},
+        "lbfgs": {"steps": 10, "lr": 1e-2, "lbfgs_steps": 3, "dtype": "float64"},
+    }
+    for name, options in runs.items():
+        ckpt = tmp_path / f"{name}.pt"
+        first = heat_problem.solve("network", checkpoint=ckpt, **options, **kw)
+        saved = torch.load(ckpt, weights_only=False)
+        again = heat_problem.solve("network", checkpoint=ckpt, resume=True, **options, **kw)
+        assert again.history == first.history, name
+        assert again.diagnostics["steps_done"] == first.diagnostics["steps_done"], name
+        assert again.diagnostics["stopped_early"] == (name == "early")
+        assert torch.load(ckpt, weights_only=False)["times"] == saved["times"], name
+        assert again.diagnostics["adam_time_s"] == saved["times"]["adam_time_s"], name
+    assert first.diagnostics["steps_done"] == 10  # the L-BFGS run
+    with pytest.raises(ValueError, match=r"lbfgs_steps=3 \(now 0\)"):
+        heat_problem.solve(
+            "network", checkpoint=ckpt, resume=True, **{**options, "lbfgs_steps": 0}, **kw
+        )
+    with pytest.raises(ValueError, match="checkpoint_every must be >= 1"):
+        heat_problem.solve("network", checkpoint=ckpt, checkpoint_every=0, **options, **kw)
 
 
 def test_diverging_loss_raises_with_the_step():

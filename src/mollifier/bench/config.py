@@ -149,7 +149,8 @@ class RunConfig:
     threads : int
         ``torch.set_num_threads`` in the run's process (0: torch's default).
     probe_steps : int
-        Steps timed in a short probe before the run (0 disables it). The probe gives the step
+        Steps timed in a short probe before the run (0 disables it; at most 15), after one
+        untimed step; their median is the probe's step time. The probe gives the step
         time and memory even when the run is then killed, and lets a run whose projected time
         exceeds ``time_limit_s`` be skipped as ``over_budget``.
     time_limit_s : float
@@ -197,10 +198,8 @@ class RunConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise ValueError(f"threads must be a non-negative integer, got {self.threads!r}")
-        if not isinstance(self.probe_steps, int) or self.probe_steps < 0:
-            raise ValueError(
-                f"probe_steps must be a non-negative integer, got {self.probe_steps!r}"
-            )
+        if not isinstance(self.probe_steps, int) or not 0 <= self.probe_steps < 16:
+            raise ValueError(f"probe_steps must be an integer in 0..15, got {self.probe_steps!r}")
         _positive("time_limit_s", self.time_limit_s)
         if self.memory_limit_mb is not None:
             _positive("memory_limit_mb", self.memory_limit_mb)

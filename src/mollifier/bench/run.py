@@ -7,9 +7,10 @@ backend, or the direct solver). It writes a JSON document with what it measured:
 * ``step_time_s``: the training loop's wall time divided by the steps done (set-up and read-off
   not included); ``total_time_s``: wall time of the whole solve to the fixed step budget, set-up
   and read-off included, as the paper's times are;
-* ``probe_step_time_s``: time per step from a short probe run before the main one: a
-  ``1 + probe_steps``-step solve whose first step (one-off costs: memory first touched, kernels
-  chosen) is left out (:func:`probe_step_time`);
+* ``probe_step_time_s``: time per step from a short probe run before the main one: the median
+  of the steps after the first of a ``1 + probe_steps``-step solve (the first steps pay one-off
+  costs: memory first touched, kernels chosen; :func:`probe_step_time`), whose step times are in
+  ``probe_step_times_s``;
 * ``peak_memory_mb``: on CUDA ``torch.cuda.max_memory_allocated`` of the main solve; on CPU the
   process's peak resident set size minus ``--baseline-mb`` (the peak of a process that only
   imports torch);
@@ -36,6 +37,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,7 +49,10 @@ import torch
 from mollifier.bench._process import is_out_of_memory, limit_memory, peak_rss_mb
 from mollifier.bench.config import RunConfig
 
-__all__ = ["execute", "probe_step_time"]
+__all__ = ["CHECKPOINT_EVERY", "execute", "probe_step_time"]
+
+CHECKPOINT_EVERY = 100
+"""Default steps between two saves of a run's training state (``--checkpoint``)."""
 
 
 def _write(path: Path | None, doc: dict[str, Any]) -> None:
@@ -99,22 +104,25 @@ def _save_arrays(path: Path | None, result: Any) -> None:
 
 
 def probe_step_time(diagnostics: Mapping[str, Any], probe_steps: int) -> float:
-    """Seconds per step of a ``1 + probe_steps``-step solve, its first step left out.
+    """Seconds per step of a ``1 + probe_steps``-step solve: the median of its steps after the
+    first.
 
-    ``diagnostics`` is the solve's :attr:`Result.diagnostics` (``adam_time_s`` and
-    ``first_step_time_s`` from :func:`mollifier.train.solve_network`). The first step pays the
-    one-off costs; estimating the step from the difference of two separate solves of 1 and
-    ``1 + probe_steps`` steps (as this module did before) under-counts whatever the first solve
-    paid once, measured at 3× too fast for a 4th-order autodiff PINNsFormer on CPU.
+    ``diagnostics`` is the solve's :attr:`Result.diagnostics` (``first_step_times_s`` from
+    :func:`mollifier.train.solve_network`). The first step pays one-off costs and is left out;
+    the median keeps a second step that still pays some from moving the estimate (a 4th-order
+    autodiff PINNsFormer at 32² on CPU: 6–10 s, then 6–8 s, then 3–4 s per step). The earlier
+    estimate, the difference of separate 1-step and ``1 + probe_steps``-step solves, subtracted
+    once-per-process costs paid by the first solve from the second: it read that step at
+    1.1 s.
     """
-    if probe_steps < 1:
-        raise ValueError(f"probe_steps must be >= 1, got {probe_steps}")
-    loop, first = diagnostics["adam_time_s"], diagnostics["first_step_time_s"]
-    if first is None or diagnostics["steps_done"] != 1 + probe_steps:
-        raise ValueError(
-            f"the probe did {diagnostics['steps_done']} steps, expected {1 + probe_steps}"
-        )
-    return max(float(loop) - float(first), 0.0) / probe_steps
+    from mollifier.train import TIMED_FIRST_STEPS
+
+    if not 1 <= probe_steps < TIMED_FIRST_STEPS:
+        raise ValueError(f"probe_steps must be in 1..{TIMED_FIRST_STEPS - 1}, got {probe_steps}")
+    times = list(diagnostics["first_step_times_s"])
+    if len(times) != 1 + probe_steps:
+        raise ValueError(f"the probe timed {len(times)} steps, expected {1 + probe_steps}")
+    return statistics.median(times[1:])
 
 
 def execute(
@@ -125,7 +133,7 @@ def execute(
     status_file: str | Path | None = None,
     arrays_file: str | Path | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 100,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> dict[str, Any]:
     """Run ``config`` in this process and return the measurements (see the module docstring).
 
@@ -164,6 +172,8 @@ def execute(
         "step_time_s": None,
         "total_time_s": None,
         "probe_step_time_s": None,
+        "probe_step_times_s": None,
+        "resumed_at_step": 0,
         "projected_total_time_s": None,
         "peak_memory_mb": None,
         "memory_kind": "cuda_max_allocated"
@@ -208,9 +218,15 @@ def execute(
         left = max(config.steps - done, 0)
         doc["resumed_at_step"] = done
         if config.probe_steps and left:
-            probe = solve_network(problem, steps=1 + config.probe_steps, read_off=False, **options)
+            try:
+                probe = solve_network(
+                    problem, steps=1 + config.probe_steps, read_off=False, **options
+                )
+            except TrainingDivergedError as exc:  # the run, same seed, would diverge alike
+                return _diverged(doc, exc, config, baseline_mb, status_path)
             per_step = probe_step_time(probe.diagnostics, config.probe_steps)
             doc["probe_step_time_s"] = per_step
+            doc["probe_step_times_s"] = probe.diagnostics["first_step_times_s"]
             doc["projected_total_time_s"] = per_step * config.steps
             doc["peak_memory_mb"] = _memory(config, baseline_mb, probe.peak_memory_mb)
             _write(status_path, _finite_or_none(doc))
@@ -234,8 +250,11 @@ def execute(
                 **options,
             )
         except TrainingDivergedError as exc:
-            doc.update(status="diverged", diverged=True, steps=int(exc.step), error=str(exc))
-            doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
+            return _diverged(doc, exc, config, baseline_mb, status_path)
+        except ValueError as exc:  # a checkpoint from other training options
+            if ckpt is None:
+                raise
+            doc.update(status="error", error=str(exc))
             return _finish(doc, status_path)
         steps_done = int(result.diagnostics.get("steps_done", config.steps))
         doc["steps"] = steps_done
@@ -257,6 +276,18 @@ def execute(
     return _finish(doc, status_path)
 
 
+def _diverged(
+    doc: dict[str, Any],
+    exc: Any,
+    config: RunConfig,
+    baseline_mb: float,
+    path: Path | None,
+) -> dict[str, Any]:
+    doc.update(status="diverged", diverged=True, steps=int(exc.step), error=str(exc))
+    doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
+    return _finish(doc, path)
+
+
 def _finish(doc: dict[str, Any], path: Path | None) -> dict[str, Any]:
     clean = _finite_or_none(doc)
     _write(path, clean)
@@ -275,7 +306,9 @@ def _main(argv: list[str] | None = None) -> None:
         default=None,
         help="training state file: saved as it trains, resumed if it exists",
     )
-    parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between saves")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=CHECKPOINT_EVERY, help="steps between saves"
+    )
     args = parser.parse_args(argv)
     config = RunConfig.from_dict(json.loads(args.config))
     execute(

@@ -121,7 +121,7 @@ CPU = TierConfig(
     run_time_limit_s=1500.0,
     memory_limit_mb=8000.0,
     time_budget_s=3600.0,
-    probe_steps=2,
+    probe_steps=3,
     studies=("scaling", "accuracy", "matrix"),
 )
 
@@ -139,7 +139,7 @@ CPU_FIT = TierConfig(
     threads=1,
     run_time_limit_s=9000.0,
     memory_limit_mb=8000.0,
-    probe_steps=2,
+    probe_steps=3,
     studies=("matrix",),
 )
 
