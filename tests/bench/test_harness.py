@@ -66,6 +66,52 @@ def test_cache_resume_and_force(tmp_path: Path, one_thread: None) -> None:
     assert saved == forced.records
 
 
+def test_a_stopped_network_run_continues_when_the_tier_runs_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from mollifier.bench.datasets import ensure_dataset
+    from mollifier.bench.run import execute
+
+    block = MatrixSpec(
+        task="heat",
+        n=16,
+        archs=("mlp",),
+        derivatives=("mollifier",),
+        steps=20,
+        direct=False,
+        network=(("hidden", 8), ("depth", 1)),
+    )
+    t = tier(matrix=(block,), accuracy=None, probe_steps=0)
+    (cfg,) = harness.matrix_runs(t, device="cpu", threads=1)
+    key = config_hash(cfg)
+    path, widths = ensure_dataset(tmp_path / "datasets", cfg.dataset)
+    ckpt = tmp_path / "runs" / f"{key}.ckpt"
+    # the state a tier stopped after 10 of the run's 20 steps leaves behind
+    real_step, calls = torch.optim.Adam.step, []
+
+    def step(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        calls.append(0)
+        if len(calls) > 10:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(torch.optim.Adam, "step", step)
+        with pytest.raises(KeyboardInterrupt):
+            execute(
+                replace(cfg, width=tuple(widths.items())), path, checkpoint=ckpt, checkpoint_every=5
+            )
+    stopped = ckpt.read_bytes()
+    (rec,) = harness.run_tier(t, tmp_path, progress=False, plots=False).records
+    assert rec["status"] == "ok" and rec["steps"] == 20 and rec["resumed_at_step"] == 10
+    assert not ckpt.exists()  # the run has its record; the state is not needed any more
+    ckpt.write_bytes(stopped)
+    (forced,) = harness.run_tier(t, tmp_path, progress=False, plots=False, force=True).records
+    assert forced["status"] == "ok" and forced["resumed_at_step"] == 0  # --force: from scratch
+
+
 def test_budget_skips_without_caching(tmp_path: Path) -> None:
     t = tier(matrix=(), time_budget_s=1e-9)
     skipped = harness.run_tier(t, tmp_path, progress=False, plots=False)

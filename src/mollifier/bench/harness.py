@@ -7,6 +7,7 @@ Layout of the output directory ``DIR``::
                                canonical configuration JSON as specified (a matrix run's
                                widths are derived from its dataset), so re-running skips it
     DIR/runs/<sha256>.npz      estimated and true fields of a matrix run (field panels)
+    DIR/runs/<sha256>.ckpt     a network run's training state while it runs (resume)
     DIR/bench.json             every record of this invocation, in run order
     DIR/bench.md               the tables (mollifier.bench.report)
     DIR/*.png                  the plots (mollifier.bench.plots; needs matplotlib)
@@ -14,8 +15,12 @@ Layout of the output directory ``DIR``::
 Each matrix run and each scaling point runs in its own process (peak memory per configuration);
 a run past its time limit is killed and recorded as ``timeout``. On ``KeyboardInterrupt`` the
 running item's process is killed, the outputs are written for the records so far, and the
-interrupt is re-raised. Items whose status is ``error``
-or ``skipped`` (tier budget spent) are not cached, so a later invocation retries them.
+interrupt is re-raised. A network run keeps its training state in ``DIR/runs/<sha256>.ckpt``
+while it runs, so a run stopped that way, or by a machine that went away (``DIR`` kept),
+continues from there when the tier is run again (its times cover every step;
+``resumed_at_step`` says where).
+Items whose status is ``error`` or ``skipped`` (tier budget spent) are not cached, so a later
+invocation retries them.
 """
 
 from __future__ import annotations
@@ -132,11 +137,13 @@ def run_command(
     *,
     arrays: Path | None = None,
     baseline_mb: float = 0.0,
+    checkpoint: Path | None = None,
 ) -> list[str]:
     """The command that runs ``config`` on ``dataset`` in its own process (``mollifier.bench.run``).
 
     The process writes its measurements to ``result`` (and the fields to ``arrays``, if given);
-    ``baseline_mb`` is subtracted from its peak RSS on CPU.
+    ``baseline_mb`` is subtracted from its peak RSS on CPU. With ``checkpoint`` it saves its
+    training state there as it goes and resumes from it if it exists.
     """
     cmd = [
         sys.executable,
@@ -153,6 +160,8 @@ def run_command(
     ]
     if arrays is not None:
         cmd += ["--arrays", str(arrays)]
+    if checkpoint is not None:
+        cmd += ["--checkpoint", str(checkpoint)]
     return cmd
 
 
@@ -165,8 +174,16 @@ def _execute_matrix(
     config = replace(config, width=tuple(widths.items()))
     partial = runs_dir / f"{key}.partial.json"
     partial.unlink(missing_ok=True)
+    # A network run saves its training state as it goes: if the tier is stopped (Ctrl-C,
+    # SIGTERM, a lease that ends), running it again continues the run where it was.
+    ckpt = runs_dir / f"{key}.ckpt" if config.derivatives != "direct" else None
     cmd = run_command(
-        config, path, partial, arrays=runs_dir / f"{key}.npz", baseline_mb=baseline_mb
+        config,
+        path,
+        partial,
+        arrays=runs_dir / f"{key}.npz",
+        baseline_mb=baseline_mb,
+        checkpoint=ckpt,
     )
     t0 = time.perf_counter()
     try:
@@ -188,6 +205,8 @@ def _execute_matrix(
                 status=status, error=f"exit code {proc.returncode}: {proc.stderr[-1500:]}"
             )
     partial.unlink(missing_ok=True)
+    if ckpt is not None:  # the run has its record now (a cached result, or an error to rerun)
+        ckpt.unlink(missing_ok=True)
     measured.setdefault("diverged", False)
     measured["process_wall_s"] = time.perf_counter() - t0
     return [_matrix_record(config, measured)]
@@ -288,7 +307,7 @@ def run_tier(
     device : str, optional
         ``"auto"``, ``"cpu"``, ``"cuda"``; default the tier's.
     force : bool
-        Re-run items even when cached.
+        Re-run items even when cached, from scratch.
     only : iterable of {"matrix", "scaling", "accuracy"}
         Studies to run.
     threads : int, optional
@@ -345,6 +364,8 @@ def run_tier(
             bar.set_postfix_str(item.label, refresh=True)
             path = out / "runs" / f"{item.key}.json"
             doc = None if force else _read_json(path)
+            if force:  # from scratch, not from a stopped run's training state
+                (out / "runs" / f"{item.key}.ckpt").unlink(missing_ok=True)
             if doc is not None and "records" in doc:
                 records.extend(doc["records"])
                 cached += 1
