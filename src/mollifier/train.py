@@ -17,7 +17,7 @@ After training, ``result.diagnostics["data_misfit"]`` holds, per data field, the
 data's variance the network's field leaves unexplained (:meth:`~mollifier.result.Result.
 data_misfit`). Check it: a network that has not fitted the measurements (values near 1) still
 returns unknowns, but they describe the data's smoothed mean state, not the measured pattern.
-``diagnostics["adam_time_s"]`` is the wall time of the Adam loop and
+``diagnostics["adam_time_s"]`` is the wall time of the Adam loop (checkpoint saves left out) and
 ``diagnostics["first_step_times_s"]`` the times of its first ``TIMED_FIRST_STEPS`` steps one by
 one (fewer if fewer ran): the first step or two pay one-off costs (memory first touched, kernels
 chosen), which a short probe must not count (:func:`mollifier.bench.run.probe_step_time`).
@@ -46,11 +46,20 @@ from mollifier.unknowns import Constant, Field
 if TYPE_CHECKING:
     from mollifier.problems import InverseProblem
 
-__all__ = ["TIMED_FIRST_STEPS", "TrainingDivergedError", "solve_network"]
+__all__ = [
+    "TIMED_FIRST_STEPS",
+    "CheckpointMismatchError",
+    "TrainingDivergedError",
+    "solve_network",
+]
 
 
 TIMED_FIRST_STEPS = 16
 """How many of a solve's first steps are timed one by one (``first_step_times_s``)."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint to resume was made with other training options or another problem."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -180,11 +189,15 @@ def solve_network(
         Early stopping: stop when the loss has not improved by a relative ``min_delta`` over
         ``patience`` steps (``None`` disables it).
     checkpoint : path, optional
-        File to save training state to every ``checkpoint_every`` steps and at the end.
+        File to save training state to every ``checkpoint_every`` steps and at the end (one
+        solve per file at a time; the time spent saving is not counted in ``adam_time_s``).
     resume : bool
         Continue from ``checkpoint`` if it exists. It must have been made with the same ``arch``,
-        ``derivatives``, ``steps``, learning rates, weights, ``seed``, ``dtype``, ``data_loss``
-        and ``network`` (``ValueError`` names what differs).
+        ``derivatives``, ``steps``, learning rates, ``lbfgs_steps``, weights, ``seed``,
+        ``dtype``, ``network``, ``data_loss``, early-stopping settings, and the problem's grid
+        shape, widths, kernel and boundary (:class:`CheckpointMismatchError`, a ``ValueError``,
+        names what differs; the data values themselves are not compared). A checkpoint of a
+        run that stopped early or ran its L-BFGS steps is finished: nothing more is trained.
     progress : bool
         Show a progress bar with the loss terms and current unknowns.
     log_every : int
@@ -346,6 +359,7 @@ def solve_network(
     start = 0
     # loop and wall time spent before this call, when it resumes a checkpoint
     prior = {"adam_time_s": 0.0, "wall_time_s": 0.0}
+    loaded = False
     ckpt = Path(checkpoint) if checkpoint is not None else None
     # what a checkpoint must agree on to be resumed (the optimiser and schedule states carry the
     # learning rate and step budget they were made with, and would silently override these)
@@ -361,7 +375,7 @@ def solve_network(
         "network": dict(network or {}),
         "data_loss": data_loss,
         "patience": patience,
-        "min_delta": min_delta,
+        "min_delta": min_delta if patience is not None else None,
         "grid": list(grid.shape),
         "width": {a: float(w) for a, w in problem.width.items()},
         "kernel": repr(problem.kernel),
@@ -375,14 +389,14 @@ def solve_network(
         if ckpt.is_file():
             state = torch.load(ckpt, map_location=dev, weights_only=False)
             if state.get("arch") != arch or state.get("derivatives") != derivatives:
-                raise ValueError(
+                raise CheckpointMismatchError(
                     f"{ckpt}: checkpoint is for arch={state.get('arch')!r}, "
                     f"derivatives={state.get('derivatives')!r}"
                 )
             saved = state.get("training", training)  # checkpoints before commit 22d33af lack it
             differ = sorted(k for k in training if k in saved and saved[k] != training[k])
             if differ:
-                raise ValueError(
+                raise CheckpointMismatchError(
                     f"{ckpt}: checkpoint was made with different training options: "
                     + ", ".join(f"{k}={saved.get(k)!r} (now {training[k]!r})" for k in differ)
                 )
@@ -393,10 +407,13 @@ def solve_network(
             start = int(state["step"])
             prior.update(state.get("times", {}))
             stopping.update(state.get("stopping", {}))
+            loaded = True
 
-    def save_checkpoint(step: int, loop_time: float) -> None:
+    def save_checkpoint(step: int, loop_time: float) -> float:
+        """Save the training state; return the seconds it took."""
         if ckpt is None:
-            return
+            return 0.0
+        t_save = time.perf_counter()
         times = {
             "adam_time_s": prior["adam_time_s"] + loop_time,
             "wall_time_s": prior["wall_time_s"] + time.perf_counter() - t0,
@@ -419,6 +436,7 @@ def solve_network(
             tmp,
         )
         tmp.replace(ckpt)
+        return time.perf_counter() - t_save
 
     def record(step: int, terms: dict[str, float]) -> None:
         history["step"].append(float(step))
@@ -442,9 +460,11 @@ def solve_network(
     first_step_times: list[float] = []  # wall time of each of this call's first steps
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    t_loop = t_step = time.perf_counter()
+    t_loop = time.perf_counter()
+    saving = 0.0  # seconds spent saving checkpoints inside the loop, not counted as training
     try:
         for step in range(start, end):
+            t_step = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             loss, terms = loss_terms()
             if not math.isfinite(terms["loss"]):
@@ -461,7 +481,6 @@ def solve_network(
                 if dev.type == "cuda":
                     torch.cuda.synchronize(dev)
                 first_step_times.append(time.perf_counter() - t_step)
-                t_step = time.perf_counter()
             if step % log_every == 0 or step == steps - 1:
                 record(step, terms)
                 if progress:
@@ -483,13 +502,13 @@ def solve_network(
                         stopping["stopped_early"] = True
                         break
             if ckpt is not None and (step + 1) % checkpoint_every == 0:
-                save_checkpoint(step + 1, time.perf_counter() - t_loop)
+                saving += save_checkpoint(step + 1, time.perf_counter() - t_loop - saving)
     finally:
         bar.close()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     trained = end > start
-    loop_time = time.perf_counter() - t_loop if trained else 0.0
+    loop_time = time.perf_counter() - t_loop - saving if trained else 0.0
     steps_done = step + 1 if trained else start
     if lbfgs_steps and not stopping["lbfgs_done"]:
         lbfgs = torch.optim.LBFGS(
@@ -508,7 +527,7 @@ def solve_network(
             raise TrainingDivergedError("L-BFGS diverged", step=steps_done, history=history)
         record(steps_done + lbfgs_steps, terms)
         stopping["lbfgs_done"] = trained = True
-    if trained:  # resuming a finished run saves nothing, so its times do not grow
+    if trained or not loaded:  # resuming a finished run saves nothing: its times do not grow
         save_checkpoint(steps_done, loop_time)
     result = _collect(problem, model, coords, channels)
     result.history = history

@@ -82,6 +82,14 @@ def test_run_config_validation(kw: dict[str, object], match: str) -> None:
         run_config(**kw)
 
 
+def test_probe_steps_fit_the_steps_the_solver_times() -> None:
+    from mollifier.train import TIMED_FIRST_STEPS
+
+    assert run_config(probe_steps=TIMED_FIRST_STEPS - 1).probe_steps == TIMED_FIRST_STEPS - 1
+    with pytest.raises(ValueError, match=r"probe_steps must be an integer in 0\.\.15"):
+        run_config(probe_steps=TIMED_FIRST_STEPS)
+
+
 def test_dataset_and_matrix_validation() -> None:
     with pytest.raises(ValueError, match="task must be"):
         DatasetSpec(task="wave", n=32, noise=0.0)

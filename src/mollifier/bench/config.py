@@ -170,7 +170,7 @@ class RunConfig:
     dtype: str = "float32"
     device: str = "cpu"
     threads: int = 0
-    probe_steps: int = 2
+    probe_steps: int = 3
     time_limit_s: float = 1800.0
     memory_limit_mb: float | None = None
 
@@ -389,7 +389,7 @@ class TierConfig:
     run_time_limit_s: float = 1800.0
     memory_limit_mb: float | None = None
     time_budget_s: float | None = None
-    probe_steps: int = 2
+    probe_steps: int = 3
     dtype: str = "float32"
     studies: tuple[str, ...] = ("matrix", "scaling", "accuracy")
 
@@ -400,8 +400,8 @@ class TierConfig:
             raise ValueError("matrix must be a tuple of MatrixSpec")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
-        if self.threads < 0 or self.probe_steps < 0:
-            raise ValueError("threads and probe_steps must be >= 0")
+        if self.threads < 0 or not 0 <= self.probe_steps < 16:
+            raise ValueError("threads must be >= 0 and probe_steps in 0..15")
         _positive("run_time_limit_s", self.run_time_limit_s)
         if self.memory_limit_mb is not None:
             _positive("memory_limit_mb", self.memory_limit_mb)

@@ -39,7 +39,7 @@ from typing import Any
 
 from mollifier.bench.config import STUDIES, RunConfig, TierConfig, canonical_json, config_hash
 
-__all__ = ["BenchOutcome", "matrix_runs", "run_command", "run_tier"]
+__all__ = ["BenchOutcome", "checkpoint_path", "matrix_runs", "run_command", "run_tier"]
 #: Seconds granted beyond a run's time limit for process start-up and data loading.
 _GRACE_S = 60.0
 _UNCACHED = ("error", "skipped", "skipped_memory")
@@ -130,6 +130,16 @@ def _matrix_record(config: RunConfig, measured: dict[str, Any]) -> dict[str, Any
     return rec
 
 
+def checkpoint_path(runs_dir: Path, key: str) -> Path:
+    """Where the matrix run with configuration hash ``key`` keeps its training state."""
+    return runs_dir / f"{key}.ckpt"
+
+
+def _remove_checkpoint(ckpt: Path) -> None:
+    ckpt.unlink(missing_ok=True)
+    ckpt.with_name(ckpt.name + ".tmp").unlink(missing_ok=True)  # a save cut short
+
+
 def run_command(
     config: RunConfig,
     dataset: Path,
@@ -176,7 +186,7 @@ def _execute_matrix(
     partial.unlink(missing_ok=True)
     # A network run saves its training state as it goes: if the tier is stopped (Ctrl-C,
     # SIGTERM, a lease that ends), running it again continues the run where it was.
-    ckpt = runs_dir / f"{key}.ckpt" if config.derivatives != "direct" else None
+    ckpt = checkpoint_path(runs_dir, key) if config.derivatives != "direct" else None
     cmd = run_command(
         config,
         path,
@@ -206,7 +216,7 @@ def _execute_matrix(
             )
     partial.unlink(missing_ok=True)
     if ckpt is not None:  # the run has its record now (a cached result, or an error to rerun)
-        ckpt.unlink(missing_ok=True)
+        _remove_checkpoint(ckpt)
     measured.setdefault("diverged", False)
     measured["process_wall_s"] = time.perf_counter() - t0
     return [_matrix_record(config, measured)]
@@ -365,7 +375,7 @@ def run_tier(
             path = out / "runs" / f"{item.key}.json"
             doc = None if force else _read_json(path)
             if force:  # from scratch, not from a stopped run's training state
-                (out / "runs" / f"{item.key}.ckpt").unlink(missing_ok=True)
+                _remove_checkpoint(checkpoint_path(out / "runs", item.key))
             if doc is not None and "records" in doc:
                 records.extend(doc["records"])
                 cached += 1

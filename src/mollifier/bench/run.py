@@ -110,7 +110,7 @@ def probe_step_time(diagnostics: Mapping[str, Any], probe_steps: int) -> float:
     ``diagnostics`` is the solve's :attr:`Result.diagnostics` (``first_step_times_s`` from
     :func:`mollifier.train.solve_network`). The first step pays one-off costs and is left out;
     the median keeps a second step that still pays some from moving the estimate (a 4th-order
-    autodiff PINNsFormer at 32² on CPU: 6–10 s, then 6–8 s, then 3–4 s per step). The earlier
+    autodiff PINNsFormer at 32² on CPU: 6–10 s, then 6–8 s, then 2.8–5.7 s per step). The earlier
     estimate, the difference of separate 1-step and ``1 + probe_steps``-step solves, subtracted
     once-per-process costs paid by the first solve from the second: it read that step at
     1.1 s.
@@ -156,7 +156,7 @@ def execute(
     """
     from mollifier.bench.datasets import load
     from mollifier.pdes import problem_from_dataset
-    from mollifier.train import TrainingDivergedError, solve_network
+    from mollifier.train import CheckpointMismatchError, TrainingDivergedError, solve_network
 
     t_start = time.perf_counter()
     status_path = Path(status_file) if status_file is not None else None
@@ -223,7 +223,9 @@ def execute(
                     problem, steps=1 + config.probe_steps, read_off=False, **options
                 )
             except TrainingDivergedError as exc:  # the run, same seed, would diverge alike
-                return _diverged(doc, exc, config, baseline_mb, status_path)
+                doc.update(status="diverged", diverged=True, error=f"probe: {exc}")
+                doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
+                return _finish(doc, status_path)
             per_step = probe_step_time(probe.diagnostics, config.probe_steps)
             doc["probe_step_time_s"] = per_step
             doc["probe_step_times_s"] = probe.diagnostics["first_step_times_s"]
@@ -250,18 +252,22 @@ def execute(
                 **options,
             )
         except TrainingDivergedError as exc:
-            return _diverged(doc, exc, config, baseline_mb, status_path)
-        except ValueError as exc:  # a checkpoint from other training options
-            if ckpt is None:
-                raise
-            doc.update(status="error", error=str(exc))
+            doc.update(status="diverged", diverged=True, steps=int(exc.step), error=str(exc))
+            doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
+            return _finish(doc, status_path)
+        except CheckpointMismatchError as exc:
+            doc.update(status="error", error=str(exc), resumed_at_step=0)
             return _finish(doc, status_path)
         steps_done = int(result.diagnostics.get("steps_done", config.steps))
         doc["steps"] = steps_done
         doc["total_time_s"] = result.wall_time_s
         loop_s = float(result.diagnostics.get("adam_time_s", result.wall_time_s))
         doc["step_time_s"] = loop_s / max(steps_done, 1)
-        doc["peak_memory_mb"] = _memory(config, baseline_mb, result.peak_memory_mb)
+        trained = steps_done > done or done == 0
+        # a process that only reloaded a finished run measured no training memory
+        doc["peak_memory_mb"] = (
+            _memory(config, baseline_mb, result.peak_memory_mb) if trained else None
+        )
         doc["metrics"] = result.metrics
         doc["data_misfit"] = result.diagnostics["data_misfit"]
         algebraic = result.diagnostics.get("algebraic")
@@ -274,18 +280,6 @@ def execute(
             raise
         doc.update(status="out_of_memory", error=f"{type(exc).__name__}: {str(exc)[:300]}")
     return _finish(doc, status_path)
-
-
-def _diverged(
-    doc: dict[str, Any],
-    exc: Any,
-    config: RunConfig,
-    baseline_mb: float,
-    path: Path | None,
-) -> dict[str, Any]:
-    doc.update(status="diverged", diverged=True, steps=int(exc.step), error=str(exc))
-    doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
-    return _finish(doc, path)
 
 
 def _finish(doc: dict[str, Any], path: Path | None) -> dict[str, Any]:
