@@ -83,8 +83,10 @@ def test_run_config_validation(kw: dict[str, object], match: str) -> None:
 
 
 def test_probe_steps_fit_the_steps_the_solver_times() -> None:
+    from mollifier.bench.config import MAX_PROBE_STEPS
     from mollifier.train import TIMED_FIRST_STEPS
 
+    assert MAX_PROBE_STEPS == TIMED_FIRST_STEPS - 1
     assert run_config(probe_steps=TIMED_FIRST_STEPS - 1).probe_steps == TIMED_FIRST_STEPS - 1
     with pytest.raises(ValueError, match=r"probe_steps must be an integer in 0\.\.15"):
         run_config(probe_steps=TIMED_FIRST_STEPS)

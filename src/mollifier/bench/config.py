@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "ARCHS",
     "DERIVATIVES",
+    "MAX_PROBE_STEPS",
     "STUDIES",
     "TASKS",
     "TASK_ORDER",
@@ -30,6 +31,10 @@ __all__ = [
     "canonical_json",
     "config_hash",
 ]
+
+#: The most steps a probe may time: the solver times its first ``TIMED_FIRST_STEPS`` (16) steps
+#: one by one, and the probe leaves the first out (:func:`mollifier.bench.run.probe_step_time`).
+MAX_PROBE_STEPS = 15
 
 #: The benchmark's tasks and the highest derivative order of their residuals.
 TASK_ORDER: dict[str, int] = {"langevin": 1, "heat": 2, "chromatin": 4}
@@ -198,8 +203,10 @@ class RunConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise ValueError(f"threads must be a non-negative integer, got {self.threads!r}")
-        if not isinstance(self.probe_steps, int) or not 0 <= self.probe_steps < 16:
-            raise ValueError(f"probe_steps must be an integer in 0..15, got {self.probe_steps!r}")
+        if not isinstance(self.probe_steps, int) or not 0 <= self.probe_steps <= MAX_PROBE_STEPS:
+            raise ValueError(
+                f"probe_steps must be an integer in 0..{MAX_PROBE_STEPS}, got {self.probe_steps!r}"
+            )
         _positive("time_limit_s", self.time_limit_s)
         if self.memory_limit_mb is not None:
             _positive("memory_limit_mb", self.memory_limit_mb)
@@ -400,8 +407,8 @@ class TierConfig:
             raise ValueError("matrix must be a tuple of MatrixSpec")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
-        if self.threads < 0 or not 0 <= self.probe_steps < 16:
-            raise ValueError("threads must be >= 0 and probe_steps in 0..15")
+        if self.threads < 0 or not 0 <= self.probe_steps <= MAX_PROBE_STEPS:
+            raise ValueError(f"threads must be >= 0 and probe_steps in 0..{MAX_PROBE_STEPS}")
         _positive("run_time_limit_s", self.run_time_limit_s)
         if self.memory_limit_mb is not None:
             _positive("memory_limit_mb", self.memory_limit_mb)

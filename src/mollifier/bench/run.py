@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from mollifier.bench._process import is_out_of_memory, limit_memory, peak_rss_mb
-from mollifier.bench.config import RunConfig
+from mollifier.bench.config import MAX_PROBE_STEPS, RunConfig
 
 __all__ = ["CHECKPOINT_EVERY", "execute", "probe_step_time"]
 
@@ -115,10 +115,8 @@ def probe_step_time(diagnostics: Mapping[str, Any], probe_steps: int) -> float:
     once-per-process costs paid by the first solve from the second: it read that step at
     1.1 s.
     """
-    from mollifier.train import TIMED_FIRST_STEPS
-
-    if not 1 <= probe_steps < TIMED_FIRST_STEPS:
-        raise ValueError(f"probe_steps must be in 1..{TIMED_FIRST_STEPS - 1}, got {probe_steps}")
+    if not 1 <= probe_steps <= MAX_PROBE_STEPS:
+        raise ValueError(f"probe_steps must be in 1..{MAX_PROBE_STEPS}, got {probe_steps}")
     times = list(diagnostics["first_step_times_s"])
     if len(times) != 1 + probe_steps:
         raise ValueError(f"the probe timed {len(times)} steps, expected {1 + probe_steps}")
