@@ -43,7 +43,7 @@ from typing import Any
 
 from mollifier.bench.config import RunConfig
 from mollifier.bench.datasets import ensure_dataset
-from mollifier.bench.harness import matrix_runs, run_command
+from mollifier.bench.harness import matrix_runs, read_json, run_command
 from mollifier.bench.provenance import commit_info, device_name, resolve_device
 from mollifier.bench.tiers import get_tier
 
@@ -140,13 +140,6 @@ def run_jobs(
 def stem(work: Path, key: str, suffix: str = "") -> Path:
     """``work/<key><suffix>`` with the key's colons made file-name safe (no extension)."""
     return work / f"{key.replace(':', '_')}{suffix}"
-
-
-def read(path: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 def tail(path: Path, n_chars: int = 1500) -> str:
@@ -264,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     probe_codes = run_jobs(
         probe_configs, paths, work, ".probe", deadline=deadline, sequential=args.sequential
     )
-    probes = {k: read(Path(f"{stem(work, k, '.probe')}.json")) for k in configs}
+    probes = {k: read_json(Path(f"{stem(work, k, '.probe')}.json")) or {} for k in configs}
     print(f"probes done after {time.perf_counter() - t_start:.0f} s", flush=True)
 
     # 2. plan the steps of each pair, within the budget and the time left before the deadline
@@ -311,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         base = stem(work, key)
         if key in runs:
-            rec.update(read(Path(f"{base}.json")))
+            rec.update(read_json(Path(f"{base}.json")) or {})
             if key not in codes:
                 rec.update(status="not started before the deadline", steps=0)
             elif codes[key] is None:

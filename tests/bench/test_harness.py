@@ -347,3 +347,13 @@ def test_peak_memory_is_the_subprocess_own_not_the_parent() -> None:
     grown = child(200) - child(0)
     assert 180 < grown < 220, grown
     del big
+
+
+def test_read_json_treats_a_half_written_file_as_missing(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    assert harness.read_json(path) is None  # missing
+    doc = {"status": "ok", "steps": 3}
+    path.write_text(json.dumps(doc))
+    assert harness.read_json(path) == doc
+    path.write_text(json.dumps(doc)[:-4])  # a process killed mid-write
+    assert harness.read_json(path) is None

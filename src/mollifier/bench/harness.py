@@ -39,7 +39,14 @@ from typing import Any
 
 from mollifier.bench.config import STUDIES, RunConfig, TierConfig, canonical_json, config_hash
 
-__all__ = ["BenchOutcome", "checkpoint_path", "matrix_runs", "run_command", "run_tier"]
+__all__ = [
+    "BenchOutcome",
+    "checkpoint_path",
+    "matrix_runs",
+    "read_json",
+    "run_command",
+    "run_tier",
+]
 #: Seconds granted beyond a run's time limit for process start-up and data loading.
 _GRACE_S = 60.0
 _UNCACHED = ("error", "skipped", "skipped_memory")
@@ -105,7 +112,12 @@ def matrix_runs(tier: TierConfig, *, device: str, threads: int) -> list[RunConfi
     return list(unique.values())
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """The JSON document at ``path``, or None when it is missing, unreadable or not valid JSON.
+
+    Used for files a run may have left half-written (a killed process): a caller treats None as
+    "not there" and recomputes, it never trusts a partial document.
+    """
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
@@ -201,14 +213,14 @@ def _execute_matrix(
             cmd, capture_output=True, text=True, timeout=config.time_limit_s + _GRACE_S
         )
     except subprocess.TimeoutExpired:
-        measured = _read_json(partial) or {}
+        measured = read_json(partial) or {}
         measured.update(
             status="timeout",
             error=f"killed after {config.time_limit_s:.0f} s (the run's time limit)",
             total_time_s=None,
         )
     else:
-        measured = _read_json(partial) or {}
+        measured = read_json(partial) or {}
         if proc.returncode != 0:
             status = "killed" if proc.returncode < 0 else "error"
             measured.update(
@@ -373,7 +385,7 @@ def run_tier(
         for item in bar:
             bar.set_postfix_str(item.label, refresh=True)
             path = out / "runs" / f"{item.key}.json"
-            doc = None if force else _read_json(path)
+            doc = None if force else read_json(path)
             if force:  # from scratch, not from a stopped run's training state
                 _remove_checkpoint(checkpoint_path(out / "runs", item.key))
             if doc is not None and "records" in doc:
