@@ -28,6 +28,7 @@ step of the run.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Mapping
@@ -127,6 +128,22 @@ class _Model(nn.Module):
         return out
 
 
+def _fingerprint(problem: InverseProblem) -> str:
+    """SHA-256 of what a network is fitted to: the grid's coordinates, the observations, the
+    mask and the known fields (their float64 bytes, in name order). A checkpoint pins it, so a
+    run cannot resume against other data of the same shape."""
+    h = hashlib.sha256()
+    arrays: list[tuple[str, Any]] = [("axis:" + a, problem.grid[a]) for a in problem.grid.axes]
+    arrays += [("data:" + k, problem.data[k]) for k in sorted(problem.data)]
+    arrays += [("known:" + k, problem.known[k]) for k in sorted(problem.known)]
+    if problem.mask is not None:
+        arrays.append(("mask", problem.mask))
+    for name, value in arrays:
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(value, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
 def _coordinates(
     problem: InverseProblem, dtype: torch.dtype, device: torch.device
 ) -> list[torch.Tensor]:
@@ -195,8 +212,9 @@ def solve_network(
         Continue from ``checkpoint`` if it exists. It must have been made with the same ``arch``,
         ``derivatives``, ``steps``, learning rates, ``lbfgs_steps``, weights, ``seed``,
         ``dtype``, ``network``, ``data_loss``, early-stopping settings, and the problem's grid
-        shape, widths, kernel and boundary (:class:`CheckpointMismatchError`, a ``ValueError``,
-        names what differs; the data values themselves are not compared). A checkpoint of a
+        shape, widths, kernel and boundary, and its data (a SHA-256 of the grid coordinates,
+        observations, mask and known fields) (:class:`CheckpointMismatchError`, a
+        ``ValueError``, names what differs). A checkpoint of a
         run that stopped early or ran its L-BFGS steps is finished: nothing more is trained.
     progress : bool
         Show a progress bar with the loss terms and current unknowns.
@@ -380,6 +398,7 @@ def solve_network(
         "width": {a: float(w) for a, w in problem.width.items()},
         "kernel": repr(problem.kernel),
         "boundary": repr(problem.boundary),
+        "data_sha256": _fingerprint(problem),
     }
     # early-stopping state; a checkpoint that stopped early, or ran L-BFGS, is a finished run
     stopping = {"best": math.inf, "since_best": 0, "stopped_early": False, "lbfgs_done": False}
@@ -536,7 +555,7 @@ def solve_network(
         "arch": arch,
         "derivatives": derivatives,
         "device": str(dev),
-        **{k: v for k, v in training.items() if k not in ("grid", "width")},
+        **{k: v for k, v in training.items() if k not in ("grid", "width", "data_sha256")},
     }
     result.diagnostics.update(
         {

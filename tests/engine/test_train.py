@@ -17,7 +17,7 @@ from mollifier.sim import (
     simulate_heat,
     simulate_langevin,
 )
-from mollifier.train import TrainingDivergedError
+from mollifier.train import CheckpointMismatchError, TrainingDivergedError
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +123,12 @@ def test_checkpoint_is_written_and_checked_on_resume(tmp_path, heat_problem):
         heat_problem.solve("network", steps=40, checkpoint=ckpt, resume=True, **kw)
     with pytest.raises(ValueError, match="resume=True needs a checkpoint path"):
         heat_problem.solve("network", steps=30, resume=True, **kw)
+    # other observations of the same shape, with the same widths: refused, not silently resumed
+    other = problem_from_dataset(
+        simulate_heat(n=48, noise=GaussianNoise(0.01), seed=1), width=dict(heat_problem.width)
+    )
+    with pytest.raises(CheckpointMismatchError, match="data_sha256="):
+        other.solve("network", steps=30, checkpoint=ckpt, resume=True, **kw)
 
 
 def test_resume_continues_where_it_stopped(tmp_path, heat_problem):
