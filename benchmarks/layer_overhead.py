@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/layer_overhead.py [--n 128] [--order 4] [--operator axis|biharmonic]
        [--steps 10] [--rounds 3] [--interleaved 30] [--compare-direct] [--device cpu]
-       [--threads 0]
+       [--threads 0] [--malloc default|retain]
 
 Each configuration runs in its own subprocess; the same MLP (2 → 4 × 64 tanh → 1), grid, data,
 loss and Adam optimiser are used for all three. A round measures the floor, the mollifier and
@@ -17,6 +17,12 @@ turn for N cycles, in a balanced order (see
 per-cycle ratios are the least noisy estimate of the time ratios (memory is not measured there).
 Their medians are printed last. ``--compare-direct`` adds a fourth configuration to those cycles,
 the mollifier step with the layer's ``conv1d`` path instead of the one ``method="auto"`` picks.
+
+``--malloc retain`` (CPU, glibc) makes every measuring process keep the memory it frees instead of
+returning it to the system (:func:`mollifier.bench._process.set_malloc_policy`), as jemalloc and
+tcmalloc do: with glibc's default, each step pays page faults for the buffers the previous step
+freed, and how much depends on what the process allocated before (interleaved steps of a large
+autodiff graph leave a small step's buffers in the heap; a fresh process does not).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dataclasses import replace
 
 import torch
 
+from mollifier.bench._process import MALLOC_POLICIES
 from mollifier.bench.cost import (
     StepCost,
     StepCostConfig,
@@ -71,6 +78,12 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--malloc",
+        choices=MALLOC_POLICIES,
+        default="default",
+        help="C allocator policy of every measuring process (CPU; 'retain' needs glibc)",
+    )
     args = parser.parse_args()
     if args.rounds < 1 or args.steps < 1 or args.interleaved == 1 or args.interleaved < 0:
         parser.error("need --rounds >= 1, --steps >= 1 and --interleaved 0 or >= 2")
@@ -87,13 +100,17 @@ def main() -> None:
         steps=args.steps,
         device=args.device,
         threads=args.threads,
+        malloc=args.malloc,
     )
     rounds: list[dict[str, StepCost]] = [
         {m: run_isolated(replace(shared, method=m), baseline_mb=base) for m in METHODS}
         for _ in range(args.rounds)
     ]
     dev = rounds[0]["none"].device_name
-    print(f"device: {dev}; torch {torch.__version__}; python {platform.python_version()}")
+    print(
+        f"device: {dev}; torch {torch.__version__}; python {platform.python_version()}; "
+        f"malloc policy {args.malloc}"
+    )
     print(
         f"grid {args.n}x{args.n}, order {args.order} ({args.operator}), MLP 2-4x64-1 float32, "
         f"{args.steps} timed steps per process (median), {args.rounds} rounds"

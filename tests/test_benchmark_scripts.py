@@ -79,7 +79,7 @@ def test_layer_overhead_script():
     rows = run_script(
         "layer_overhead.py",
         *("--n", "16", "--steps", "1", "--rounds", "1", "--interleaved", "2"),
-        *("--compare-direct", "--threads", "1"),
+        *("--compare-direct", "--threads", "1", "--malloc", "retain"),
     )
     (row,) = rows
     assert row[0] == "1"

@@ -1,12 +1,31 @@
-"""Process-level measurement helpers: peak resident memory, an address-space cap, OOM detection."""
+"""Process-level measurement helpers: peak resident memory, an address-space cap, OOM detection,
+the C allocator's policy."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import platform
 import resource
 
 from mollifier._memory import peak_rss_mb, status_kb
 
-__all__ = ["IDLE_PROBE", "is_out_of_memory", "limit_memory", "peak_rss_mb"]
+__all__ = [
+    "IDLE_PROBE",
+    "MALLOC_POLICIES",
+    "is_out_of_memory",
+    "limit_memory",
+    "peak_rss_mb",
+    "set_malloc_policy",
+]
+
+#: ``"default"``: the C allocator as it comes; ``"retain"``: see :func:`set_malloc_policy`.
+MALLOC_POLICIES = ("default", "retain")
+# glibc's mallopt parameters (malloc.h) and its largest mmap threshold on 64-bit systems
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_MAX = 32 * 2**20
+_TRIM_THRESHOLD = 2**30
 
 #: Source run by :func:`mollifier.bench.cost.idle_rss_mb` in a fresh process that imports only
 #: torch (it must not import mollifier): prints that process's peak RSS in MB, as above.
@@ -43,3 +62,39 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and (
         "out of memory" in text or "can't allocate memory" in text or "cannot allocate" in text
     )
+
+
+def set_malloc_policy(policy: str) -> None:
+    """Set how this process's C allocator treats freed memory (CPU tensors live there).
+
+    ``"retain"`` (glibc only): freed memory stays in the process — the heap is not trimmed
+    below 1 GiB of free space, and blocks up to 32 MiB come from the heap instead of fresh
+    ``mmap`` pages. glibc's default returns large freed blocks to the system, so a training step
+    that allocates the buffers the previous step freed pays a page fault per 4 KiB page again;
+    jemalloc and tcmalloc, which PyTorch's performance tuning guide recommends for CPU work,
+    keep them. It must be called before the measured work and applies to the whole process.
+    ``"default"`` changes nothing.
+
+    Raises
+    ------
+    ValueError
+        For an unknown policy.
+    RuntimeError
+        For ``"retain"`` where the C library is not glibc, or glibc refuses a setting.
+    """
+    if policy not in MALLOC_POLICIES:
+        raise ValueError(f"malloc policy must be one of {MALLOC_POLICIES}, got {policy!r}")
+    if policy == "default":
+        return
+    if platform.libc_ver()[0] != "glibc":
+        raise RuntimeError(
+            f"malloc policy 'retain' needs glibc's mallopt; this C library is "
+            f"{platform.libc_ver()[0] or 'unknown'}"
+        )
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    for param, value in (
+        (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD),
+        (_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX),
+    ):
+        if libc.mallopt(param, value) != 1:
+            raise RuntimeError(f"glibc mallopt({param}, {value}) failed")

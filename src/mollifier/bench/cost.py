@@ -26,7 +26,14 @@ from typing import Any
 import torch
 
 from mollifier._conv import CONV_METHODS
-from mollifier.bench._process import IDLE_PROBE, is_out_of_memory, limit_memory, peak_rss_mb
+from mollifier.bench._process import (
+    IDLE_PROBE,
+    MALLOC_POLICIES,
+    is_out_of_memory,
+    limit_memory,
+    peak_rss_mb,
+    set_malloc_policy,
+)
 
 __all__ = [
     "StepCost",
@@ -76,6 +83,9 @@ class StepCostConfig:
     seed : int
     conv_method : {"auto", "direct", "fft", "matrix"}
         The mollifier layer's convolution algorithm (see :class:`~mollifier.MollifierLayer`).
+    malloc : {"default", "retain"}
+        The C allocator's policy in the measuring process, on CPU
+        (:func:`mollifier.bench._process.set_malloc_policy`; ``"retain"`` needs glibc).
     """
 
     method: str = "mollifier"
@@ -93,6 +103,7 @@ class StepCostConfig:
     threads: int = 0
     seed: int = 0
     conv_method: str = "auto"
+    malloc: str = "default"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -109,6 +120,8 @@ class StepCostConfig:
             raise ValueError(
                 f"conv_method must be one of {list(CONV_METHODS)}, got {self.conv_method!r}"
             )
+        if self.malloc not in MALLOC_POLICIES:
+            raise ValueError(f"malloc must be one of {MALLOC_POLICIES}, got {self.malloc!r}")
         if self.steps < 1 or self.warmup < 0 or self.n < 16:
             raise ValueError("need steps >= 1, warmup >= 0 and n >= 16")
 
@@ -199,6 +212,8 @@ def measure_step_cost(config: StepCostConfig) -> StepCost:
     if config.threads:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
+    if device.type == "cpu":
+        set_malloc_policy(config.malloc)
     step, sync = _make_step(config)
     for _ in range(config.warmup):
         step()
@@ -283,8 +298,12 @@ def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[floa
     if not configs:
         return []
     first = configs[0]
+    if len({c.malloc for c in configs}) > 1:
+        raise ValueError("configurations timed in one process must share one malloc policy")
     if first.threads:
         torch.set_num_threads(first.threads)
+    if torch.device(first.device).type == "cpu":
+        set_malloc_policy(first.malloc)
     return time_interleaved(
         [_make_step(c) for c in configs], cycles=first.steps, warmup=first.warmup
     )
