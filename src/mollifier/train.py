@@ -128,19 +128,25 @@ class _Model(nn.Module):
         return out
 
 
+#: Pinned in checkpoints but not in ``Result.config`` (they describe the problem, not the solver).
+_NOT_IN_CONFIG = ("grid", "width", "data_names", "channels", "data_sha256")
+
+
 def _fingerprint(problem: InverseProblem) -> str:
-    """SHA-256 of what a network is fitted to: the grid's coordinates, the observations, the
-    mask and the known fields (their float64 bytes, in name order). A checkpoint pins it, so a
-    run cannot resume against other data of the same shape."""
+    """SHA-256 of what a network is fitted to: the grid's coordinates, the observations (in the
+    order that maps them to network outputs), the mask and the known fields, as float64 bytes with
+    every NaN and signed zero made canonical. A checkpoint pins it, so a run cannot resume
+    against other data of the same shape."""
     h = hashlib.sha256()
     arrays: list[tuple[str, Any]] = [("axis:" + a, problem.grid[a]) for a in problem.grid.axes]
-    arrays += [("data:" + k, problem.data[k]) for k in sorted(problem.data)]
+    arrays += [("data:" + k, v) for k, v in problem.data.items()]
     arrays += [("known:" + k, problem.known[k]) for k in sorted(problem.known)]
     if problem.mask is not None:
         arrays.append(("mask", problem.mask))
     for name, value in arrays:
+        values = np.asarray(value, dtype=np.float64) + 0.0  # -0.0 becomes 0.0
         h.update(name.encode())
-        h.update(np.ascontiguousarray(value, dtype=np.float64).tobytes())
+        h.update(np.where(np.isnan(values), np.nan, values).tobytes())
     return h.hexdigest()
 
 
@@ -398,7 +404,9 @@ def solve_network(
         "width": {a: float(w) for a, w in problem.width.items()},
         "kernel": repr(problem.kernel),
         "boundary": repr(problem.boundary),
-        "data_sha256": _fingerprint(problem),
+        "data_names": list(problem.data),
+        "channels": list(channels),
+        "data_sha256": _fingerprint(problem) if ckpt is not None else None,
     }
     # early-stopping state; a checkpoint that stopped early, or ran L-BFGS, is a finished run
     stopping = {"best": math.inf, "since_best": 0, "stopped_early": False, "lbfgs_done": False}
@@ -555,7 +563,7 @@ def solve_network(
         "arch": arch,
         "derivatives": derivatives,
         "device": str(dev),
-        **{k: v for k, v in training.items() if k not in ("grid", "width", "data_sha256")},
+        **{k: v for k, v in training.items() if k not in _NOT_IN_CONFIG},
     }
     result.diagnostics.update(
         {

@@ -93,9 +93,13 @@ def test_interleaved_order_follows_the_balanced_design(monkeypatch: pytest.Monke
 
 # Ten steps that each allocate and free 16 buffers of 4 MiB (the size of one 128² × 64
 # activation in float32), after one untimed step; prints the minor page faults of the ten.
+# Transparent huge pages are turned off for the process (prctl PR_SET_THP_DISABLE), so that
+# pages are 4 KiB whatever the host's THP setting.
 _FAULTS = """
-import resource, sys, torch
+import ctypes, resource, sys, torch
 from mollifier.bench._process import set_malloc_policy
+if ctypes.CDLL(None).prctl(41, 1, 0, 0, 0) != 0:
+    raise OSError("prctl(PR_SET_THP_DISABLE) failed")
 set_malloc_policy(sys.argv[1])
 def step():
     buffers = [torch.ones(2**20) for _ in range(16)]

@@ -254,3 +254,29 @@ def test_positive_constant_stays_positive_and_options_are_checked():
         pb.solve("network", dtype="float16")
     with pytest.raises(TypeError):
         pb.solve("network", epochs=3)
+
+
+def test_a_checkpoint_is_refused_when_the_data_fields_come_in_another_order(tmp_path):
+    """The network's outputs map to the data fields in their order; the same fields listed the
+    other way round would silently swap them on resume."""
+    pb = problem_from_dataset(
+        simulate_chromatin(n=16, length=6.4, noise=GaussianNoise(0.01), seed=0), width="auto"
+    )
+    swapped = ml.InverseProblem(
+        grid=pb.grid,
+        data=dict(reversed(list(pb.data.items()))),
+        unknowns=pb.unknowns,
+        residual=pb.residual,
+        width=dict(pb.width),
+        known=pb.known,
+        kernel=pb.kernel,
+        boundary=pb.boundary,
+        crop=pb.crop,
+        mask=pb.mask,
+    )
+    kw = {"steps": 2, "seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}}
+    ckpt = tmp_path / "ckpt.pt"
+    pb.solve("network", checkpoint=ckpt, **kw)
+    pb.solve("network", checkpoint=ckpt, resume=True, **kw)  # the same problem resumes
+    with pytest.raises(CheckpointMismatchError, match=r"data_names=\['phi_w', 'phi_d'\]"):
+        swapped.solve("network", checkpoint=ckpt, resume=True, **kw)

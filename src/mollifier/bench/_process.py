@@ -67,13 +67,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def set_malloc_policy(policy: str) -> None:
     """Set how this process's C allocator treats freed memory (CPU tensors live there).
 
-    ``"retain"`` (glibc only): freed memory stays in the process — the heap is not trimmed
-    below 1 GiB of free space, and blocks up to 32 MiB come from the heap instead of fresh
-    ``mmap`` pages. glibc's default returns large freed blocks to the system, so a training step
-    that allocates the buffers the previous step freed pays a page fault per 4 KiB page again;
-    jemalloc and tcmalloc, which PyTorch's performance tuning guide recommends for CPU work,
-    keep them. It must be called before the measured work and applies to the whole process.
-    ``"default"`` changes nothing.
+    ``"retain"`` (glibc only): freed memory stays in the process — the heap's top is given
+    back only when more than 1 GiB is free there, and blocks up to 32 MiB come from the heap
+    instead of fresh ``mmap`` pages. glibc's default returns large freed blocks to the system,
+    so a training step that allocates the buffers the previous step freed pays a page fault
+    per 4 KiB page again; jemalloc and tcmalloc, which PyTorch's performance tuning guide
+    recommends for CPU work, keep them. Call it before the measured work; it applies to the
+    whole process and cannot be undone. ``"default"`` changes nothing.
 
     Raises
     ------
