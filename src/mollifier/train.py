@@ -129,7 +129,7 @@ class _Model(nn.Module):
 
 
 #: Pinned in checkpoints but not in ``Result.config`` (they describe the problem, not the solver).
-_NOT_IN_CONFIG = ("grid", "width", "data_names", "channels", "data_sha256")
+_NOT_IN_CONFIG = ("grid", "width", "data_names", "channels", "unknowns", "crop", "data_sha256")
 
 
 def _fingerprint(problem: InverseProblem) -> str:
@@ -218,9 +218,10 @@ def solve_network(
         Continue from ``checkpoint`` if it exists. It must have been made with the same ``arch``,
         ``derivatives``, ``steps``, learning rates, ``lbfgs_steps``, weights, ``seed``,
         ``dtype``, ``network``, ``data_loss``, early-stopping settings, and the problem's grid
-        shape, widths, kernel and boundary, and its data (a SHA-256 of the grid coordinates,
-        observations, mask and known fields) (:class:`CheckpointMismatchError`, a
-        ``ValueError``, names what differs). A checkpoint of a
+        shape, widths, kernel, boundary, ``crop`` and unknowns (their specifications), and its
+        data (the data fields' order, and a SHA-256 of the grid coordinates, observations, mask
+        and known fields) (:class:`CheckpointMismatchError`, a ``ValueError``, names what
+        differs). A checkpoint of a
         run that stopped early or ran its L-BFGS steps is finished: nothing more is trained.
     progress : bool
         Show a progress bar with the loss terms and current unknowns.
@@ -406,6 +407,8 @@ def solve_network(
         "boundary": repr(problem.boundary),
         "data_names": list(problem.data),
         "channels": list(channels),
+        "unknowns": {n: repr(u) for n, u in problem.unknowns.items()},
+        "crop": problem.crop,
         "data_sha256": _fingerprint(problem) if ckpt is not None else None,
     }
     # early-stopping state; a checkpoint that stopped early, or ran L-BFGS, is a finished run

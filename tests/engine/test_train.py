@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -256,27 +257,37 @@ def test_positive_constant_stays_positive_and_options_are_checked():
         pb.solve("network", epochs=3)
 
 
-def test_a_checkpoint_is_refused_when_the_data_fields_come_in_another_order(tmp_path):
+def _rebuilt(pb: ml.InverseProblem, **changes: object) -> ml.InverseProblem:
+    """``pb`` built again from its parts, with ``changes`` to its constructor's arguments."""
+    parts: dict[str, object] = {
+        "grid": pb.grid,
+        "data": pb.data,
+        "unknowns": pb.unknowns,
+        "residual": pb.residual,
+        "width": dict(pb.width),
+        "known": pb.known,
+        "kernel": pb.kernel,
+        "boundary": pb.boundary,
+        "crop": pb.crop,
+        "mask": pb.mask,
+    }
+    return ml.InverseProblem(**{**parts, **changes})  # type: ignore[arg-type]
+
+
+def test_a_checkpoint_is_refused_for_another_field_order_or_unknown(tmp_path):
     """The network's outputs map to the data fields in their order; the same fields listed the
-    other way round would silently swap them on resume."""
+    other way round would silently swap them on resume. Another starting value of an unknown
+    is another problem too."""
     pb = problem_from_dataset(
         simulate_chromatin(n=16, length=6.4, noise=GaussianNoise(0.01), seed=0), width="auto"
-    )
-    swapped = ml.InverseProblem(
-        grid=pb.grid,
-        data=dict(reversed(list(pb.data.items()))),
-        unknowns=pb.unknowns,
-        residual=pb.residual,
-        width=dict(pb.width),
-        known=pb.known,
-        kernel=pb.kernel,
-        boundary=pb.boundary,
-        crop=pb.crop,
-        mask=pb.mask,
     )
     kw = {"steps": 2, "seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}}
     ckpt = tmp_path / "ckpt.pt"
     pb.solve("network", checkpoint=ckpt, **kw)
-    pb.solve("network", checkpoint=ckpt, resume=True, **kw)  # the same problem resumes
+    _rebuilt(pb).solve("network", checkpoint=ckpt, resume=True, **kw)  # the same problem resumes
+    swapped = _rebuilt(pb, data=dict(reversed(list(pb.data.items()))))
     with pytest.raises(CheckpointMismatchError, match=r"data_names=\['phi_w', 'phi_d'\]"):
         swapped.solve("network", checkpoint=ckpt, resume=True, **kw)
+    other_init = _rebuilt(pb, unknowns={"lam": dataclasses.replace(pb.unknowns["lam"], init=0.7)})
+    with pytest.raises(CheckpointMismatchError, match=r"unknowns=.*init=0\.5"):
+        other_init.solve("network", checkpoint=ckpt, resume=True, **kw)
