@@ -51,6 +51,7 @@ __all__ = [
     "TIMED_FIRST_STEPS",
     "CheckpointMismatchError",
     "TrainingDivergedError",
+    "remove_checkpoint",
     "solve_network",
 ]
 
@@ -150,6 +151,18 @@ def _fingerprint(problem: InverseProblem) -> str:
     return h.hexdigest()
 
 
+def _unfinished_save(checkpoint: Path) -> Path:
+    """Where a checkpoint is written before it replaces ``checkpoint`` (a cut-short save stays)."""
+    return checkpoint.with_name(checkpoint.name + ".tmp")
+
+
+def remove_checkpoint(checkpoint: str | Path) -> None:
+    """Delete a :func:`solve_network` checkpoint and any save of it that was cut short."""
+    path = Path(checkpoint)
+    path.unlink(missing_ok=True)
+    _unfinished_save(path).unlink(missing_ok=True)
+
+
 def _coordinates(
     problem: InverseProblem, dtype: torch.dtype, device: torch.device
 ) -> list[torch.Tensor]:
@@ -221,8 +234,8 @@ def solve_network(
         shape, widths, kernel, boundary, ``crop`` and unknowns (their specifications), and its
         data (the data fields' order, and a SHA-256 of the grid coordinates, observations, mask
         and known fields) (:class:`CheckpointMismatchError`, a ``ValueError``, names what
-        differs). A checkpoint of a
-        run that stopped early or ran its L-BFGS steps is finished: nothing more is trained.
+        differs). A checkpoint of a run that stopped early or ran its L-BFGS steps is finished:
+        nothing more is trained.
     progress : bool
         Show a progress bar with the loss terms and current unknowns.
     log_every : int
@@ -449,7 +462,7 @@ def solve_network(
             "wall_time_s": prior["wall_time_s"] + time.perf_counter() - t0,
         }
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_suffix(ckpt.suffix + ".tmp")
+        tmp = _unfinished_save(ckpt)
         torch.save(
             {
                 "model": model.state_dict(),

@@ -18,7 +18,7 @@ from mollifier.sim import (
     simulate_heat,
     simulate_langevin,
 )
-from mollifier.train import CheckpointMismatchError, TrainingDivergedError
+from mollifier.train import CheckpointMismatchError, TrainingDivergedError, remove_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +130,11 @@ def test_checkpoint_is_written_and_checked_on_resume(tmp_path, heat_problem):
     )
     with pytest.raises(CheckpointMismatchError, match="data_sha256="):
         other.solve("network", steps=30, checkpoint=ckpt, resume=True, **kw)
+    # removing a checkpoint also removes a save of it that was cut short
+    unfinished = tmp_path / "ckpt.pt.tmp"
+    unfinished.write_bytes(b"cut short")
+    remove_checkpoint(ckpt)
+    assert not ckpt.exists() and not unfinished.exists()
 
 
 def test_resume_continues_where_it_stopped(tmp_path, heat_problem):

@@ -207,13 +207,19 @@ def _make_step(config: StepCostConfig) -> tuple[Callable[[], None], Callable[[],
     return step, sync
 
 
-def measure_step_cost(config: StepCostConfig) -> StepCost:
-    """Time ``config.steps`` training steps in this process (see the module docstring)."""
+def _configure_process(config: StepCostConfig) -> None:
+    """Apply ``config``'s process-wide settings: torch's thread count and, on CPU, the C
+    allocator's policy."""
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = torch.device(config.device)
-    if device.type == "cpu":
+    if torch.device(config.device).type == "cpu":
         set_malloc_policy(config.malloc)
+
+
+def measure_step_cost(config: StepCostConfig) -> StepCost:
+    """Time ``config.steps`` training steps in this process (see the module docstring)."""
+    _configure_process(config)
+    device = torch.device(config.device)
     step, sync = _make_step(config)
     for _ in range(config.warmup):
         step()
@@ -300,10 +306,7 @@ def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[floa
     first = configs[0]
     if len({c.malloc for c in configs}) > 1:
         raise ValueError("configurations timed in one process must share one malloc policy")
-    if first.threads:
-        torch.set_num_threads(first.threads)
-    if torch.device(first.device).type == "cpu":
-        set_malloc_policy(first.malloc)
+    _configure_process(first)
     return time_interleaved(
         [_make_step(c) for c in configs], cycles=first.steps, warmup=first.warmup
     )

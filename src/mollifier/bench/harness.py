@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from mollifier.bench.config import STUDIES, RunConfig, TierConfig, canonical_json, config_hash
+from mollifier.train import remove_checkpoint
 
 __all__ = [
     "BenchOutcome",
@@ -147,11 +148,6 @@ def checkpoint_path(runs_dir: Path, key: str) -> Path:
     return runs_dir / f"{key}.ckpt"
 
 
-def _remove_checkpoint(ckpt: Path) -> None:
-    ckpt.unlink(missing_ok=True)
-    ckpt.with_name(ckpt.name + ".tmp").unlink(missing_ok=True)  # a save cut short
-
-
 def run_command(
     config: RunConfig,
     dataset: Path,
@@ -228,7 +224,7 @@ def _execute_matrix(
             )
     partial.unlink(missing_ok=True)
     if ckpt is not None:  # the run has its record now (a cached result, or an error to rerun)
-        _remove_checkpoint(ckpt)
+        remove_checkpoint(ckpt)
     measured.setdefault("diverged", False)
     measured["process_wall_s"] = time.perf_counter() - t0
     return [_matrix_record(config, measured)]
@@ -387,7 +383,7 @@ def run_tier(
             path = out / "runs" / f"{item.key}.json"
             doc = None if force else read_json(path)
             if force:  # from scratch, not from a stopped run's training state
-                _remove_checkpoint(checkpoint_path(out / "runs", item.key))
+                remove_checkpoint(checkpoint_path(out / "runs", item.key))
             if doc is not None and "records" in doc:
                 records.extend(doc["records"])
                 cached += 1
