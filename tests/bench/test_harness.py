@@ -276,13 +276,91 @@ def test_run_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: pytest.Mon
     assert other["status"] == "error" and "different training options: lr=" in other["error"]
 
 
-def test_memory_limit_turns_oom_into_a_record() -> None:
+# 20 MB once ran out inside torch's lazy import of torch._dynamo (first optimizer), which fails
+# with a SystemError rather than a MemoryError; limit_memory now imports it before the cap
+@pytest.mark.parametrize("limit_mb", [5.0, 20.0])
+def test_memory_limit_turns_oom_into_a_record(limit_mb: float) -> None:
     cfg = StepCostConfig(
         method="autodiff", order=4, n=64, hidden=64, depth=4, steps=1, warmup=0, threads=1
     )
-    rec = measure_isolated(cfg, baseline_mb=0.0, memory_limit_mb=5.0, timeout_s=120)
+    rec = measure_isolated(cfg, baseline_mb=0.0, memory_limit_mb=limit_mb, timeout_s=120)
     assert rec["status"] == "out_of_memory", rec["error"]
     assert rec["step_time_s"] is None
+
+
+def test_run_process_records_out_of_memory(tmp_path: Path) -> None:
+    """A whole training run past its memory limit ends as a record, not a crash."""
+    import subprocess
+
+    from mollifier.bench.config import DatasetSpec, RunConfig
+    from mollifier.bench.datasets import ensure_dataset
+    from mollifier.bench.harness import run_command
+
+    spec = DatasetSpec(task="heat", n=16, noise=0.01)
+    path, widths = ensure_dataset(tmp_path, spec)
+    cfg = RunConfig(
+        dataset=spec,
+        derivatives="autodiff",
+        arch="mlp",
+        steps=5,
+        width=widths,
+        memory_limit_mb=5.0,
+        threads=1,
+    )
+    result = tmp_path / "result.json"
+    proc = subprocess.run(
+        run_command(cfg, path, result), capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(result.read_text())
+    assert doc["status"] == "out_of_memory", doc.get("error")
+    assert "allocate" in doc["error"] or doc["error"].startswith("MemoryError")
+
+
+@pytest.mark.parametrize(
+    ("limit_mb", "stderr", "status"),
+    [
+        (
+            5.0,
+            "OpenBLAS error: Memory allocation still failed after 10 retries, giving up.",
+            "out_of_memory",
+        ),
+        (
+            None,
+            "OpenBLAS error: Memory allocation still failed after 10 retries, giving up.",
+            "error",
+        ),
+        (5.0, "Segmentation fault", "error"),
+    ],
+)
+def test_a_process_that_dies_of_memory_is_recorded_so(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    limit_mb: float | None,
+    stderr: str,
+    status: str,
+) -> None:
+    """A native library that exits on a failed allocation (no exception to catch) under a memory
+    limit is out of memory, not a crash; without a limit, or with another message, an error."""
+    import subprocess
+
+    from mollifier.bench import harness
+    from mollifier.bench.config import DatasetSpec, RunConfig
+
+    def dies(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(cmd, 1, stdout="", stderr=stderr)
+
+    monkeypatch.setattr(harness.subprocess, "run", dies)
+    cfg = RunConfig(
+        dataset=DatasetSpec(task="heat", n=16, noise=0.01),
+        derivatives="autodiff",
+        arch="mlp",
+        steps=5,
+        memory_limit_mb=limit_mb,
+    )
+    (record,) = harness._execute_matrix(cfg, "k", tmp_path / "d", tmp_path / "r", 0.0)
+    assert record["status"] == status
+    assert stderr in record["error"]
 
 
 @pytest.mark.parametrize("probe_steps", [0, 2])  # diverging in the run, or in its probe

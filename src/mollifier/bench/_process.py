@@ -16,6 +16,7 @@ __all__ = [
     "is_out_of_memory",
     "limit_memory",
     "peak_rss_mb",
+    "says_out_of_memory",
     "set_malloc_policy",
 ]
 
@@ -49,7 +50,19 @@ def limit_memory(limit_mb: float) -> None:
     than the current size fail with ``MemoryError`` / a torch allocation ``RuntimeError`` instead
     of pushing the machine into its out-of-memory killer. Do not use it with CUDA, whose driver
     reserves large address ranges.
+
+    Two things that happen lazily are done before the cap is set, because running out of memory
+    in them is not an exception the run can record: ``torch._dynamo``, which torch imports when
+    the first optimizer is built, is imported (failing, the import raises ``SystemError``), and
+    numpy's BLAS is made to allocate its per-thread work buffers with one matrix product large
+    enough to use all its threads (OpenBLAS exits the process when that allocation fails).
     """
+    import numpy as np
+    import torch._dynamo  # noqa: F401  (see above)
+
+    a = np.ones((512, 512))
+    a @ a  # allocates the BLAS buffers (see above)
+
     cap = int((_virtual_size_mb() + limit_mb) * 2**20)
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
@@ -58,9 +71,21 @@ def is_out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is a failed allocation (numpy ``MemoryError``, torch CPU or CUDA OOM)."""
     if isinstance(exc, MemoryError):
         return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and (
-        "out of memory" in text or "can't allocate memory" in text or "cannot allocate" in text
+    return isinstance(exc, RuntimeError) and says_out_of_memory(str(exc))
+
+
+def says_out_of_memory(text: str) -> bool:
+    """Whether an error message (or a dead process's stderr) reports a failed allocation."""
+    text = text.lower()
+    return any(
+        s in text
+        for s in (
+            "out of memory",
+            "can't allocate memory",
+            "cannot allocate",
+            "memory allocation still failed",  # OpenBLAS, before it exits the process
+            "memoryerror",
+        )
     )
 
 

@@ -420,7 +420,11 @@ def _main(argv: list[str] | None = None) -> None:
             raise
         print(
             json.dumps(
-                {"status": "out_of_memory", "error": str(exc)[:300], "device_name": config.device}
+                {
+                    "status": "out_of_memory",
+                    "error": f"{type(exc).__name__}: {str(exc)[:300]}",
+                    "device_name": config.device,
+                }
             )
         )
         return
