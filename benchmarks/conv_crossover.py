@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/conv_crossover.py [--sizes 64 128 256 512 1024 2048]
        [--taps 13 25 49 97 193] [--repeats 15] [--threads 0] [--dtype float32] [--device cpu]
+       [--one-off]
 
 For every axis length ``n`` and stencil length (taps), times the forward and backward pass of
 one derivative stencil along the first axis of an ``n × n`` field (batch 1, channel 1) with each
@@ -10,7 +11,11 @@ dense ``(n, n)`` operator (matrix; operator built before timing, as the layer ca
 methods are timed in turn, one call each per cycle, in a balanced order
 (:func:`mollifier.bench.cost.time_interleaved`), so a slow spell of a shared machine slows them
 alike. Prints the median milliseconds per call and the fastest method per cell, the
-measurement behind ``mollifier._conv.MATRIX_MAX_POINTS`` and ``FFT_MIN_TAPS``.
+measurement behind ``mollifier._conv.MATRIX_MAX_POINTS``.
+
+``--one-off`` times what a single call of :func:`mollifier.derivative` does instead: the forward
+pass only, on a field that needs no gradient, with the matrix method building its operator in
+every call (nothing is cached between calls) — the measurement behind ``FFT_MIN_TAPS``.
 """
 
 from __future__ import annotations
@@ -30,23 +35,27 @@ METHODS = ("direct", "fft", "matrix")
 
 
 def _calls(
-    n: int, n_taps: int, dtype: torch.dtype, device: torch.device
+    n: int, n_taps: int, dtype: torch.dtype, device: torch.device, *, one_off: bool = False
 ) -> dict[str, Callable[[], None]]:
-    """One forward + backward call per method on an ``n × n`` field (device-synchronised)."""
+    """One call per method on an ``n × n`` field (device-synchronised): forward + backward with
+    the matrix operator built beforehand, or with ``one_off`` forward only, building it each call.
+    """
     rng = np.random.default_rng(0)
     taps64 = rng.standard_normal((1, n_taps))
     taps = torch.tensor(taps64, dtype=dtype, device=device)
     operator = dense_operator(torch.from_numpy(taps64), n, "reflect").to(dtype=dtype, device=device)
-    g = torch.randn(1, 1, n, n, dtype=dtype, device=device, requires_grad=True)
+    g = torch.randn(1, 1, n, n, dtype=dtype, device=device, requires_grad=not one_off)
 
     def call(method: str) -> Callable[[], None]:
         def run() -> None:
             if method == "matrix":
-                y = apply_operator(g, operator, dim=2)
+                op = dense_operator(taps, n, "reflect") if one_off else operator
+                y = apply_operator(g, op, dim=2)
             else:
                 y = convolve_axis(g, taps, dim=2, boundary="reflect", method=method)
-            y.square().mean().backward()
-            g.grad = None
+            if not one_off:
+                y.square().mean().backward()
+                g.grad = None
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
 
@@ -63,6 +72,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--one-off",
+        action="store_true",
+        help="forward only, matrix operator built in each call (mollifier.derivative)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -76,7 +90,12 @@ def main() -> None:
     print(
         f"{name}; torch {torch.__version__}; "
         f"python {platform.python_version()}; {args.dtype}; reflect boundary; "
-        f"forward + backward of one stencil along axis 0 of an n × n field; "
+        + (
+            "one-off forward call (operator built per call) "
+            if args.one_off
+            else "forward + backward "
+        )
+        + "of one stencil along axis 0 of an n × n field; "
         f"median of {args.repeats} interleaved calls, ms"
     )
     print("| n | taps | direct | fft | matrix | fastest |")
@@ -85,7 +104,7 @@ def main() -> None:
         for n_taps in args.taps:
             if n_taps > n:
                 continue
-            calls = _calls(n, n_taps, dtype, device)
+            calls = _calls(n, n_taps, dtype, device, one_off=args.one_off)
             runs = time_interleaved(
                 [(run, lambda: None) for run in calls.values()], cycles=args.repeats, warmup=1
             )
