@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import mollifier as ml
 from mollifier import _conv
-from mollifier._conv import FFT_MIN_TAPS, MATRIX_MAX_POINTS
+from mollifier._conv import DIRECT_MAX_WORK, FFT_MIN_TAPS, MATRIX_MAX_POINTS
 from mollifier.layers import OPERATOR_CACHE_SIZE
 
 
@@ -139,15 +139,26 @@ def test_auto_method_rule():
     cpu, meta = torch.device("cpu"), torch.device("meta")
     rule = _conv.resolve_method
     # a cached operator on CPU (MollifierLayer): the matrix up to MATRIX_MAX_POINTS, then the FFT
-    assert rule("auto", n_taps=13, n=MATRIX_MAX_POINTS, device=cpu, cached=True) == "matrix"
-    assert rule("auto", n_taps=13, n=MATRIX_MAX_POINTS + 1, device=cpu, cached=True) == "fft"
-    # one-off calls, and other devices (not measured): the stencil length decides
-    for device, cached in ((cpu, False), (meta, True)):
-        assert rule("auto", n_taps=FFT_MIN_TAPS - 2, n=64, device=device, cached=cached) == "direct"
-        assert rule("auto", n_taps=FFT_MIN_TAPS, n=64, device=device, cached=cached) == "fft"
-    assert rule("fft", n_taps=13, n=64, device=cpu) == "fft"
+    for n in (64, MATRIX_MAX_POINTS):
+        assert rule("auto", n_taps=13, n=n, numel=n**2, device=cpu, cached=True) == "matrix"
+    n = MATRIX_MAX_POINTS + 1
+    assert rule("auto", n_taps=13, n=n, numel=n**2, device=cpu, cached=True) == "fft"
+    # one-off calls on CPU: conv1d while elements × taps stays within DIRECT_MAX_WORK
+    assert rule("auto", n_taps=13, n=256, numel=256**2, device=cpu) == "direct"
+    assert rule("auto", n_taps=25, n=256, numel=256**2, device=cpu) == "fft"
+    assert rule("auto", n_taps=193, n=4096, numel=4096, device=cpu) == "direct"  # a 1-D series
+    assert rule("auto", n_taps=7, n=64, numel=64**3, device=cpu) == "fft"  # a 3-D field
+    work = DIRECT_MAX_WORK // 16
+    assert rule("auto", n_taps=16, n=64, numel=work, device=cpu) == "direct"
+    assert rule("auto", n_taps=16, n=64, numel=work + 1, device=cpu) == "fft"
+    # other devices (the GPU rule, not re-measured): the stencil length decides
+    for cached in (False, True):
+        kw = {"n": 64, "numel": 10**8, "device": meta, "cached": cached}
+        assert rule("auto", n_taps=FFT_MIN_TAPS - 2, **kw) == "direct"
+        assert rule("auto", n_taps=FFT_MIN_TAPS, **kw) == "fft"
+    assert rule("fft", n_taps=13, n=64, numel=64, device=cpu) == "fft"
     with pytest.raises(ValueError, match="unknown convolution method 'winograd'"):
-        rule("winograd", n_taps=13, n=64, device=cpu)
+        rule("winograd", n_taps=13, n=64, numel=64, device=cpu)
 
 
 def test_long_axis_auto_path_matches_matrix_path():

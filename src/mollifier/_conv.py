@@ -22,6 +22,7 @@ import torch.nn.functional as F
 __all__ = [
     "BOUNDARY_MODES",
     "CONV_METHODS",
+    "DIRECT_MAX_WORK",
     "FFT_MIN_TAPS",
     "MATRIX_MAX_POINTS",
     "Boundary",
@@ -38,11 +39,20 @@ BOUNDARY_MODES: tuple[str, ...] = ("periodic", "reflect", "valid", "extrapolate"
 
 CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
 
-#: Stencils with at least this many taps use the FFT under ``method="auto"``, shorter ones
-#: ``conv1d`` — except in :class:`~mollifier.MollifierLayer` on CPU (see
-#: :data:`MATRIX_MAX_POINTS`). Not re-measured for one-off calls. On an H200 (one run, RESULTS.md
-#: § 2.1) every method took about a millisecond and the FFT never won; the rule was kept there.
+#: Off the CPU, stencils with at least this many taps use the FFT under ``method="auto"``,
+#: shorter ones ``conv1d``. On an H200 (one run, RESULTS.md § 2.1) every method took about a
+#: millisecond and the FFT never won; the rule was kept there.
 FFT_MIN_TAPS = 65
+
+#: One-off calls on CPU (:func:`mollifier.derivative`, nothing cached) use ``conv1d`` when the
+#: input's number of elements times the stencil's taps is at most this, and the FFT above.
+#: Measured with ``benchmarks/conv_crossover.py --one-off`` (2-core CPU, torch 2.13, float32 and
+#: float64, 32² to 2048² fields, 7–193 taps, two runs; RESULTS.md § 2.1): ``conv1d``'s cost
+#: grows with that product, the FFT's hardly with the taps. Past 2²⁰ the FFT was at most 1.4×
+#: slower than ``conv1d`` (7–13 taps on 512² and 2048²) and up to 16× faster than the earlier
+#: rule (``conv1d`` below 65 taps) in float64, 4–5× at 1024² in float32; below it the two differ
+#: by well under a millisecond.
+DIRECT_MAX_WORK = 2**20
 
 #: In :class:`~mollifier.MollifierLayer` on CPU, which caches each axis operator, axes of at most
 #: this many points use the dense-matrix path under ``method="auto"`` and longer ones the FFT.
@@ -159,23 +169,27 @@ def _check_dim(dim: int, ndim: int) -> int:
 
 
 def resolve_method(
-    method: str, *, n_taps: int, n: int, device: torch.device, cached: bool = False
+    method: str, *, n_taps: int, n: int, numel: int, device: torch.device, cached: bool = False
 ) -> str:
     """The convolution algorithm ``"direct"``, ``"fft"`` or ``"matrix"`` that ``method`` means.
 
-    ``"auto"`` takes ``"matrix"`` when the caller caches the dense operator (``cached=True``, as
-    :class:`~mollifier.MollifierLayer` does), the device is the CPU and the axis has at most
-    :data:`MATRIX_MAX_POINTS` points, and ``"fft"`` for the longer axes there. Otherwise (one-off
-    calls such as :func:`mollifier.derivative`, or other devices, where one GPU run found all
-    three at about a millisecond, roughly flat in ``n``) it takes ``"fft"`` for stencils of at least
-    :data:`FFT_MIN_TAPS` taps and ``"direct"`` below.
+    ``n`` is the length of the axis convolved along and ``numel`` the input's number of
+    elements. On CPU, ``"auto"`` takes ``"matrix"`` when the caller caches the dense operator
+    (``cached=True``, as :class:`~mollifier.MollifierLayer` does) and the axis has at most
+    :data:`MATRIX_MAX_POINTS` points, and ``"fft"`` for the longer axes there; one-off calls
+    (:func:`mollifier.derivative`) take ``"direct"`` while ``numel * n_taps`` is at most
+    :data:`DIRECT_MAX_WORK` and ``"fft"`` above. On other devices, where one GPU run found all
+    three at about a millisecond, roughly flat in ``n``, it takes ``"fft"`` for stencils of at
+    least :data:`FFT_MIN_TAPS` taps and ``"direct"`` below.
     """
     if method not in CONV_METHODS:
         raise ValueError(f"unknown convolution method {method!r}; use one of {list(CONV_METHODS)}")
     if method != "auto":
         return method
-    if cached and device.type == "cpu":
-        return "matrix" if n <= MATRIX_MAX_POINTS else "fft"
+    if device.type == "cpu":
+        if cached:
+            return "matrix" if n <= MATRIX_MAX_POINTS else "fft"
+        return "direct" if numel * n_taps <= DIRECT_MAX_WORK else "fft"
     return "fft" if n_taps >= FFT_MIN_TAPS else "direct"
 
 
@@ -274,7 +288,7 @@ def convolve_axis(
             f"axis {dim} has {n} points, but a stencil of radius {radius} with boundary "
             f"{boundary!r} needs at least {need}; use a smaller width or a larger grid"
         )
-    method = resolve_method(method, n_taps=n_taps, n=n, device=x.device)
+    method = resolve_method(method, n_taps=n_taps, n=n, numel=x.numel(), device=x.device)
     if method == "matrix":
         # Uncached here; callers that apply the same stencils repeatedly (MollifierLayer) cache
         # dense_operator's result and call apply_operator themselves.

@@ -53,7 +53,9 @@ def derivative(
         Edge handling; see :class:`~mollifier.MollifierLayer`.
     method : {"auto", "direct", "fft", "matrix"}
         Convolution algorithm (see :class:`~mollifier.MollifierLayer`); all give the same result
-        to round-off.
+        to round-off. ``"auto"`` on CPU takes ``conv1d`` for small calls and the FFT for large
+        ones (elements × taps above :data:`~mollifier._conv.DIRECT_MAX_WORK`; see
+        :func:`~mollifier._conv.resolve_method`).
 
     Returns
     -------

@@ -248,7 +248,9 @@ class MollifierLayer(nn.Module):
     ) -> torch.Tensor:
         n = src.shape[dim]
         n_taps = 2 * self.radius[axis] + 1
-        method = resolve_method(self.method, n_taps=n_taps, n=n, device=src.device, cached=True)
+        method = resolve_method(
+            self.method, n_taps=n_taps, n=n, numel=src.numel(), device=src.device, cached=True
+        )
         if method == "matrix":
             return apply_operator(src, self.operator(axis, orders, n, src), dim=dim)
         taps = torch.stack([self.taps(axis, k, src) for k in orders])
