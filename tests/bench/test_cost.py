@@ -113,8 +113,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def test_the_retain_malloc_policy_keeps_freed_memory_in_the_process() -> None:
-    """With glibc's default the 64 MiB freed by each step goes back to the system and is faulted
-    in again (16 384 pages per step); "retain" keeps it, so the later steps fault almost never."""
+    """With glibc's default the 64 MiB freed by a step goes back to the system and is faulted in
+    again (16 384 pages); "retain" keeps it, so the later steps fault almost never.
+
+    How often the default gives it back depends on where Python's small allocations land in the
+    heap, which hash randomisation moves: on one machine, of 25 hash seeds, 21 faulted all ten
+    steps in again (163 509–163 519 faults) and 4 only one (17 365–17 366); "retain" faulted
+    1 024–1 025 times with every seed. So the test asks for at least one step's pages more."""
     if platform.libc_ver()[0] != "glibc":
         with pytest.raises(RuntimeError, match="needs glibc"):
             set_malloc_policy("retain")
@@ -126,10 +131,10 @@ def test_the_retain_malloc_policy_keeps_freed_memory_in_the_process() -> None:
         )
         return int(out.stdout.strip())
 
-    pages = 10 * 16 * 2**20 * 4 // 4096
+    step_pages = 16 * 2**20 * 4 // 4096
     default, retain = faults("default"), faults("retain")
-    assert default > pages / 2, default
-    assert retain < pages / 50, retain
+    assert default - retain > 0.9 * step_pages, (default, retain)
+    assert retain < 10 * step_pages / 50, retain
     with pytest.raises(ValueError, match="malloc policy must be one of"):
         set_malloc_policy("tcmalloc")
     configs = [StepCostConfig(n=16, malloc=m) for m in ("default", "retain")]
