@@ -28,7 +28,6 @@ step of the run.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Mapping
@@ -39,6 +38,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from mollifier._checkpoint import (
+    CheckpointMismatchError,
+    check_resumable,
+    problem_identity,
+    remove_checkpoint,
+    unfinished_save,
+)
 from mollifier.autodiff import AutodiffDerivatives
 from mollifier.derivatives import MollifierDerivatives
 from mollifier.result import Result, peak_memory_mb
@@ -58,10 +64,6 @@ __all__ = [
 
 TIMED_FIRST_STEPS = 16
 """How many of a solve's first steps are timed one by one (``first_step_times_s``)."""
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint to resume was made with other training options or another problem."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -127,40 +129,6 @@ class _Model(nn.Module):
         for n, p in self.grid_fields.items():
             out[n] = self.problem.broadcast_unknown(n, self.unknown_value(n, p))
         return out
-
-
-#: Pinned in checkpoints but not in ``Result.config`` (they describe the problem, not the solver).
-_NOT_IN_CONFIG = ("grid", "width", "data_names", "channels", "unknowns", "crop", "data_sha256")
-
-
-def _fingerprint(problem: InverseProblem) -> str:
-    """SHA-256 of what a network is fitted to: the grid's coordinates, the observations (in the
-    order that maps them to network outputs), the mask and the known fields, as float64 bytes with
-    every NaN and signed zero made canonical. A checkpoint pins it, so a run cannot resume
-    against other data of the same shape."""
-    h = hashlib.sha256()
-    arrays: list[tuple[str, Any]] = [("axis:" + a, problem.grid[a]) for a in problem.grid.axes]
-    arrays += [("data:" + k, v) for k, v in problem.data.items()]
-    arrays += [("known:" + k, problem.known[k]) for k in sorted(problem.known)]
-    if problem.mask is not None:
-        arrays.append(("mask", problem.mask))
-    for name, value in arrays:
-        values = np.asarray(value, dtype=np.float64) + 0.0  # -0.0 becomes 0.0
-        h.update(name.encode())
-        h.update(np.where(np.isnan(values), np.nan, values).tobytes())
-    return h.hexdigest()
-
-
-def _unfinished_save(checkpoint: Path) -> Path:
-    """Where a checkpoint is written before it replaces ``checkpoint`` (a cut-short save stays)."""
-    return checkpoint.with_name(checkpoint.name + ".tmp")
-
-
-def remove_checkpoint(checkpoint: str | Path) -> None:
-    """Delete a :func:`solve_network` checkpoint and any save of it that was cut short."""
-    path = Path(checkpoint)
-    path.unlink(missing_ok=True)
-    _unfinished_save(path).unlink(missing_ok=True)
 
 
 def _coordinates(
@@ -231,11 +199,12 @@ def solve_network(
         Continue from ``checkpoint`` if it exists. It must have been made with the same ``arch``,
         ``derivatives``, ``steps``, learning rates, ``lbfgs_steps``, weights, ``seed``,
         ``dtype``, ``network``, ``data_loss``, early-stopping settings, and the problem's grid
-        shape, widths, kernel, boundary, ``crop`` and unknowns (their specifications), and its
-        data (the data fields' order, and a SHA-256 of the grid coordinates, observations, mask
-        and known fields) (:class:`CheckpointMismatchError`, a ``ValueError``, names what
-        differs). A checkpoint of a run that stopped early or ran its L-BFGS steps is finished:
-        nothing more is trained.
+        shape, widths, kernel, boundary, ``crop``, unknowns (their specifications) and residual
+        function (its name and captured values, :func:`mollifier._checkpoint.residual_identity`),
+        and its data (the data fields' order, and a SHA-256 of the grid coordinates,
+        observations, mask and known fields) (:class:`CheckpointMismatchError`, a
+        ``ValueError``, names what differs). A checkpoint of a run that stopped early or ran its
+        L-BFGS steps is finished: nothing more is trained.
     progress : bool
         Show a progress bar with the loss terms and current unknowns.
     log_every : int
@@ -414,16 +383,9 @@ def solve_network(
         "data_loss": data_loss,
         "patience": patience,
         "min_delta": min_delta if patience is not None else None,
-        "grid": list(grid.shape),
-        "width": {a: float(w) for a, w in problem.width.items()},
-        "kernel": repr(problem.kernel),
-        "boundary": repr(problem.boundary),
-        "data_names": list(problem.data),
-        "channels": list(channels),
-        "unknowns": {n: repr(u) for n, u in problem.unknowns.items()},
-        "crop": problem.crop,
-        "data_sha256": _fingerprint(problem) if ckpt is not None else None,
     }
+    # with a checkpoint, the problem it was made for must agree too
+    pinned = {**training, **problem_identity(problem, channels)} if ckpt is not None else training
     # early-stopping state; a checkpoint that stopped early, or ran L-BFGS, is a finished run
     stopping = {"best": math.inf, "since_best": 0, "stopped_early": False, "lbfgs_done": False}
     if resume:
@@ -431,18 +393,7 @@ def solve_network(
             raise ValueError("resume=True needs a checkpoint path")
         if ckpt.is_file():
             state = torch.load(ckpt, map_location=dev, weights_only=False)
-            if state.get("arch") != arch or state.get("derivatives") != derivatives:
-                raise CheckpointMismatchError(
-                    f"{ckpt}: checkpoint is for arch={state.get('arch')!r}, "
-                    f"derivatives={state.get('derivatives')!r}"
-                )
-            saved = state.get("training", training)  # checkpoints before commit 22d33af lack it
-            differ = sorted(k for k in training if k in saved and saved[k] != training[k])
-            if differ:
-                raise CheckpointMismatchError(
-                    f"{ckpt}: checkpoint was made with different training options: "
-                    + ", ".join(f"{k}={saved.get(k)!r} (now {training[k]!r})" for k in differ)
-                )
+            check_resumable(ckpt, state, arch=arch, derivatives=derivatives, training=pinned)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
@@ -462,7 +413,7 @@ def solve_network(
             "wall_time_s": prior["wall_time_s"] + time.perf_counter() - t0,
         }
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _unfinished_save(ckpt)
+        tmp = unfinished_save(ckpt)
         torch.save(
             {
                 "model": model.state_dict(),
@@ -473,7 +424,7 @@ def solve_network(
                 "arch": arch,
                 "derivatives": derivatives,
                 "times": times,
-                "training": training,
+                "training": pinned,
                 "stopping": stopping,
             },
             tmp,
@@ -579,7 +530,7 @@ def solve_network(
         "arch": arch,
         "derivatives": derivatives,
         "device": str(dev),
-        **{k: v for k, v in training.items() if k not in _NOT_IN_CONFIG},
+        **training,
     }
     result.diagnostics.update(
         {

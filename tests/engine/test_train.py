@@ -296,3 +296,24 @@ def test_a_checkpoint_is_refused_for_another_field_order_or_unknown(tmp_path):
     other_init = _rebuilt(pb, unknowns={"lam": dataclasses.replace(pb.unknowns["lam"], init=0.7)})
     with pytest.raises(CheckpointMismatchError, match=r"unknowns=.*init=0\.5"):
         other_init.solve("network", checkpoint=ckpt, resume=True, **kw)
+
+
+def test_a_checkpoint_is_refused_for_another_residual(tmp_path):
+    """Another PDE (here the chromatin model with another interface length, captured by the
+    residual's closure) is another problem, even with the same data and unknowns."""
+    from mollifier.pdes import residuals
+    from mollifier.sim import ChromatinModel
+
+    pb = problem_from_dataset(
+        simulate_chromatin(n=16, length=6.4, noise=GaussianNoise(0.01), seed=0), width="auto"
+    )
+    kw = {"steps": 2, "seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}}
+    ckpt = tmp_path / "ckpt.pt"
+    pb.solve("network", checkpoint=ckpt, **kw)
+    # the same model built again is the same residual
+    _rebuilt(pb, residual=residuals.chromatin(ChromatinModel(l=0.03))).solve(
+        "network", checkpoint=ckpt, resume=True, **kw
+    )
+    other = _rebuilt(pb, residual=residuals.chromatin(ChromatinModel(l=0.05)))
+    with pytest.raises(CheckpointMismatchError, match=r"residual=.*l2=0\.0009.*\(now .*l2=0\.0025"):
+        other.solve("network", checkpoint=ckpt, resume=True, **kw)
