@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from mollifier.problems import InverseProblem
 
 __all__ = [
-    "PROBLEM_KEYS",
     "CheckpointMismatchError",
     "check_resumable",
     "data_fingerprint",
@@ -31,20 +30,6 @@ __all__ = [
     "residual_identity",
     "unfinished_save",
 ]
-
-#: The keys of :func:`problem_identity`, pinned in checkpoints besides the training options.
-PROBLEM_KEYS = (
-    "grid",
-    "width",
-    "kernel",
-    "boundary",
-    "data_names",
-    "channels",
-    "unknowns",
-    "crop",
-    "residual",
-    "data_sha256",
-)
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
