@@ -105,7 +105,7 @@ def _value_identity(value: Any, *, seen: frozenset[int]) -> str:
 
 
 def problem_identity(problem: InverseProblem, channels: Sequence[str]) -> dict[str, Any]:
-    """The problem's part of a checkpoint's pinned options (the keys of :data:`PROBLEM_KEYS`);
+    """The problem's part of a checkpoint's pinned options (see the module docstring);
     ``channels`` are the network's output fields in order."""
     return {
         "grid": list(problem.grid.shape),
