@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/conv_crossover.py [--sizes 64 128 256 512 1024 2048]
        [--taps 13 25 49 97 193] [--repeats 15] [--threads 0] [--dtype float32] [--device cpu]
-       [--one-off]
+       [--one-off] [--malloc default|retain]
 
 For every axis length ``n`` and stencil length (taps), times the forward and backward pass of
 one derivative stencil along the first axis of an ``n × n`` field (batch 1, channel 1) with each
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from mollifier._conv import apply_operator, convolve_axis, dense_operator
+from mollifier.bench._process import MALLOC_POLICIES, set_malloc_policy
 from mollifier.bench.cost import time_interleaved
 
 METHODS = ("direct", "fft", "matrix")
@@ -73,6 +74,12 @@ def main() -> None:
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
+        "--malloc",
+        choices=MALLOC_POLICIES,
+        default="default",
+        help="C allocator policy of this process (CPU; 'retain' needs glibc)",
+    )
+    parser.add_argument(
         "--one-off",
         action="store_true",
         help="forward only, matrix operator built in each call (mollifier.derivative)",
@@ -80,6 +87,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.malloc != "default":
+        set_malloc_policy(args.malloc)
     dtype = getattr(torch, args.dtype)
     device = torch.device(args.device)
     name = (
@@ -96,7 +105,7 @@ def main() -> None:
             else "forward + backward "
         )
         + "of one stencil along axis 0 of an n × n field; "
-        f"median of {args.repeats} interleaved calls, ms"
+        f"median of {args.repeats} interleaved calls, ms; malloc policy {args.malloc}"
     )
     print("| n | taps | direct | fft | matrix | fastest |")
     print("|---|---|---|---|---|---|")

@@ -1,6 +1,7 @@
 """Cost of u, u_x, u_xx and the backward pass for each architecture: none, mollifier, autodiff.
 
 Usage: python benchmarks/network_cost.py [--n 128] [--cycles 10] [--threads 0] [--device cpu]
+       [--malloc default|retain]
 
 Each architecture is built with its defaults (``build_network(arch, in_features=2,
 out_features=1)``) and evaluated on every node of an ``n × n`` grid on [0, 1]² (float32). Three
@@ -22,6 +23,7 @@ from collections.abc import Callable
 import torch
 
 from mollifier.autodiff import AutodiffDerivatives
+from mollifier.bench._process import MALLOC_POLICIES, set_malloc_policy
 from mollifier.bench.cost import time_interleaved
 from mollifier.layers import MollifierLayer
 from mollifier.nets import build_network
@@ -64,11 +66,19 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--malloc",
+        choices=MALLOC_POLICIES,
+        default="default",
+        help="C allocator policy of this process (CPU; 'retain' needs glibc)",
+    )
     args = parser.parse_args()
     if args.cycles < 1 or args.n < 16:
         parser.error("need --cycles >= 1 and --n >= 16")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.malloc != "default":
+        set_malloc_policy(args.malloc)
     device = torch.device(args.device)
 
     def sync() -> None:
@@ -88,7 +98,7 @@ def main() -> None:
     print(f"device: {name}; torch {torch.__version__}; python {platform.python_version()}")
     print(
         f"grid {args.n}x{args.n} (N = {args.n**2}), float32, default networks, forward + loss + "
-        f"backward, median of {args.cycles} interleaved cycles"
+        f"backward, median of {args.cycles} interleaved cycles; malloc policy {args.malloc}"
     )
     print("| network | parameters | floor s | mollifier s | autodiff s | AD/moll | moll/floor |")
     print("|---|---|---|---|---|---|---|")

@@ -47,7 +47,8 @@ def positive(cell: str) -> float:
     return value
 
 
-def test_conv_crossover_script():
+@pytest.mark.parametrize("mode", [[], ["--one-off"]])
+def test_conv_crossover_script(mode: list[str]) -> None:
     rows = run_script(
         "conv_crossover.py",
         "--sizes",
@@ -59,6 +60,7 @@ def test_conv_crossover_script():
         "2",
         "--threads",
         "1",
+        *mode,
     )
     assert [r[0] for r in rows] == ["32", "48"]
     for row in rows:
@@ -67,7 +69,10 @@ def test_conv_crossover_script():
 
 
 def test_network_cost_script():
-    rows = run_script("network_cost.py", "--n", "32", "--cycles", "2", "--threads", "1")
+    malloc = "retain" if platform.libc_ver()[0] == "glibc" else "default"
+    rows = run_script(
+        "network_cost.py", "--n", "32", "--cycles", "2", "--threads", "1", "--malloc", malloc
+    )
     assert [r[0] for r in rows] == ["`mlp`", "`pirate`", "`pinnsformer`"]
     for row in rows:
         floor, moll, ad, ad_moll, moll_floor = (positive(c) for c in row[2:7])
