@@ -369,6 +369,73 @@ def test_a_process_that_dies_of_memory_is_recorded_so(
     assert stderr in record["error"]
 
 
+_CAP_IMPORTS = """
+import sys
+from mollifier.bench._process import limit_memory
+limit_memory(4000.0, trains=sys.argv[1] == "train")
+print("torch._dynamo" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("mode", "imported"), [("train", "True"), ("direct", "False")])
+def test_the_cap_imports_torch_dynamo_only_for_training(mode: str, imported: str) -> None:
+    """A direct solve never builds an optimiser; importing torch._dynamo for it would add about
+    70 MB to the peak memory its record reports."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _CAP_IMPORTS, mode], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == imported
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stderr", "capped", "status"),
+    [
+        (
+            1,
+            "OpenBLAS error: Memory allocation still failed after 10 retries",
+            True,
+            "out_of_memory",
+        ),
+        (
+            -6,
+            "terminate called after throwing an instance of 'std::bad_alloc'",
+            True,
+            "out_of_memory",
+        ),
+        (-6, "terminate called after throwing an instance of 'std::bad_alloc'", False, "killed"),
+        (1, "Traceback ... MemoryError", False, "error"),
+        (-11, "", True, "killed"),
+        (1, "ValueError: bad config", True, "error"),
+    ],
+)
+def test_dead_process_status(returncode: int, stderr: str, capped: bool, status: str) -> None:
+    from mollifier.bench._process import dead_process_status
+
+    assert dead_process_status(returncode, stderr, capped=capped) == status
+
+
+def test_a_step_cost_process_that_dies_of_memory_is_recorded_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    from mollifier.bench import cost
+
+    def dies(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        assert "--memory-limit-mb" in cmd
+        return subprocess.CompletedProcess(
+            cmd, 1, stdout="", stderr="OpenBLAS error: Memory allocation still failed"
+        )
+
+    monkeypatch.setattr(cost.subprocess, "run", dies)
+    cfg = StepCostConfig(method="autodiff", n=16, steps=1, warmup=0, threads=1)
+    rec = measure_isolated(cfg, baseline_mb=0.0, memory_limit_mb=5.0, timeout_s=60)
+    assert rec["status"] == "out_of_memory" and "OpenBLAS" in rec["error"]
+
+
 @pytest.mark.parametrize("probe_steps", [0, 2])  # diverging in the run, or in its probe
 def test_divergence_is_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe_steps: int

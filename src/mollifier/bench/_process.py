@@ -13,6 +13,7 @@ from mollifier._memory import peak_rss_mb, status_kb
 __all__ = [
     "IDLE_PROBE",
     "MALLOC_POLICIES",
+    "dead_process_status",
     "is_out_of_memory",
     "limit_memory",
     "peak_rss_mb",
@@ -43,7 +44,7 @@ def _virtual_size_mb() -> float:
     return 0.0 if size is None else size / 1024.0
 
 
-def limit_memory(limit_mb: float) -> None:
+def limit_memory(limit_mb: float, *, trains: bool) -> None:
     """Cap this process's address space at its current size plus ``limit_mb`` (CPU runs only).
 
     Resident memory never exceeds the address space, so allocations beyond ``limit_mb`` more
@@ -51,20 +52,36 @@ def limit_memory(limit_mb: float) -> None:
     of pushing the machine into its out-of-memory killer. Do not use it with CUDA, whose driver
     reserves large address ranges.
 
-    Two things that happen lazily are done before the cap is set, because running out of memory
-    in them is not an exception the run can record: ``torch._dynamo``, which torch imports when
-    the first optimizer is built, is imported (failing, the import raises ``SystemError``), and
-    numpy's BLAS is made to allocate its per-thread work buffers with one matrix product large
-    enough to use all its threads (OpenBLAS exits the process when that allocation fails).
+    What happens lazily and cannot fail as an exception the run could record is done before the
+    cap is set: numpy's BLAS allocates its per-thread work buffers in one matrix product large
+    enough to use all its threads (OpenBLAS exits the process when that allocation fails), and,
+    if the process ``trains`` (builds a torch optimiser), ``torch._dynamo`` is imported, which
+    torch otherwise imports with the first optimiser (an import that runs out of memory raises
+    ``SystemError``). A process that does not train skips that import: it would add about 70 MB
+    to its peak memory.
     """
     import numpy as np
-    import torch._dynamo  # noqa: F401  (see above)
+
+    if trains:
+        import torch._dynamo  # noqa: F401  (see above)
 
     a = np.ones((512, 512))
     a @ a  # allocates the BLAS buffers (see above)
 
     cap = int((_virtual_size_mb() + limit_mb) * 2**20)
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def dead_process_status(returncode: int, stderr: str, *, capped: bool) -> str:
+    """The record status of a measuring process that exited with ``returncode`` (not 0).
+
+    ``"out_of_memory"`` when it ran under :func:`limit_memory` and its ``stderr`` reports a
+    failed allocation (a native library that exits or aborts instead of raising), else
+    ``"killed"`` for a signal and ``"error"`` otherwise.
+    """
+    if capped and says_out_of_memory(stderr):
+        return "out_of_memory"
+    return "killed" if returncode < 0 else "error"
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -84,6 +101,7 @@ def says_out_of_memory(text: str) -> bool:
             "can't allocate memory",
             "cannot allocate",
             "memory allocation still failed",  # OpenBLAS, before it exits the process
+            "std::bad_alloc",  # C++ code that aborts
             "memoryerror",
         )
     )

@@ -29,6 +29,7 @@ from mollifier._conv import CONV_METHODS
 from mollifier.bench._process import (
     IDLE_PROBE,
     MALLOC_POLICIES,
+    dead_process_status,
     is_out_of_memory,
     limit_memory,
     peak_rss_mb,
@@ -335,7 +336,8 @@ def measure_isolated(
 
     ``status`` is ``"ok"``, ``"out_of_memory"`` (an allocation failed; on CPU the address space
     is capped at its size after start-up plus ``memory_limit_mb``), ``"timeout"`` (killed after
-    ``timeout_s``) or ``"error"`` (with the tail of stderr in ``error``). The other keys are
+    ``timeout_s``), ``"killed"`` (by a signal) or ``"error"`` (with the tail of stderr in
+    ``error``; see :func:`~mollifier.bench._process.dead_process_status`). The other keys are
     ``step_time_s``, ``step_times_s``, ``peak_memory_mb`` (``None`` unless measured) and
     ``device_name``.
     """
@@ -358,6 +360,9 @@ def measure_isolated(
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         out["error"] = f"exit code {proc.returncode}: {proc.stderr[-1500:]}"
+        if proc.returncode != 0:
+            capped = memory_limit_mb is not None and config.device == "cpu"
+            out["status"] = dead_process_status(proc.returncode, proc.stderr[-1500:], capped=capped)
         return out
     result = json.loads(lines[-1])
     out["device_name"] = result.get("device_name")
@@ -412,7 +417,7 @@ def _main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = StepCostConfig(**json.loads(args.config))
     if args.memory_limit_mb is not None:
-        limit_memory(args.memory_limit_mb)
+        limit_memory(args.memory_limit_mb, trains=True)
     try:
         cost = measure_step_cost(config)
     except (MemoryError, RuntimeError) as exc:

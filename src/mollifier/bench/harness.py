@@ -37,7 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mollifier.bench._process import says_out_of_memory
+from mollifier.bench._process import dead_process_status
 from mollifier.bench.config import STUDIES, RunConfig, TierConfig, canonical_json, config_hash
 from mollifier.train import remove_checkpoint
 
@@ -219,9 +219,9 @@ def _execute_matrix(
     else:
         measured = read_json(partial) or {}
         if proc.returncode != 0:
-            status = "killed" if proc.returncode < 0 else "error"
-            if config.memory_limit_mb is not None and says_out_of_memory(proc.stderr[-1500:]):
-                status = "out_of_memory"  # a native library that exits instead of raising
+            status = dead_process_status(
+                proc.returncode, proc.stderr[-1500:], capped=config.memory_limit_mb is not None
+            )
             measured.update(
                 status=status, error=f"exit code {proc.returncode}: {proc.stderr[-1500:]}"
             )

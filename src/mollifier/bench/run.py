@@ -163,7 +163,7 @@ def execute(
         torch.set_num_threads(config.threads)
     cuda = config.device.startswith("cuda")
     if config.memory_limit_mb is not None and not cuda:
-        limit_memory(config.memory_limit_mb)
+        limit_memory(config.memory_limit_mb, trains=config.derivatives != "direct")
     doc: dict[str, Any] = {
         "status": "running",
         "steps": 0,
