@@ -1,10 +1,10 @@
 """What a :func:`mollifier.train.solve_network` checkpoint pins, and its files.
 
-A checkpoint resumes only the run that made it: the training options and the problem must agree.
-The problem is identified by its grid, widths, kernel, boundary, data fields and their order,
-the network's field channels, the unknowns' specifications, ``crop``, the residual function and a
-SHA-256 of the data (:func:`problem_identity`). Checkpoints written before a key existed resume
-without it being compared.
+A checkpoint resumes only the run that made it: the training options (kernel and boundary among
+them) and the problem must agree. The problem is identified by its grid, widths, data fields and
+their order, the network's field channels, the unknowns' specifications, ``crop``, the residual
+function and a SHA-256 of the data (:func:`problem_identity`). Checkpoints written before a key
+existed resume without it being compared.
 """
 
 from __future__ import annotations
@@ -110,8 +110,6 @@ def problem_identity(problem: InverseProblem, channels: Sequence[str]) -> dict[s
     return {
         "grid": list(problem.grid.shape),
         "width": {a: float(w) for a, w in problem.width.items()},
-        "kernel": repr(problem.kernel),
-        "boundary": repr(problem.boundary),
         "data_names": list(problem.data),
         "channels": list(channels),
         "unknowns": {n: repr(u) for n, u in problem.unknowns.items()},

@@ -383,6 +383,8 @@ def solve_network(
         "data_loss": data_loss,
         "patience": patience,
         "min_delta": min_delta if patience is not None else None,
+        "kernel": repr(problem.kernel),
+        "boundary": repr(problem.boundary),
     }
     # with a checkpoint, the problem it was made for must agree too
     pinned = {**training, **problem_identity(problem, channels)} if ckpt is not None else training

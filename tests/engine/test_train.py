@@ -317,3 +317,20 @@ def test_a_checkpoint_is_refused_for_another_residual(tmp_path):
     other = _rebuilt(pb, residual=residuals.chromatin(ChromatinModel(l=0.05)))
     with pytest.raises(CheckpointMismatchError, match=r"residual=.*l2=0\.0009.*\(now .*l2=0\.0025"):
         other.solve("network", checkpoint=ckpt, resume=True, **kw)
+
+
+def test_result_config_holds_the_solver_options_not_the_problem(tmp_path):
+    """``result.config`` describes how the network was trained (kernel and boundary included);
+    what a checkpoint pins of the problem (grid, data hash, residual, ...) stays out of it."""
+    pb = problem_from_dataset(
+        simulate_chromatin(n=16, length=6.4, noise=GaussianNoise(0.01), seed=0), width="auto"
+    )
+    kw = {"steps": 2, "seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}}
+    for checkpoint in (None, tmp_path / "ckpt.pt"):
+        res = pb.solve("network", checkpoint=checkpoint, **kw)
+        assert set(res.config) == {
+            "method", "arch", "derivatives", "device", "steps", "lr", "lr_final",
+            "lbfgs_steps", "residual_weight", "field_regularization", "seed", "dtype",
+            "network", "data_loss", "patience", "min_delta", "kernel", "boundary",
+        }  # fmt: skip
+        assert res.config["kernel"] == repr(pb.kernel)
