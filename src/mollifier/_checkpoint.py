@@ -61,10 +61,14 @@ def residual_identity(fn: Callable[..., Any]) -> str:
 
     For a closure (such as :func:`mollifier.pdes.residuals.chromatin`'s), the values of its free
     variables; for a :func:`functools.partial`, its arguments; callables among them by their own
-    identity; for a callable object whose class defines ``__repr__``, that ``repr``. Memory
-    addresses are dropped, so the same function gives the same string in another process. Best
-    effort: an edited function body under the same name, or a captured value whose ``repr``
-    hides a difference (a large array), is not seen.
+    identity; for a callable object whose class defines ``__repr__``, that ``repr``; for a
+    function, also the module-level values (not modules, classes or functions) its body reads,
+    such as a constant in a residual file. Captured
+    arrays and tensors are named by shape, dtype and a hash of their values, sets by their
+    sorted elements, and memory addresses are dropped, so the same function gives the same
+    string in another process. Best effort: an edited function body under the same name, a
+    difference a ``repr`` hides (values inside an object holding an array), or one behind a
+    ``repr`` that fails (the type name stands in), is not seen.
     """
     return _identity(fn, seen=frozenset())
 
@@ -82,7 +86,7 @@ def _identity(fn: Callable[..., Any], *, seen: frozenset[int]) -> str:
     qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
     name = f"{getattr(fn, '__module__', None) or type(fn).__module__}.{qualname}"
     if not hasattr(fn, "__code__") and type(fn).__repr__ is not object.__repr__:
-        return f"{name}({_ADDRESS.sub('', repr(fn))})"  # a callable object with its own repr
+        return f"{name}({_repr(fn)})"  # a callable object with its own repr
     owner = getattr(fn, "__self__", None)
     if owner is not None and not isinstance(owner, type):  # a bound method: its object too
         name += f"@{_value_identity(owner, seen=seen)}"
@@ -95,13 +99,47 @@ def _identity(fn: Callable[..., Any], *, seen: frozenset[int]) -> str:
             except ValueError:  # a cell not filled yet
                 captured.append(f"{var}=<empty>")
         name += "[" + ", ".join(captured) + "]"
+    namespace = getattr(fn, "__globals__", None)
+    if code is not None and namespace is not None:
+        # module-level values the body reads (a constant in a residual file); modules, classes
+        # and functions are left out, they name code rather than data
+        read = {
+            var: namespace[var]
+            for var in code.co_names
+            if var in namespace and not callable(namespace[var]) and not _is_module(namespace[var])
+        }
+        if read:
+            values = ", ".join(f"{k}={_value_identity(v, seen=seen)}" for k, v in read.items())
+            name += "{" + values + "}"
     return name
+
+
+def _is_module(value: Any) -> bool:
+    return type(value).__name__ == "module"
 
 
 def _value_identity(value: Any, *, seen: frozenset[int]) -> str:
     if callable(value) and not isinstance(value, type):
         return _identity(value, seen=seen)
-    return _ADDRESS.sub("", repr(value))
+    if isinstance(value, (set, frozenset)):  # iteration order follows the hash seed
+        items = sorted(_value_identity(v, seen=seen) for v in value)
+        return f"{type(value).__name__}({', '.join(items)})"
+    if hasattr(value, "__array__") and hasattr(value, "shape"):  # numpy arrays, torch tensors
+        if hasattr(value, "detach"):
+            value = value.detach().cpu()
+        array = np.ascontiguousarray(np.asarray(value))
+        digest = hashlib.sha256(array.tobytes()).hexdigest()[:16]
+        return f"{type(value).__name__}(shape={array.shape}, dtype={array.dtype}, sha256={digest})"
+    return _repr(value)
+
+
+def _repr(value: Any) -> str:
+    """``repr`` without memory addresses; the type's name if ``repr`` fails."""
+    try:
+        text = repr(value)
+    except Exception:  # a false match at worst, never a crash
+        text = f"<{type(value).__qualname__}>"
+    return _ADDRESS.sub("", text)
 
 
 def problem_identity(problem: InverseProblem, channels: Sequence[str]) -> dict[str, Any]:

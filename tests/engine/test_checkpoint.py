@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import subprocess
 import sys
+
+import numpy as np
 
 from mollifier._checkpoint import residual_identity
 from mollifier.pdes import residuals
@@ -17,6 +20,19 @@ _IN_ANOTHER_PROCESS = (
     "from mollifier.sim import ChromatinModel\n"
     "print(residual_identity(residuals.chromatin(ChromatinModel(l=0.05))))\n"
 )
+
+_CAPTURES = """
+import numpy as np, torch
+from mollifier._checkpoint import residual_identity
+def make():
+    names = {"phi_w", "phi_d", "lam", "mu"}
+    weights = np.linspace(0, 1, 2000)
+    scale = torch.arange(5.0)
+    def residual(f, d, p):
+        return names, weights, scale
+    return residual
+print(residual_identity(make()))
+"""
 
 
 def test_a_closure_is_named_with_what_it_captured() -> None:
@@ -34,6 +50,38 @@ def test_the_identity_is_the_same_in_another_process() -> None:
         [sys.executable, "-c", _IN_ANOTHER_PROCESS], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == residual_identity(residuals.chromatin(ChromatinModel(l=0.05)))
+
+
+def test_captured_sets_and_arrays_do_not_depend_on_the_process() -> None:
+    """A set's order follows the hash seed and an array's repr the print options (and elides
+    large arrays): sets are sorted, arrays and tensors hashed."""
+    idents = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", _CAPTURES], capture_output=True, text=True, check=True, env=env
+        )
+        idents.add(out.stdout.strip())
+    (ident,) = idents
+    assert "set('lam', 'mu', 'phi_d', 'phi_w')" in ident
+    assert "weights=ndarray(shape=(2000,), dtype=float64, sha256=" in ident
+    assert "scale=Tensor(shape=(5,), dtype=float32, sha256=" in ident
+    weights = np.linspace(0, 1, 2000)
+
+    def residual(f: object, d: object, p: object) -> object:
+        return weights
+
+    before = residual_identity(residual)
+    weights[1000] += 1e-9  # hidden by the elided repr, not by the hash
+    assert residual_identity(residual) != before
+    with np.printoptions(precision=3):
+        weights[1000] -= 1e-9
+        assert residual_identity(residual) == before
+
+
+class _BrokenRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
 
 
 def _scaled(f: object, d: object, p: object, *, scale: float, inner: object = None) -> float:
@@ -75,3 +123,34 @@ def test_bound_methods_and_self_reference() -> None:
 
     ident = residual_identity(recursive)
     assert ident.endswith("recursive[recursive=<recursive>]")
+    broken = _BrokenRepr()
+
+    def uses_broken(f: object, d: object, p: object) -> object:
+        return broken
+
+    assert residual_identity(uses_broken).endswith("[broken=<_BrokenRepr>]")  # no crash
+
+
+_RESIDUAL_FILE = """
+import math
+
+NU = {nu}
+
+
+def residual(f, d, p):
+    return d(f.u, "t") - NU * d(f.u, "xx") + 0 * math.pi
+"""
+
+
+def test_a_residual_file_is_named_with_the_constants_it_reads(tmp_path) -> None:
+    """A config's ``residual = "my_pde.py:residual"``: editing a module-level constant of that
+    file makes another problem; the module (math) and functions it reads are not values."""
+    from mollifier.config import load_residual
+
+    path = tmp_path / "my_pde.py"
+    path.write_text(_RESIDUAL_FILE.format(nu=0.1))
+    first = residual_identity(load_residual(f"{path}:residual"))
+    assert first == "my_pde.residual{NU=0.1}"
+    assert residual_identity(load_residual(f"{path}:residual")) == first  # loaded again
+    path.write_text(_RESIDUAL_FILE.format(nu=0.2))
+    assert residual_identity(load_residual(f"{path}:residual")) == "my_pde.residual{NU=0.2}"
