@@ -15,7 +15,7 @@ measurement behind ``mollifier._conv.MATRIX_MAX_POINTS``.
 
 ``--one-off`` times what a single call of :func:`mollifier.derivative` does instead: the forward
 pass only, on a field that needs no gradient, with the matrix method building its operator in
-every call (nothing is cached between calls) — the measurement behind ``FFT_MIN_TAPS``.
+every call (nothing is cached between calls) — the measurement behind ``DIRECT_MAX_WORK``.
 """
 
 from __future__ import annotations

@@ -137,28 +137,55 @@ def test_fft_and_matrix_paths_match_direct_path(boundary):
 
 def test_auto_method_rule():
     cpu, meta = torch.device("cpu"), torch.device("meta")
-    rule = _conv.resolve_method
+    f32, f64 = torch.float32, torch.float64
+
+    def rule(method: str, **kw: object) -> str:
+        return _conv.resolve_method(method, **{"dtype": f64, "device": cpu, **kw})  # type: ignore[arg-type]
+
     # a cached operator on CPU (MollifierLayer): the matrix up to MATRIX_MAX_POINTS, then the FFT
     for n in (64, MATRIX_MAX_POINTS):
-        assert rule("auto", n_taps=13, n=n, numel=n**2, device=cpu, cached=True) == "matrix"
+        assert rule("auto", n_taps=13, n=n, numel=n**2, cached=True) == "matrix"
     n = MATRIX_MAX_POINTS + 1
-    assert rule("auto", n_taps=13, n=n, numel=n**2, device=cpu, cached=True) == "fft"
-    # one-off calls on CPU: conv1d while elements × taps stays within DIRECT_MAX_WORK
-    assert rule("auto", n_taps=13, n=256, numel=256**2, device=cpu) == "direct"
-    assert rule("auto", n_taps=25, n=256, numel=256**2, device=cpu) == "fft"
-    assert rule("auto", n_taps=193, n=4096, numel=4096, device=cpu) == "direct"  # a 1-D series
-    assert rule("auto", n_taps=7, n=64, numel=64**3, device=cpu) == "fft"  # a 3-D field
+    assert rule("auto", n_taps=13, n=n, numel=n**2, cached=True) == "fft"
+    # one-off calls on CPU, double precision: conv1d while elements × taps ≤ DIRECT_MAX_WORK
+    assert rule("auto", n_taps=13, n=256, numel=256**2) == "direct"
+    assert rule("auto", n_taps=25, n=256, numel=256**2) == "fft"
+    assert rule("auto", n_taps=193, n=4096, numel=4096) == "direct"  # a 1-D series
+    assert rule("auto", n_taps=7, n=64, numel=64**3) == "fft"  # a 3-D field
     work = DIRECT_MAX_WORK // 16
-    assert rule("auto", n_taps=16, n=64, numel=work, device=cpu) == "direct"
-    assert rule("auto", n_taps=16, n=64, numel=work + 1, device=cpu) == "fft"
-    # other devices (the GPU rule, not re-measured): the stencil length decides
-    for cached in (False, True):
-        kw = {"n": 64, "numel": 10**8, "device": meta, "cached": cached}
-        assert rule("auto", n_taps=FFT_MIN_TAPS - 2, **kw) == "direct"
-        assert rule("auto", n_taps=FFT_MIN_TAPS, **kw) == "fft"
-    assert rule("fft", n_taps=13, n=64, numel=64, device=cpu) == "fft"
+    assert rule("auto", n_taps=16, n=64, numel=work) == "direct"
+    assert rule("auto", n_taps=16, n=64, numel=work + 1) == "fft"
+    assert rule("auto", n_taps=16, n=64, numel=work + 1, dtype=torch.complex128) == "fft"
+    # single precision one-off calls on CPU (for accuracy) and other devices: the taps decide
+    for kw in ({"dtype": f32}, {"device": meta}, {"device": meta, "cached": True}):
+        assert rule("auto", n_taps=FFT_MIN_TAPS - 2, n=4096, numel=10**8, **kw) == "direct"
+        assert rule("auto", n_taps=FFT_MIN_TAPS, n=64, numel=64, **kw) == "fft"
+    assert rule("fft", n_taps=13, n=64, numel=64) == "fft"
     with pytest.raises(ValueError, match="unknown convolution method 'winograd'"):
-        rule("winograd", n_taps=13, n=64, numel=64, device=cpu)
+        rule("winograd", n_taps=13, n=64, numel=64)
+
+
+def test_auto_keeps_float32_derivatives_accurate_on_steep_fields():
+    """The FFT's float32 round-off is relative to a whole row's largest value: on e^{12x} it
+    is about 200× conv1d's, so ``auto`` must not take it for short stencils in float32 even
+    where it is faster (a 512² field, 31 taps: 8·2²⁰ elements × taps)."""
+    n = 512
+    x = np.linspace(0.0, 1.0, n)
+    h = x[1] - x[0]
+    u = np.exp(12 * x)[:, None] * np.ones(n)
+    ref = ml.derivative(u, 2, spacing=h, width=12 * h, axis=0, method="direct")
+    inner = slice(int(0.15 * n), n // 2)
+    scale = np.abs(ref[inner]).max()
+
+    def error(method: str) -> float:
+        got = ml.derivative(u.astype(np.float32), 2, spacing=h, width=12 * h, axis=0, method=method)
+        return float(np.abs(got - ref)[inner].max() / scale)
+
+    assert error("auto") == error("direct") < 1e-4
+    assert error("fft") > 1e-4  # what auto avoids
+    # in float64 the FFT (what auto takes here) stays at round-off
+    fft64 = ml.derivative(u, 2, spacing=h, width=12 * h, axis=0)
+    assert np.abs(fft64 - ref)[inner].max() / scale < 1e-10
 
 
 def test_long_axis_auto_path_matches_matrix_path():

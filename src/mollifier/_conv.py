@@ -39,19 +39,23 @@ BOUNDARY_MODES: tuple[str, ...] = ("periodic", "reflect", "valid", "extrapolate"
 
 CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
 
-#: Off the CPU, stencils with at least this many taps use the FFT under ``method="auto"``,
-#: shorter ones ``conv1d``. On an H200 (one run, RESULTS.md § 2.1) every method took about a
-#: millisecond and the FFT never won; the rule was kept there.
+#: Stencils with at least this many taps use the FFT under ``method="auto"``, shorter ones
+#: ``conv1d``: off the CPU, and on CPU for one-off calls in single precision. On an H200 (one
+#: run, RESULTS.md § 2.1) every method took about a millisecond and the FFT never won; the rule
+#: was kept there. In float32 the FFT's round-off is relative to the largest value of a whole row
+#: while ``conv1d``'s stays local: on a field that varies by orders of magnitude along the axis
+#: it can be 100× larger (e^{12x}, second derivative: 1.6e-3 against 7.8e-6), so single precision
+#: keeps ``conv1d`` for short stencils although the FFT is faster on large fields.
 FFT_MIN_TAPS = 65
 
-#: One-off calls on CPU (:func:`mollifier.derivative`, nothing cached) use ``conv1d`` when the
-#: input's number of elements times the stencil's taps is at most this, and the FFT above.
-#: Measured with ``benchmarks/conv_crossover.py --one-off`` (2-core CPU, torch 2.13, float32 and
-#: float64, 32² to 2048² fields, 7–193 taps, two runs; RESULTS.md § 2.1): ``conv1d``'s cost
-#: grows with that product, the FFT's hardly with the taps. Past 2²⁰ the FFT was at most 1.4×
-#: slower than ``conv1d`` (7–13 taps on 512² and 2048²) and up to 16× faster than the earlier
-#: rule (``conv1d`` below 65 taps) in float64, 4–5× at 1024² in float32; below it the two differ
-#: by well under a millisecond.
+#: One-off calls on CPU in double precision (:func:`mollifier.derivative`, nothing cached) use
+#: ``conv1d`` when the input's number of elements times the stencil's taps is at most this, and
+#: the FFT above. Measured with ``benchmarks/conv_crossover.py --one-off`` (2-core CPU, torch
+#: 2.13, 32² to 2048² fields, 7–193 taps, two runs; RESULTS.md § 2.1): ``conv1d``'s cost grows
+#: with that product, steeply in float64, the FFT's hardly with the taps. Past 2²⁰ the FFT was at
+#: most 1.4× slower than ``conv1d`` (7 taps on 512² and 2048²) and up to 16× faster than the
+#: ``FFT_MIN_TAPS`` rule (512²–1024², 25–49 taps); below it the rule's choice was at most 0.07 ms
+#: slower. In float64 the FFT's round-off stays near 1e-12 of the derivative on such fields.
 DIRECT_MAX_WORK = 2**20
 
 #: In :class:`~mollifier.MollifierLayer` on CPU, which caches each axis operator, axes of at most
@@ -169,17 +173,25 @@ def _check_dim(dim: int, ndim: int) -> int:
 
 
 def resolve_method(
-    method: str, *, n_taps: int, n: int, numel: int, device: torch.device, cached: bool = False
+    method: str,
+    *,
+    n_taps: int,
+    n: int,
+    numel: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    cached: bool = False,
 ) -> str:
     """The convolution algorithm ``"direct"``, ``"fft"`` or ``"matrix"`` that ``method`` means.
 
-    ``n`` is the length of the axis convolved along and ``numel`` the input's number of
-    elements. On CPU, ``"auto"`` takes ``"matrix"`` when the caller caches the dense operator
-    (``cached=True``, as :class:`~mollifier.MollifierLayer` does) and the axis has at most
-    :data:`MATRIX_MAX_POINTS` points, and ``"fft"`` for the longer axes there; one-off calls
-    (:func:`mollifier.derivative`) take ``"direct"`` while ``numel * n_taps`` is at most
-    :data:`DIRECT_MAX_WORK` and ``"fft"`` above. On other devices, where one GPU run found all
-    three at about a millisecond, roughly flat in ``n``, it takes ``"fft"`` for stencils of at
+    ``n`` is the length of the axis convolved along, ``numel`` the input's number of elements and
+    ``dtype`` its type. On CPU, ``"auto"`` takes ``"matrix"`` when the caller caches the dense
+    operator (``cached=True``, as :class:`~mollifier.MollifierLayer` does) and the axis has at
+    most :data:`MATRIX_MAX_POINTS` points, and ``"fft"`` for the longer axes there; one-off calls
+    (:func:`mollifier.derivative`) in double precision take ``"direct"`` while
+    ``numel * n_taps`` is at most :data:`DIRECT_MAX_WORK` and ``"fft"`` above. Otherwise (single
+    precision one-off calls on CPU, for accuracy; other devices, where one GPU run found all
+    three at about a millisecond, roughly flat in ``n``) it takes ``"fft"`` for stencils of at
     least :data:`FFT_MIN_TAPS` taps and ``"direct"`` below.
     """
     if method not in CONV_METHODS:
@@ -189,7 +201,8 @@ def resolve_method(
     if device.type == "cpu":
         if cached:
             return "matrix" if n <= MATRIX_MAX_POINTS else "fft"
-        return "direct" if numel * n_taps <= DIRECT_MAX_WORK else "fft"
+        if dtype in (torch.float64, torch.complex128):
+            return "direct" if numel * n_taps <= DIRECT_MAX_WORK else "fft"
     return "fft" if n_taps >= FFT_MIN_TAPS else "direct"
 
 
@@ -288,7 +301,9 @@ def convolve_axis(
             f"axis {dim} has {n} points, but a stencil of radius {radius} with boundary "
             f"{boundary!r} needs at least {need}; use a smaller width or a larger grid"
         )
-    method = resolve_method(method, n_taps=n_taps, n=n, numel=x.numel(), device=x.device)
+    method = resolve_method(
+        method, n_taps=n_taps, n=n, numel=x.numel(), dtype=x.dtype, device=x.device
+    )
     if method == "matrix":
         # Uncached here; callers that apply the same stencils repeatedly (MollifierLayer) cache
         # dense_operator's result and call apply_operator themselves.

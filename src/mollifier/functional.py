@@ -53,9 +53,11 @@ def derivative(
         Edge handling; see :class:`~mollifier.MollifierLayer`.
     method : {"auto", "direct", "fft", "matrix"}
         Convolution algorithm (see :class:`~mollifier.MollifierLayer`); all give the same result
-        to round-off. ``"auto"`` on CPU takes ``conv1d`` for small calls and the FFT for large
-        ones (elements × taps above :data:`~mollifier._conv.DIRECT_MAX_WORK`; see
-        :func:`~mollifier._conv.resolve_method`).
+        to round-off (in float32 the FFT's round-off is relative to a whole row's largest
+        value). ``"auto"`` on CPU in float64 takes ``conv1d`` for small calls and the FFT for
+        large ones (elements × taps above :data:`~mollifier._conv.DIRECT_MAX_WORK`); in float32
+        and on other devices, the FFT for stencils of 65 taps or more
+        (:func:`~mollifier._conv.resolve_method`).
 
     Returns
     -------

@@ -249,7 +249,13 @@ class MollifierLayer(nn.Module):
         n = src.shape[dim]
         n_taps = 2 * self.radius[axis] + 1
         method = resolve_method(
-            self.method, n_taps=n_taps, n=n, numel=src.numel(), device=src.device, cached=True
+            self.method,
+            n_taps=n_taps,
+            n=n,
+            numel=src.numel(),
+            dtype=src.dtype,
+            device=src.device,
+            cached=True,
         )
         if method == "matrix":
             return apply_operator(src, self.operator(axis, orders, n, src), dim=dim)
