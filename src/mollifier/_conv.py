@@ -44,7 +44,7 @@ CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
 #: run, RESULTS.md § 2.1) every method took about a millisecond and the FFT never won; the rule
 #: was kept there. In float32 the FFT's round-off is relative to the largest value of a whole row
 #: while ``conv1d``'s stays local: on a field that varies by orders of magnitude along the axis
-#: it can be 100× larger (e^{12x}, second derivative: 1.6e-3 against 7.8e-6), so single precision
+#: it can be 200× larger (e^{12x}, second derivative: 1.6e-3 against 7.8e-6), so single precision
 #: keeps ``conv1d`` for short stencils although the FFT is faster on large fields.
 FFT_MIN_TAPS = 65
 
