@@ -9,11 +9,13 @@ existed resume without it being compared.
 
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,11 +66,13 @@ def residual_identity(fn: Callable[..., Any]) -> str:
     identity; for a callable object whose class defines ``__repr__``, that ``repr``; for a
     function, also the module-level values (not modules, classes or functions) its body reads,
     such as a constant in a residual file. Captured
-    arrays and tensors are named by shape, dtype and a hash of their values, sets by their
-    sorted elements, and memory addresses are dropped, so the same function gives the same
+    arrays and tensors are named by shape, dtype and a hash of their values, sets and dicts by
+    their sorted items, and memory addresses are dropped, so the same function gives the same
     string in another process. Best effort: an edited function body under the same name, a
     difference a ``repr`` hides (values inside an object holding an array), or one behind a
-    ``repr`` that fails (the type name stands in), is not seen.
+    ``repr`` that fails (the type name stands in), is not seen; a value that differs from one
+    process to the next (unseeded random data, a temporary path, an object whose ``repr`` shows
+    an id) makes a checkpoint that does not resume.
     """
     return _identity(fn, seen=frozenset())
 
@@ -105,13 +109,23 @@ def _identity(fn: Callable[..., Any], *, seen: frozenset[int]) -> str:
         # and functions are left out, they name code rather than data
         read = {
             var: namespace[var]
-            for var in code.co_names
+            for var in _globals_read(code)
             if var in namespace and not callable(namespace[var]) and not _is_module(namespace[var])
         }
         if read:
             values = ", ".join(f"{k}={_value_identity(v, seen=seen)}" for k, v in read.items())
             name += "{" + values + "}"
     return name
+
+
+def _globals_read(code: CodeType) -> list[str]:
+    """The global names ``code`` loads (not attribute names, which ``co_names`` also holds)."""
+    names = [
+        str(ins.argval)
+        for ins in dis.get_instructions(code)
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+    ]
+    return list(dict.fromkeys(names))
 
 
 def _is_module(value: Any) -> bool:
@@ -124,13 +138,35 @@ def _value_identity(value: Any, *, seen: frozenset[int]) -> str:
     if isinstance(value, (set, frozenset)):  # iteration order follows the hash seed
         items = sorted(_value_identity(v, seen=seen) for v in value)
         return f"{type(value).__name__}({', '.join(items)})"
+    if isinstance(value, (list, tuple)):
+        items = [_value_identity(v, seen=seen) for v in value]
+        return f"{type(value).__name__}({', '.join(items)})"
+    if isinstance(value, dict):  # in sorted order: a dict built from a set follows the hash seed
+        items = sorted(
+            f"{_value_identity(k, seen=seen)}: {_value_identity(v, seen=seen)}"
+            for k, v in value.items()
+        )
+        return f"{type(value).__name__}({', '.join(items)})"
     if hasattr(value, "__array__") and hasattr(value, "shape"):  # numpy arrays, torch tensors
-        if hasattr(value, "detach"):
-            value = value.detach().cpu()
-        array = np.ascontiguousarray(np.asarray(value))
-        digest = hashlib.sha256(array.tobytes()).hexdigest()[:16]
-        return f"{type(value).__name__}(shape={array.shape}, dtype={array.dtype}, sha256={digest})"
+        return _array_identity(value)
     return _repr(value)
+
+
+def _array_identity(value: Any) -> str:
+    """Shape, dtype and a hash of the values; without the hash for what has no plain buffer of
+    numbers (object arrays hold pointers, sparse or meta tensors no dense values)."""
+    try:
+        if hasattr(value, "detach"):  # a torch tensor; bfloat16 widens to float32 exactly
+            value = value.detach().cpu()
+            if str(value.dtype) == "torch.bfloat16":
+                value = value.float()
+        array = np.ascontiguousarray(np.asarray(value))
+    except (TypeError, RuntimeError, ValueError, NotImplementedError):
+        return f"{type(value).__name__}(shape={tuple(value.shape)}, dtype={value.dtype})"
+    if array.dtype.hasobject:
+        return f"{type(value).__name__}({_value_identity(array.tolist(), seen=frozenset())})"
+    digest = hashlib.sha256(array.tobytes()).hexdigest()[:16]
+    return f"{type(value).__name__}(shape={array.shape}, dtype={array.dtype}, sha256={digest})"
 
 
 def _repr(value: Any) -> str:

@@ -40,12 +40,12 @@ BOUNDARY_MODES: tuple[str, ...] = ("periodic", "reflect", "valid", "extrapolate"
 CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
 
 #: Stencils with at least this many taps use the FFT under ``method="auto"``, shorter ones
-#: ``conv1d``: off the CPU, and on CPU for one-off calls in single precision. On an H200 (one
+#: ``conv1d``: off the CPU, and on CPU for one-off calls in any type but float64. On an H200 (one
 #: run, RESULTS.md § 2.1) every method took about a millisecond and the FFT never won; the rule
 #: was kept there. In float32 the FFT's round-off is relative to the largest value of a whole row
 #: while ``conv1d``'s stays local: on a field that varies by orders of magnitude along the axis
-#: it can be 200× larger (e^{12x}, second derivative: 1.6e-3 against 7.8e-6), so single precision
-#: keeps ``conv1d`` for short stencils although the FFT is faster on large fields.
+#: it can be 200× larger (e^{12x}, second derivative: 1.6e-3 against 7.8e-6), so float32 keeps
+#: ``conv1d`` for short stencils although the FFT is faster on large fields.
 FFT_MIN_TAPS = 65
 
 #: One-off calls on CPU in double precision (:func:`mollifier.derivative`, nothing cached) use
@@ -188,9 +188,9 @@ def resolve_method(
     ``dtype`` its type. On CPU, ``"auto"`` takes ``"matrix"`` when the caller caches the dense
     operator (``cached=True``, as :class:`~mollifier.MollifierLayer` does) and the axis has at
     most :data:`MATRIX_MAX_POINTS` points, and ``"fft"`` for the longer axes there; one-off calls
-    (:func:`mollifier.derivative`) in double precision take ``"direct"`` while
-    ``numel * n_taps`` is at most :data:`DIRECT_MAX_WORK` and ``"fft"`` above. Otherwise (single
-    precision one-off calls on CPU, for accuracy; other devices, where one GPU run found all
+    (:func:`mollifier.derivative`) in float64 take ``"direct"`` while ``numel * n_taps`` is at
+    most :data:`DIRECT_MAX_WORK` and ``"fft"`` above. Otherwise (one-off calls on CPU in other
+    types, float32 for accuracy; other devices, where one GPU run found all
     three at about a millisecond, roughly flat in ``n``) it takes ``"fft"`` for stencils of at
     least :data:`FFT_MIN_TAPS` taps and ``"direct"`` below.
     """
@@ -201,7 +201,7 @@ def resolve_method(
     if device.type == "cpu":
         if cached:
             return "matrix" if n <= MATRIX_MAX_POINTS else "fft"
-        if dtype in (torch.float64, torch.complex128):
+        if dtype == torch.float64:
             return "direct" if numel * n_taps <= DIRECT_MAX_WORK else "fft"
     return "fft" if n_taps >= FFT_MIN_TAPS else "direct"
 

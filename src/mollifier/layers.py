@@ -112,7 +112,8 @@ class MollifierLayer(nn.Module):
         :data:`~mollifier._conv.MATRIX_MAX_POINTS` points and the FFT above; elsewhere the FFT
         for long stencils and ``conv1d`` otherwise (:func:`~mollifier._conv.resolve_method`,
         measured on CPU with ``benchmarks/conv_crossover.py``). All give the same result to
-        round-off.
+        round-off; in float32 the FFT's round-off is relative to a whole row's largest value
+        (use float64 for fields that change by orders of magnitude along an axis).
 
     Notes
     -----

@@ -24,12 +24,17 @@ _IN_ANOTHER_PROCESS = (
 _CAPTURES = """
 import numpy as np, torch
 from mollifier._checkpoint import residual_identity
+lam = np.random.default_rng().uniform(size=3)  # unseeded: differs in every process
 def make():
     names = {"phi_w", "phi_d", "lam", "mu"}
+    specs = [("xx", {"a", "b", "c", "d"})]
+    index = dict.fromkeys({"x", "y", "t", "z"})
     weights = np.linspace(0, 1, 2000)
     scale = torch.arange(5.0)
+    half = torch.ones(3, dtype=torch.bfloat16)
+    labels = np.array(["xx", "yy"], dtype=object)
     def residual(f, d, p):
-        return names, weights, scale
+        return names, specs, index, weights, scale, half, labels, p.lam  # p.lam: no global
     return residual
 print(residual_identity(make()))
 """
@@ -64,6 +69,10 @@ def test_captured_sets_and_arrays_do_not_depend_on_the_process() -> None:
         idents.add(out.stdout.strip())
     (ident,) = idents
     assert "set('lam', 'mu', 'phi_d', 'phi_w')" in ident
+    assert "specs=list(tuple('xx', set('a', 'b', 'c', 'd')))" in ident
+    assert "labels=ndarray(list('xx', 'yy'))" in ident
+    assert "half=Tensor(shape=(3,), dtype=float32, sha256=" in ident
+    assert "{" not in ident  # the attribute p.lam is not the module's random global lam
     assert "weights=ndarray(shape=(2000,), dtype=float64, sha256=" in ident
     assert "scale=Tensor(shape=(5,), dtype=float32, sha256=" in ident
     weights = np.linspace(0, 1, 2000)
