@@ -65,14 +65,14 @@ def residual_identity(fn: Callable[..., Any]) -> str:
     variables; for a :func:`functools.partial`, its arguments; callables among them by their own
     identity; for a callable object whose class defines ``__repr__``, that ``repr``; for a
     function, also the module-level values (not modules, classes or functions) its body reads,
-    such as a constant in a residual file. Captured
-    arrays and tensors are named by shape, dtype and a hash of their values, sets and dicts by
-    their sorted items, and memory addresses are dropped, so the same function gives the same
-    string in another process. Best effort: an edited function body under the same name, a
-    difference a ``repr`` hides (values inside an object holding an array), or one behind a
-    ``repr`` that fails (the type name stands in), is not seen; a value that differs from one
-    process to the next (unseeded random data, a temporary path, an object whose ``repr`` shows
-    an id) makes a checkpoint that does not resume.
+    such as a constant in a residual file. Captured arrays and tensors are named by shape,
+    dtype and a hash of their values, sets and dicts by their sorted items, and memory addresses
+    are dropped, so the same function gives the same string in another process. Best effort: an
+    edited function body under the same name, a difference a ``repr`` hides (values inside an
+    object holding an array), or one behind a ``repr`` that fails (the type name stands in), is
+    not seen; a value that differs from one process to the next (unseeded random data, a
+    temporary path, an object whose ``repr`` shows an id) makes a checkpoint that does not
+    resume.
     """
     return _identity(fn, seen=frozenset())
 

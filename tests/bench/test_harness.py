@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,16 @@ def tier(**kw: object) -> TierConfig:
     }
     base.update(kw)
     return TierConfig(**base)  # type: ignore[arg-type]
+
+
+def _heat_dataset(tmp_path: Path, n: int = 16) -> tuple[Any, Path, Any]:
+    """A heat dataset with 1% noise, cached under ``tmp_path``: its spec, path and widths."""
+    from mollifier.bench.config import DatasetSpec
+    from mollifier.bench.datasets import ensure_dataset
+
+    spec = DatasetSpec(task="heat", n=n, noise=0.01)
+    path, widths = ensure_dataset(tmp_path, spec)
+    return spec, path, widths
 
 
 def test_cache_resume_and_force(tmp_path: Path, one_thread: None) -> None:
@@ -181,12 +192,10 @@ def test_probe_is_not_fooled_by_slow_first_steps(
     import torch
 
     import mollifier.train
-    from mollifier.bench.config import DatasetSpec, RunConfig
-    from mollifier.bench.datasets import ensure_dataset
+    from mollifier.bench.config import RunConfig
     from mollifier.bench.run import execute
 
-    spec = DatasetSpec(task="heat", n=16, noise=0.01)
-    path, widths = ensure_dataset(tmp_path, spec)
+    spec, path, widths = _heat_dataset(tmp_path)
     sleeps = [0.2, 0.6]
     real_step, real_solve = torch.optim.Adam.step, mollifier.train.solve_network
     probes: list[dict[str, object]] = []
@@ -224,12 +233,10 @@ def test_run_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: pytest.Mon
     uninterrupted run ends, and says where it resumed."""
     import torch
 
-    from mollifier.bench.config import DatasetSpec, RunConfig
-    from mollifier.bench.datasets import ensure_dataset
+    from mollifier.bench.config import RunConfig
     from mollifier.bench.run import _main, execute
 
-    spec = DatasetSpec(task="heat", n=16, noise=0.01)
-    path, widths = ensure_dataset(tmp_path, spec)
+    spec, path, widths = _heat_dataset(tmp_path)
     cfg = RunConfig(
         dataset=spec,
         derivatives="mollifier",
@@ -297,12 +304,10 @@ def test_run_process_records_out_of_memory(tmp_path: Path) -> None:
     """
     import subprocess
 
-    from mollifier.bench.config import DatasetSpec, RunConfig
-    from mollifier.bench.datasets import ensure_dataset
+    from mollifier.bench.config import RunConfig
     from mollifier.bench.harness import run_command
 
-    spec = DatasetSpec(task="heat", n=64, noise=0.01)
-    path, widths = ensure_dataset(tmp_path, spec)
+    spec, path, widths = _heat_dataset(tmp_path, n=64)
     cfg = RunConfig(
         dataset=spec,
         derivatives="autodiff",
@@ -441,12 +446,11 @@ def test_divergence_is_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe_steps: int
 ) -> None:
     import mollifier.train
-    from mollifier.bench.config import DatasetSpec, RunConfig
+    from mollifier.bench.config import RunConfig
     from mollifier.bench.datasets import ensure_dataset
     from mollifier.bench.run import execute
 
-    spec = DatasetSpec(task="heat", n=16, noise=0.01)
-    path, widths = ensure_dataset(tmp_path, spec)
+    spec, path, widths = _heat_dataset(tmp_path)
     assert ensure_dataset(tmp_path, spec) == (path, widths)  # cached, same widths
 
     def diverge(problem: object, **options: object) -> None:

@@ -359,10 +359,11 @@ def measure_isolated(
         return out
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
-        out["error"] = f"exit code {proc.returncode}: {proc.stderr[-1500:]}"
+        tail = proc.stderr[-1500:]
+        out["error"] = f"exit code {proc.returncode}: {tail}"
         if proc.returncode != 0:
             capped = memory_limit_mb is not None and config.device == "cpu"
-            out["status"] = dead_process_status(proc.returncode, proc.stderr[-1500:], capped=capped)
+            out["status"] = dead_process_status(proc.returncode, tail, capped=capped)
         return out
     result = json.loads(lines[-1])
     out["device_name"] = result.get("device_name")

@@ -219,11 +219,11 @@ def _execute_matrix(
     else:
         measured = read_json(partial) or {}
         if proc.returncode != 0:
-            status = dead_process_status(
-                proc.returncode, proc.stderr[-1500:], capped=config.memory_limit_mb is not None
-            )
+            tail = proc.stderr[-1500:]
+            capped = config.memory_limit_mb is not None
             measured.update(
-                status=status, error=f"exit code {proc.returncode}: {proc.stderr[-1500:]}"
+                status=dead_process_status(proc.returncode, tail, capped=capped),
+                error=f"exit code {proc.returncode}: {tail}",
             )
     partial.unlink(missing_ok=True)
     if ckpt is not None:  # the run has its record now (a cached result, or an error to rerun)
