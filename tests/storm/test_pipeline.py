@@ -17,7 +17,8 @@ from mollifier.storm.cli import (
 )
 from mollifier.storm.inference import InferenceConfig, NucleusTooSmallError
 from mollifier.storm.localisations import LocalisationError, Localisations, UnitError
-from mollifier.storm.pipeline import StormConfig, analyse_nucleus
+from mollifier.storm.options import StormConfig
+from mollifier.storm.pipeline import analyse_nucleus
 
 
 def test_synthetic_nucleus_lambda_is_recovered(small_nucleus):

@@ -10,7 +10,9 @@ The pipeline, one module per step::
     inference     φ_w, φ_d on the mask → λ̂ (direct or network solver, cropped by the kernel)
     summaries     lognormal fits, heterochromatin domains, batch tables
     synthetic     simulated nuclei with ground truth (truth.npz)
+    options       StormConfig: every setting of the analysis
     pipeline      one nucleus end to end
+    output        its summary row and folder (result.json, npz arrays, domains.csv, PNGs)
     batch         many nuclei and conditions: summary.csv, comparison table and figure
     figures, cli  PNGs; ``mollifier storm`` and ``mollifier simulate storm``
 
@@ -33,13 +35,9 @@ from mollifier.storm.inference import (
 )
 from mollifier.storm.localisations import LocalisationError, Localisations, UnitError
 from mollifier.storm.mapping import ChromatinFields, DensityMapping, dilute_mode
-from mollifier.storm.pipeline import (
-    NucleusAnalysis,
-    StormConfig,
-    analyse_nucleus,
-    nucleus_row,
-    save_nucleus,
-)
+from mollifier.storm.options import StormConfig
+from mollifier.storm.output import nucleus_row, save_nucleus
+from mollifier.storm.pipeline import NucleusAnalysis, analyse_nucleus
 from mollifier.storm.readers import (
     read_density_map,
     read_localisation_table,

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mollifier.storm.localisations import LocalisationError
-from mollifier.storm.pipeline import StormConfig, analyse_nucleus, nucleus_row, save_nucleus
+from mollifier.storm.options import StormConfig
+from mollifier.storm.output import nucleus_row, save_nucleus
+from mollifier.storm.pipeline import analyse_nucleus
 from mollifier.storm.summaries import compare_conditions, write_rows_csv, write_summary_csv
 from mollifier.storm.truth import Truth, find_truth
 

@@ -143,7 +143,7 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> Any:
     from mollifier.storm.inference import DEFAULT_LENGTH_SCALE_NM, InferenceConfig, NetworkOptions
     from mollifier.storm.mapping import DensityMapping
-    from mollifier.storm.pipeline import StormConfig
+    from mollifier.storm.options import StormConfig
 
     mapping = DensityMapping() if args.contrast is None else DensityMapping(contrast=args.contrast)
     inference = InferenceConfig(

@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from mollifier.storm.pipeline import StormConfig, analyse_nucleus, save_nucleus
+from mollifier.storm.options import StormConfig
+from mollifier.storm.output import save_nucleus
+from mollifier.storm.pipeline import analyse_nucleus
 from mollifier.storm.summaries import write_rows_csv
 from mollifier.storm.synthetic import SyntheticStorm, observe, simulate_truth
 
