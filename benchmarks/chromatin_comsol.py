@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from mollifier.io import read_comsol
-from mollifier.sim import pattern_statistics, simulate_chromatin
+from mollifier.sim import Stepping, pattern_statistics, simulate_chromatin
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 COMSOL = SHARED / "chromatin_comsol_lambda_0.5"
@@ -36,7 +36,9 @@ KEYS = (
 
 
 def _ours(n: int, seed: int) -> dict[str, float]:
-    ds = simulate_chromatin(n=n, length=10.0, lam=0.5, seed=seed, tolerance=1e-6, progress=False)
+    ds = simulate_chromatin(
+        n=n, length=10.0, lam=0.5, seed=seed, stepping=Stepping(tolerance=1e-6), progress=False
+    )
     w, d = ds.clean["phi_w"], ds.clean["phi_d"]
     return pattern_statistics(w, d, ds.params["spacing"], periodic=True)
 

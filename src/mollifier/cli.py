@@ -106,24 +106,25 @@ def _run_simulate(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     elif args.system == "heat":
+        from dataclasses import replace
+
         kw: dict[str, Any] = {}
-        if args.lam != "grf":
-            kw["lam"] = args.lam
         for opt, name in (
-            ("lam_median", "lam_median"),
-            ("lam_sigma", "lam_sigma"),
+            ("lam_median", "median"),
+            ("lam_sigma", "sigma"),
             ("correlation_length", "correlation_length"),
         ):
             if getattr(args, opt) is not None:
                 kw[name] = getattr(args, opt)
+        heat_lam: Any = replace(sim.HEAT_LAMBDA, **kw) if args.lam == "grf" else args.lam
         ds = sim.simulate_heat(
             n=args.grid,
             form=args.form,
             boundary=args.boundary,
             refine=args.refine,
+            lam=heat_lam,
             noise=noise,
             seed=args.seed,
-            **kw,
         )
     else:
         if args.lam == "grf":
@@ -139,7 +140,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             length=args.length,
             lam=lam,
             boundary=args.boundary,
-            tolerance=args.tolerance,
+            stepping=sim.Stepping(tolerance=args.tolerance),
             noise=noise,
             seed=args.seed,
             progress=True,

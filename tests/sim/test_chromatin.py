@@ -13,14 +13,15 @@ from mollifier.sim.chromatin import (
     ChromatinModel,
     InitialNoise,
     InitialNuclei,
-    LognormalLambda,
     SimulationDivergedError,
     SteadyStateNotReachedError,
-    pattern_statistics,
+    Stepping,
     simulate_chromatin,
     steady_state_residual,
 )
 from mollifier.sim.noise import GaussianNoise
+from mollifier.sim.patterns import pattern_statistics
+from mollifier.sim.random_fields import LognormalLambda
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 COMSOL = DATA / "chromatin_comsol_lambda_0.5"
@@ -76,6 +77,15 @@ def _hex_spots(x, y, centres, *, sigma=0.15, period=None):
         (InitialNuclei, {"spacing": 0.0}),
         (InitialNuclei, {"radius": -1.0}),
         (InitialNoise, {"amplitude": -0.1}),
+        (Stepping, {"tolerance": None}),  # neither a tolerance nor a t_end
+        (Stepping, {"tolerance": 0.0}),
+        (Stepping, {"t_end": -1.0}),
+        (Stepping, {"max_steps": 0}),
+        (Stepping, {"check_every": 2.5}),
+        (Stepping, {"dt": 0.0}),
+        (Stepping, {"dt_max": float("inf")}),
+        (Stepping, {"max_change": -0.1}),
+        (Stepping, {"stabilization": -0.4}),
     ],
 )
 def test_configuration_is_validated(cls, kwargs):
@@ -89,7 +99,7 @@ def test_configuration_is_validated(cls, kwargs):
         ({"boundary": "dirichlet"}, "boundary"),
         ({"laplacian": "fd4"}, "laplacian"),
         ({"n": 4}, "n must be"),
-        ({"tolerance": None, "t_end": None}, "tolerance, a t_end"),
+        ({"stepping": "fast"}, "stepping must be a Stepping"),
         ({"lam": -0.5}, "lam must be"),
         ({"lam": np.ones((3, 3))}, "shape"),
         ({"initial": (np.zeros((16, 16)), np.zeros((16, 16))), "phi_w_mean": 0.4}, "phi_w_mean"),
@@ -99,7 +109,7 @@ def test_configuration_is_validated(cls, kwargs):
     ],
 )
 def test_simulate_rejects_bad_arguments(kwargs, message):
-    base = {"n": 16, "length": 2.0, "t_end": 1.0}
+    base = {"n": 16, "length": 2.0, "stepping": Stepping(t_end=1.0)}
     with pytest.raises(ValueError, match=message):
         simulate_chromatin(**{**base, **kwargs})
 
@@ -137,8 +147,7 @@ def test_homogeneous_reaction_equilibrium_is_an_exact_steady_state(boundary, lam
         boundary=boundary,
         initial=InitialNoise(amplitude=0.0),
         phi_w_mean=0.45,
-        t_end=20.0,
-        tolerance=None,
+        stepping=Stepping(t_end=20.0, tolerance=None),
     )
     phi_e = 0.55 / (1 + lam)  # 2(λφ_e - φ_h) = 0 with φ_h + φ_e = 1 - φ_w
     np.testing.assert_allclose(ds.clean["phi_w"], 0.45, rtol=0, atol=1e-13)
@@ -178,10 +187,7 @@ def test_linear_mode_decays_at_the_dispersion_rate_with_first_order_time_error(b
             lam=lam,
             boundary=boundary,
             initial=(0.5 + eps * vec[0] * mode, phi_h - phi_e + eps * vec[1] * mode),
-            t_end=t_end,
-            tolerance=None,
-            dt=dt,
-            adaptive=False,
+            stepping=Stepping(t_end=t_end, tolerance=None, dt=dt, adaptive=False),
         )
         profile = ds.clean["phi_d"][:, 0] - (phi_h - phi_e)
         amplitude = profile @ np.cos(k * x) / (np.cos(k * x) @ np.cos(k * x))
@@ -201,7 +207,12 @@ def test_fd2_solution_satisfies_an_independent_five_point_residual(boundary):
     """With laplacian="fd2" the DCT/FFT symbol is the 5-point stencil; check it independently."""
     tol = 1e-9
     ds = simulate_chromatin(
-        n=32, length=2.5, boundary=boundary, laplacian="fd2", tolerance=tol, seed=0
+        n=32,
+        length=2.5,
+        boundary=boundary,
+        laplacian="fd2",
+        stepping=Stepping(tolerance=tol),
+        seed=0,
     )
     assert ds.params["converged"] and ds.params["residual"] < tol
     w, d = ds.clean["phi_w"], ds.clean["phi_d"]
@@ -215,7 +226,11 @@ def test_spectral_steady_state_under_fd_stencils_converges_at_second_order():
     """The spectral solution, sampled finer by Fourier interpolation, has FD residual ∝ h²."""
     length, n, tol = 1.2, 72, 2e-9
     ds = simulate_chromatin(
-        n=n, length=length, initial=InitialNuclei(spacing=5.0), tolerance=tol, seed=0
+        n=n,
+        length=length,
+        initial=InitialNuclei(spacing=5.0),
+        stepping=Stepping(tolerance=tol),
+        seed=0,
     )
     w, d = ds.clean["phi_w"], ds.clean["phi_d"]
     r_w, r_d = steady_state_residual(w, d, 0.5, spacing=length / n)
@@ -245,7 +260,7 @@ def test_lognormal_lambda_steady_state_gives_lambda_pointwise():
     """λ = (φ_h - ½∇²μ_d)/φ_e on the clean output, with the stepping discretisation."""
     tol = 1e-7
     spec = LognormalLambda(median=0.5, sigma=0.25, correlation_length=1.0)
-    ds = simulate_chromatin(n=48, length=4.0, lam=spec, tolerance=tol, seed=0)
+    ds = simulate_chromatin(n=48, length=4.0, lam=spec, stepping=Stepping(tolerance=tol), seed=0)
     lam = ds.truth["lam"]
     assert ds.params["converged"] and ds.params["residual"] < tol
     assert lam.shape == (48, 48) and 0.2 < np.std(np.log(lam)) < 0.3
@@ -261,7 +276,9 @@ def test_lognormal_lambda_steady_state_gives_lambda_pointwise():
 
 
 def test_noflux_run_conserves_the_trapezoidal_mean_and_converges():
-    ds = simulate_chromatin(n=32, length=3.0, boundary="noflux", tolerance=1e-8, seed=1)
+    ds = simulate_chromatin(
+        n=32, length=3.0, boundary="noflux", stepping=Stepping(tolerance=1e-8), seed=1
+    )
     w = ds.clean["phi_w"]
     wt = np.ones(32)
     wt[[0, -1]] = 0.5
@@ -276,7 +293,7 @@ def test_noflux_run_conserves_the_trapezoidal_mean_and_converges():
 
 
 def test_dataset_contract_and_round_trip(tmp_path):
-    ds = simulate_chromatin(n=16, length=2.0, t_end=5.0, tolerance=None, seed=2)
+    ds = simulate_chromatin(n=16, length=2.0, stepping=Stepping(t_end=5.0, tolerance=None), seed=2)
     assert ds.equation == "chromatin" and ds.axes == ("x", "y")
     assert set(ds.arrays()) == {"x", "y", "phi_w", "phi_d", "phi_w_clean", "phi_d_clean", "lam"}
     np.testing.assert_allclose(ds.coords["x"], np.arange(16) * 2.0 / 16)
@@ -296,16 +313,20 @@ def test_array_and_callable_lambda_become_the_truth():
     def lam_fn(x, y):
         return 0.5 + 0.1 * np.sin(np.pi * x) * np.cos(np.pi * y)
 
-    ds = simulate_chromatin(n=16, length=2.0, lam=lam_fn, t_end=1.0, tolerance=None)
+    ds = simulate_chromatin(
+        n=16, length=2.0, lam=lam_fn, stepping=Stepping(t_end=1.0, tolerance=None)
+    )
     np.testing.assert_allclose(ds.truth["lam"], lam_fn(x[:, None], x[None, :]), atol=1e-15)
     assert ds.params["lam"] == {"kind": "callable"}
     arr = ds.truth["lam"] * 1.5
-    ds2 = simulate_chromatin(n=16, length=2.0, lam=arr, t_end=1.0, tolerance=None)
+    ds2 = simulate_chromatin(
+        n=16, length=2.0, lam=arr, stepping=Stepping(t_end=1.0, tolerance=None)
+    )
     np.testing.assert_array_equal(ds2.truth["lam"], arr)
 
 
 def test_seeded_reproducibility_and_independent_noise_stream():
-    kwargs = {"n": 32, "length": 4.0, "t_end": 50.0, "tolerance": None}
+    kwargs = {"n": 32, "length": 4.0, "stepping": Stepping(t_end=50.0, tolerance=None)}
     a = simulate_chromatin(seed=3, **kwargs)
     b = simulate_chromatin(seed=3, **kwargs)
     c = simulate_chromatin(seed=4, **kwargs)
@@ -325,21 +346,21 @@ def test_divergence_is_detected():
         simulate_chromatin(
             n=32,
             length=4.0,
-            stabilization=0.0,
-            dt=2.0,
-            adaptive=False,
-            t_end=100.0,
-            tolerance=None,
+            stepping=Stepping(
+                stabilization=0.0, dt=2.0, adaptive=False, t_end=100.0, tolerance=None
+            ),
         )
 
 
 def test_exhausted_step_budget_raises():
     with pytest.raises(SteadyStateNotReachedError, match="no steady state after 5 steps"):
-        simulate_chromatin(n=16, length=2.0, tolerance=1e-12, max_steps=5)
+        simulate_chromatin(n=16, length=2.0, stepping=Stepping(tolerance=1e-12, max_steps=5))
 
 
 def test_progress_bar(capsys):
-    simulate_chromatin(n=16, length=2.0, t_end=2.0, tolerance=1e-12, progress=True)
+    simulate_chromatin(
+        n=16, length=2.0, stepping=Stepping(t_end=2.0, tolerance=1e-12), progress=True
+    )
     assert "chromatin" in capsys.readouterr().err
 
 
@@ -418,8 +439,7 @@ def test_comsol_state_is_nearly_steady_under_the_reconstructed_model():
             boundary="noflux",
             initial=(phi_w, phi_d),
             model=model,
-            t_end=20.0,
-            tolerance=None,
+            stepping=Stepping(t_end=20.0, tolerance=None),
         )
         return float(np.abs(ds.clean["phi_d"] - phi_d)[interior, interior].max())
 
@@ -435,7 +455,7 @@ def test_statistics_are_grid_converged():
         centres = [((i + 0.5 * (j % 2)) * 10 / 9, (j + 0.5)) for j in range(10) for i in range(9)]
         w, d = _hex_spots(x, x, centres, sigma=0.2, period=(10.0, 10.0))
         w += 0.5 - w.mean()
-        ds = simulate_chromatin(n=n, initial=(w, d), tolerance=1e-6)
+        ds = simulate_chromatin(n=n, initial=(w, d), stepping=Stepping(tolerance=1e-6))
         stats.append(
             pattern_statistics(ds.clean["phi_w"], ds.clean["phi_d"], 10 / n, periodic=True)
         )
@@ -451,7 +471,7 @@ def test_statistics_match_the_comsol_reference():
     phi_w, phi_d, spacing = _reference_fields()
     # COMSOL's own boundary conditions act on the outer rows: leave out 10 nodes (0.5 units)
     ref = pattern_statistics(phi_w, phi_d, spacing, margin=10)
-    ds = simulate_chromatin(n=96, length=10.0, lam=0.5, seed=0, tolerance=1e-6)
+    ds = simulate_chromatin(n=96, length=10.0, lam=0.5, seed=0, stepping=Stepping(tolerance=1e-6))
     assert ds.params["converged"]
     ours = pattern_statistics(
         ds.clean["phi_w"], ds.clean["phi_d"], ds.params["spacing"], periodic=True

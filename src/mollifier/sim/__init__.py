@@ -2,7 +2,10 @@
 
 * :func:`simulate_langevin` — ensemble mean of overdamped Langevin particles (1st order in time);
 * :func:`simulate_heat` — steady/divergence/transient heat conduction with a varying λ(x, y);
-* :func:`simulate_chromatin` — the 4th-order chromatin phase-field model at steady state.
+* :func:`simulate_chromatin` — the 4th-order chromatin phase-field model at steady state
+  (time stepping set by :class:`Stepping`; :func:`pattern_statistics` compares its patterns).
+
+Random ground-truth λ fields are one object for every simulator: :class:`LognormalLambda`.
 
 Each returns a :class:`mollifier.io.Dataset` with the observed (noisy) fields, the clean fields and
 the true parameters.
@@ -12,14 +15,19 @@ from mollifier.sim.chromatin import (
     ChromatinModel,
     InitialNoise,
     InitialNuclei,
-    LognormalLambda,
     SimulationDivergedError,
     SteadyStateNotReachedError,
-    pattern_statistics,
+    Stepping,
     simulate_chromatin,
     steady_state_residual,
 )
-from mollifier.sim.heat import SteadySolution, simulate_heat, solve_steady, solve_transient
+from mollifier.sim.heat import (
+    HEAT_LAMBDA,
+    SteadySolution,
+    simulate_heat,
+    solve_steady,
+    solve_transient,
+)
 from mollifier.sim.langevin import (
     AbstractForcing,
     RandomForcing,
@@ -39,9 +47,11 @@ from mollifier.sim.noise import (
     random_mask,
     strided_mask,
 )
-from mollifier.sim.random_fields import gaussian_random_field, lognormal_field
+from mollifier.sim.patterns import pattern_statistics
+from mollifier.sim.random_fields import LognormalLambda, gaussian_random_field, lognormal_field
 
 __all__ = [
+    "HEAT_LAMBDA",
     "AbstractForcing",
     "AbstractNoise",
     "ChromatinModel",
@@ -58,6 +68,7 @@ __all__ = [
     "SteadySolution",
     "SteadyStateNotReachedError",
     "StepForcing",
+    "Stepping",
     "block_mask",
     "gaussian_random_field",
     "langevin_mean_ode",

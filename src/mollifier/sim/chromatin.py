@@ -1,4 +1,4 @@
-"""Chromatin phase-field reaction–diffusion model: forward simulator and pattern statistics.
+"""Chromatin phase-field reaction–diffusion model: the forward simulator.
 
 The model (Kant, Guo, …, Shenoy, Nat. Commun. 2024; the Mollifier Layers paper's fourth-order
 benchmark) describes the nucleus as nucleoplasm ``φ_w``, euchromatin ``φ_e`` and heterochromatin
@@ -21,46 +21,45 @@ against the authors' COMSOL steady state. At steady state
 
 Fields are indexed ``[x, y]``; lengths are in the model's unit (the reference domain is
 ``[0, 10]²``) and times in units of the inverse acetylation rate.
+
+:func:`simulate_chromatin` steps the model with the settings of a :class:`Stepping`; the
+statistics that compare its patterns with data are in :mod:`mollifier.sim.patterns`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import ndimage
 
 from mollifier.io.dataset import Dataset
 from mollifier.sim._chromatin_model import (
     Boundary,
     Coefficients,
     LaplacianKind,
+    RunResult,
     SimulationDivergedError,
     SpectralLaplacian,
     SteadyStateNotReachedError,
     domain_mean,
-    dominant_wavelength,
     fractions,
     g_local,
     integrate,
-    label_centroids,
-    merge_periodic_labels,
     poisson_disk_sites,
     rates,
 )
-from mollifier.sim.random_fields import gaussian_random_field, lognormal_field
+from mollifier.sim.random_fields import LognormalLambda, gaussian_random_field
 
 __all__ = [
     "ChromatinModel",
     "InitialNoise",
     "InitialNuclei",
-    "LognormalLambda",
     "SimulationDivergedError",
     "SteadyStateNotReachedError",
-    "pattern_statistics",
+    "Stepping",
     "simulate_chromatin",
     "steady_state_residual",
 ]
@@ -138,38 +137,6 @@ class ChromatinModel:
 
     def _coefficients(self, stabilization: float) -> Coefficients:
         return Coefficients(self.phi_max, self.l, self.l_w, self.mobility_w, stabilization)
-
-
-@dataclass(frozen=True)
-class LognormalLambda:
-    """A smooth lognormal ground-truth rate ratio ``λ = median · exp(sigma · G)``.
-
-    ``G`` is a unit-variance Gaussian random field with squared-exponential covariance of the
-    given ``correlation_length`` (:func:`~mollifier.sim.random_fields.lognormal_field`), periodic
-    on periodic grids. It is drawn from the simulation's seed.
-    """
-
-    median: float = 0.5
-    sigma: float = 0.2
-    correlation_length: float = 1.0
-
-    def __post_init__(self) -> None:
-        _positive("median", self.median)
-        _positive("sigma", self.sigma, allow_zero=True)
-        _positive("correlation_length", self.correlation_length)
-
-    def sample(
-        self, x: np.ndarray, y: np.ndarray, *, rng: np.random.Generator, periodic: bool
-    ) -> np.ndarray:
-        """The field on the grid ``x[:, None], y[None, :]``."""
-        return lognormal_field(
-            [x, y],
-            median=self.median,
-            sigma=self.sigma,
-            correlation_length=self.correlation_length,
-            seed=rng,
-            periodic=periodic,
-        )
 
 
 #: Accepted forms of the rate ratio λ.
@@ -286,6 +253,155 @@ def _initial_state(
     return w + (phi_w_mean - domain_mean(w, periodic)), np.asarray(d, dtype=float), desc
 
 
+@dataclass(frozen=True)
+class Stepping:
+    """How :func:`simulate_chromatin` steps in time and when it stops.
+
+    The run stops when the steady-state residual drops below ``tolerance`` or at ``t_end``,
+    whichever comes first; at least one of the two must be given. None of these settings changes
+    the discrete steady state, only the path to it and how closely it is reached.
+
+    Parameters
+    ----------
+    tolerance : float or None
+        Stop when ``max |∂φ_w/∂t|, |∂φ_d/∂t|`` over the grid, evaluated with the stepping
+        discretisation, drops below it.
+    t_end : float or None
+        Stop at this time.
+    max_steps : int
+        Step budget; exhausting it raises :class:`SteadyStateNotReachedError`.
+    dt : float
+        Initial time step.
+    adaptive : bool
+        Halve ``dt`` when a step changes a field by more than ``max_change`` anywhere (the step
+        is then rejected and retried) and grow it by 1.25 up to ``dt_max`` after small changes.
+    dt_max, max_change : float
+        Bounds of the adaptive stepping.
+    stabilization : float
+        Stabiliser ``S >= 0``: ``g(φ_h)`` is extrapolated as ``g(φ_h^n) + S(φ_h^{n+1} - φ_h^n)``.
+        Large steps are stable for ``S >= max g'/2``, about 0.36 over the values the fields take;
+        smaller ``S`` converges in fewer steps but can oscillate.
+    check_every : int
+        Accepted steps between evaluations of the residual (and updates of the progress bar).
+
+    Examples
+    --------
+    >>> Stepping(t_end=5.0, tolerance=None).dt
+    0.05
+    >>> Stepping(tolerance=None)
+    Traceback (most recent call last):
+    ...
+    ValueError: give a tolerance, a t_end or both, so that the run knows when to stop
+    """
+
+    tolerance: float | None = 1e-6
+    t_end: float | None = None
+    max_steps: int = 200_000
+    dt: float = 0.05
+    adaptive: bool = True
+    dt_max: float = 5.0
+    max_change: float = 0.05
+    stabilization: float = 0.4
+    check_every: int = 20
+
+    def __post_init__(self) -> None:
+        if self.tolerance is None and self.t_end is None:
+            raise ValueError(
+                "give a tolerance, a t_end or both, so that the run knows when to stop"
+            )
+        if self.tolerance is not None:
+            _positive("tolerance", self.tolerance)
+        if self.t_end is not None:
+            _positive("t_end", self.t_end)
+        for name in ("max_steps", "check_every"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value}")
+        _positive("dt", self.dt)
+        _positive("dt_max", self.dt_max)
+        _positive("max_change", self.max_change)
+        _positive("stabilization", self.stabilization, allow_zero=True)
+
+
+def _initial_fields(
+    initial: InitialNuclei | InitialNoise | tuple[np.ndarray, np.ndarray] | None,
+    phi_w_mean: float | None,
+    x: np.ndarray,
+    lam_field: float | np.ndarray,
+    length: float,
+    periodic: bool,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """``(φ_w, φ_d)`` at ``t = 0`` on the square grid ``x × x``, and their description."""
+    n = x.size
+    if isinstance(initial, tuple):
+        if phi_w_mean is not None:
+            raise ValueError("phi_w_mean applies to generated initial conditions, not to arrays")
+        if len(initial) != 2:
+            raise ValueError("initial arrays must be a pair (phi_w, phi_d)")
+        w0, d0 = (np.array(a, dtype=float) for a in initial)
+        for name, arr in (("phi_w", w0), ("phi_d", d0)):
+            if arr.shape != (n, n) or not np.all(np.isfinite(arr)):
+                raise ValueError(f"initial {name} must be a finite array of shape {(n, n)}")
+        return w0, d0, {"kind": "arrays"}
+    initial = InitialNuclei() if initial is None else initial
+    if not isinstance(initial, InitialNuclei | InitialNoise):
+        raise ValueError(
+            "initial must be InitialNuclei, InitialNoise or a (phi_w, phi_d) pair, "
+            f"got {type(initial).__name__}"
+        )
+    mean = 0.5 if phi_w_mean is None else float(phi_w_mean)
+    if not 0 < mean < 1:
+        raise ValueError(f"phi_w_mean must lie in (0, 1), got {mean}")
+    return _initial_state(initial, x, x, lam_field, mean, length, periodic, rng)
+
+
+def _step_to_steady_state(
+    w0: np.ndarray,
+    d0: np.ndarray,
+    lam_field: float | np.ndarray,
+    op: SpectralLaplacian,
+    coeffs: Coefficients,
+    stepping: Stepping,
+    progress: bool,
+) -> RunResult:
+    """:func:`~mollifier.sim._chromatin_model.integrate` with ``stepping``, under a progress bar."""
+    bar: Any = None
+    callback = None
+    if progress:
+        from mollifier._progress import progress_bar
+
+        bar = progress_bar(total=stepping.t_end, desc="chromatin", unit="t", leave=False)
+        last = [0.0]
+
+        def callback(t: float, step: float, residual: float) -> None:
+            bar.update(t - last[0])
+            last[0] = t
+            bar.set_postfix(dt=f"{step:.3g}", residual=f"{residual:.2e}")
+
+    s = stepping
+    try:
+        return integrate(
+            w0,
+            d0,
+            lam_field,
+            op,
+            coeffs,
+            dt=float(s.dt),
+            adaptive=bool(s.adaptive),
+            dt_max=float(s.dt_max),
+            max_change=float(s.max_change),
+            t_end=None if s.t_end is None else float(s.t_end),
+            tolerance=None if s.tolerance is None else float(s.tolerance),
+            max_steps=int(s.max_steps),
+            check_every=int(s.check_every),
+            progress=callback,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def simulate_chromatin(
     *,
     n: int = 128,
@@ -295,14 +411,7 @@ def simulate_chromatin(
     model: ChromatinModel | None = None,
     initial: InitialNuclei | InitialNoise | tuple[np.ndarray, np.ndarray] | None = None,
     phi_w_mean: float | None = None,
-    tolerance: float | None = 1e-6,
-    t_end: float | None = None,
-    max_steps: int = 200_000,
-    dt: float = 0.05,
-    adaptive: bool = True,
-    dt_max: float = 5.0,
-    max_change: float = 0.05,
-    stabilization: float = 0.4,
+    stepping: Stepping | None = None,
     laplacian: LaplacianKind = "spectral",
     noise: NoiseLike | None = None,
     seed: int = 0,
@@ -325,7 +434,8 @@ def simulate_chromatin(
         Side of the square domain, in model length units.
     lam : float, ndarray, callable or LognormalLambda
         Rate ratio λ (methylation / acetylation), >= 0: a constant, an ``(n, n)`` array, a function
-        ``lam(x[:, None], y[None, :])`` or a :class:`LognormalLambda` drawn from ``seed``.
+        ``lam(x[:, None], y[None, :])`` or a :class:`~mollifier.sim.LognormalLambda` drawn from
+        ``seed`` (periodic on periodic grids).
     boundary : {"periodic", "noflux"}
         Periodic, or zero flux of both species with ``∂φ/∂n = 0`` (the natural conditions).
     model : ChromatinModel, optional
@@ -336,21 +446,9 @@ def simulate_chromatin(
         Mean nucleoplasm fraction for generated initial conditions (default 0.5); it is
         conserved (on no-flux grids as the trapezoidal mean, walls weighted ½). Not allowed with
         explicit arrays, whose own mean is kept.
-    tolerance : float or None
-        Stop when ``max |∂φ_w/∂t|, |∂φ_d/∂t|`` over the grid, evaluated with the stepping
-        discretisation, drops below it.
-    t_end : float or None
-        Stop at this time (whichever of ``tolerance`` and ``t_end`` comes first). At least one of
-        the two must be given.
-    max_steps : int
-        Step budget; exhausting it raises :class:`SteadyStateNotReachedError`.
-    dt, adaptive, dt_max, max_change : float, bool, float, float
-        Initial step; adaptive stepping halves ``dt`` when a step changes a field by more than
-        ``max_change`` anywhere and grows it by 1.25 up to ``dt_max`` after small changes.
-    stabilization : float
-        Stabiliser ``S >= 0``: ``g(φ_h)`` is extrapolated as ``g(φ_h^n) + S(φ_h^{n+1} - φ_h^n)``.
-        Large steps are stable for ``S >= max g'/2``, about 0.36 over the values the fields take;
-        smaller ``S`` converges in fewer steps but can oscillate.
+    stepping : Stepping, optional
+        Time steps, stabiliser and stopping rule (default ``Stepping()``: to a residual of
+        1e-6 with adaptive steps).
     laplacian : {"spectral", "fd2"}
         Symbol of the Laplacian: exact, or the second-order 5-point stencil's.
     noise : noise model, optional
@@ -372,18 +470,22 @@ def simulate_chromatin(
     SimulationDivergedError
         If the fields become NaN/inf or leave ``|φ| <= 10``, or adaptive steps collapse.
     SteadyStateNotReachedError
-        If neither ``tolerance`` nor ``t_end`` is reached within ``max_steps``.
+        If neither ``stepping.tolerance`` nor ``stepping.t_end`` is reached within
+        ``stepping.max_steps``.
 
     Examples
     --------
-    >>> ds = simulate_chromatin(n=16, length=2.0, t_end=1.0, tolerance=None,
+    >>> ds = simulate_chromatin(n=16, length=2.0, stepping=Stepping(t_end=1.0, tolerance=None),
     ...                         initial=InitialNoise(amplitude=0.0))
     >>> ds.fields["phi_w"].shape, round(float(ds.fields["phi_w"].mean()), 12)
     ((16, 16), 0.5)
     """
     model = ChromatinModel() if model is None else model
+    stepping = Stepping() if stepping is None else stepping
     if not isinstance(model, ChromatinModel):
         raise ValueError(f"model must be a ChromatinModel, got {type(model).__name__}")
+    if not isinstance(stepping, Stepping):
+        raise ValueError(f"stepping must be a Stepping, got {type(stepping).__name__}")
     if boundary not in ("periodic", "noflux"):
         raise ValueError(f"boundary must be 'periodic' or 'noflux', got {boundary!r}")
     if laplacian not in ("spectral", "fd2"):
@@ -392,18 +494,6 @@ def simulate_chromatin(
         raise ValueError(f"n must be an integer >= 8, got {n}")
     n = int(n)
     _positive("length", length)
-    _positive("dt", dt)
-    _positive("dt_max", dt_max)
-    _positive("max_change", max_change)
-    _positive("stabilization", stabilization, allow_zero=True)
-    if tolerance is None and t_end is None:
-        raise ValueError("give a tolerance, a t_end or both, so that the run knows when to stop")
-    if tolerance is not None:
-        _positive("tolerance", tolerance)
-    if t_end is not None:
-        _positive("t_end", t_end)
-    if int(max_steps) != max_steps or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps}")
     if noise is not None and not (hasattr(noise, "apply") and hasattr(noise, "describe")):
         raise ValueError(f"noise must have apply(clean, rng) and describe(), got {noise!r}")
 
@@ -413,66 +503,12 @@ def simulate_chromatin(
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
     )
     lam_field, lam_desc = _lambda_field(lam, x, x, lam_rng, periodic)
-
-    if isinstance(initial, tuple):
-        if phi_w_mean is not None:
-            raise ValueError("phi_w_mean applies to generated initial conditions, not to arrays")
-        if len(initial) != 2:
-            raise ValueError("initial arrays must be a pair (phi_w, phi_d)")
-        w0, d0 = (np.array(a, dtype=float) for a in initial)
-        for name, arr in (("phi_w", w0), ("phi_d", d0)):
-            if arr.shape != (n, n) or not np.all(np.isfinite(arr)):
-                raise ValueError(f"initial {name} must be a finite array of shape {(n, n)}")
-        init_desc: dict[str, Any] = {"kind": "arrays"}
-    else:
-        initial = InitialNuclei() if initial is None else initial
-        if not isinstance(initial, InitialNuclei | InitialNoise):
-            raise ValueError(
-                "initial must be InitialNuclei, InitialNoise or a (phi_w, phi_d) pair, "
-                f"got {type(initial).__name__}"
-            )
-        mean = 0.5 if phi_w_mean is None else float(phi_w_mean)
-        if not 0 < mean < 1:
-            raise ValueError(f"phi_w_mean must lie in (0, 1), got {mean}")
-        w0, d0, init_desc = _initial_state(
-            initial, x, x, lam_field, mean, float(length), periodic, init_rng
-        )
-
+    w0, d0, init_desc = _initial_fields(
+        initial, phi_w_mean, x, lam_field, float(length), periodic, init_rng
+    )
     op = SpectralLaplacian((n, n), (h, h), boundary, laplacian)
-    coeffs = model._coefficients(float(stabilization))
-    bar: Any = None
-    callback = None
-    if progress:
-        from mollifier._progress import progress_bar
-
-        bar = progress_bar(total=t_end, desc="chromatin", unit="t", leave=False)
-        last = [0.0]
-
-        def callback(t: float, step: float, residual: float) -> None:
-            bar.update(t - last[0])
-            last[0] = t
-            bar.set_postfix(dt=f"{step:.3g}", residual=f"{residual:.2e}")
-
-    try:
-        run = integrate(
-            w0,
-            d0,
-            lam_field,
-            op,
-            coeffs,
-            dt=float(dt),
-            adaptive=bool(adaptive),
-            dt_max=float(dt_max),
-            max_change=float(max_change),
-            t_end=None if t_end is None else float(t_end),
-            tolerance=None if tolerance is None else float(tolerance),
-            max_steps=int(max_steps),
-            check_every=20,
-            progress=callback,
-        )
-    finally:
-        if bar is not None:
-            bar.close()
+    coeffs = model._coefficients(float(stepping.stabilization))
+    run = _step_to_steady_state(w0, d0, lam_field, op, coeffs, stepping, progress)
 
     clean = {"phi_w": run.w, "phi_d": run.d}
     if noise is None:
@@ -494,14 +530,14 @@ def simulate_chromatin(
         "scheme": "IMEX Euler, linearly stabilised, "
         + ("real FFT" if periodic else "DCT-I")
         + f" eigenbasis, {laplacian} Laplacian symbol",
-        "stabilization": float(stabilization),
-        "dt_initial": float(dt),
+        "stabilization": float(stepping.stabilization),
+        "dt_initial": float(stepping.dt),
         "dt_final": float(run.dt),
-        "adaptive": bool(adaptive),
+        "adaptive": bool(stepping.adaptive),
         "steps": run.steps,
         "rejected_steps": run.rejected,
         "t_final": float(run.t),
-        "tolerance": tolerance,
+        "tolerance": stepping.tolerance,
         "residual": float(run.residual),
         "converged": bool(run.converged),
         "wall_time_s": float(run.wall_time),
@@ -554,98 +590,3 @@ def steady_state_residual(
     _positive("spacing", spacing)
     op = SpectralLaplacian(w.shape, (spacing, spacing), boundary, laplacian)
     return rates(w, d, lam, op, model._coefficients(0.0))
-
-
-def pattern_statistics(
-    phi_w: np.ndarray,
-    phi_d: np.ndarray,
-    spacing: float | Sequence[float],
-    *,
-    threshold: float = 0.35,
-    margin: int = 0,
-    periodic: bool = False,
-) -> dict[str, float]:
-    """Summary statistics of a heterochromatin pattern, for comparing simulations and data.
-
-    Heterochromatin domains are the 4-connected components of ``φ_h > threshold`` with
-    ``φ_h = (1 - φ_w + φ_d)/2`` (default: half of the model's ``φ_max = 0.7``). Components are
-    labelled on the whole field (merged across opposite edges if ``periodic``) and a domain is
-    counted when its centroid lies inside the window left after removing ``margin`` nodes at
-    every edge, so cut-off domains at the window edge are neither lost nor double-counted. All
-    other statistics use the window only.
-
-    Parameters
-    ----------
-    phi_w, phi_d : ndarray
-        Fields of shape ``(nx, ny)`` indexed ``[x, y]``.
-    spacing : float or (float, float)
-        Node spacing per axis, in length units.
-    threshold : float
-        ``φ_h`` level that defines a heterochromatin domain.
-    margin : int
-        Nodes excluded at every edge (e.g. boundary layers of a non-periodic solver).
-    periodic : bool
-        Treat the fields as periodic (label across edges, no spectral window).
-
-    Returns
-    -------
-    dict
-        ``mean_phi_w``; ``area_fraction`` (of ``φ_h > threshold``); ``domain_count`` and
-        ``domain_density`` (per unit area); ``dominant_wavelength``, ``2π/k*`` with ``k*`` the
-        peak of the radially averaged power spectrum of ``φ_d``: the shell (width ``2π/L``) of
-        largest mean power is found, and ``k*`` is the power-weighted mean ``|k|`` over it and
-        its two neighbours (a Hann window is applied when not periodic; NaN for a flat field);
-        robust ranges ``phi_w_p01``, ``phi_w_p99``, ``phi_d_p01``, ``phi_d_p99`` (1st/99th
-        percentiles) and ``phi_w_range``, ``phi_d_range`` (their differences).
-
-    Examples
-    --------
-    >>> x = np.arange(64) * 0.1
-    >>> d = 0.3 * np.cos(2 * np.pi * x[:, None] / 1.6) + 0 * x[None, :]
-    >>> s = pattern_statistics(0.5 - d, d, 0.1, periodic=True)
-    >>> round(s["dominant_wavelength"], 6), s["domain_count"]
-    (1.6, 4.0)
-    """
-    w = np.asarray(phi_w, dtype=float)
-    d = np.asarray(phi_d, dtype=float)
-    if w.ndim != 2 or w.shape != d.shape:
-        raise ValueError(f"phi_w and phi_d must be 2-D of equal shape, got {w.shape}, {d.shape}")
-    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(d))):
-        raise ValueError("phi_w and phi_d must be finite")
-    steps = np.broadcast_to(np.asarray(spacing, dtype=float), (2,))
-    hx, hy = float(steps[0]), float(steps[1])
-    _positive("spacing", hx)
-    _positive("spacing", hy)
-    m = int(margin)
-    nx, ny = w.shape
-    if m < 0 or nx - 2 * m < 8 or ny - 2 * m < 8:
-        raise ValueError(f"margin {margin} leaves fewer than 8 nodes of the {w.shape} grid")
-    phi_h = fractions(w, d)[0]
-    mask = phi_h > threshold
-    labels, count = ndimage.label(mask)
-    if periodic and count:
-        labels = merge_periodic_labels(labels, count)
-        count = int(labels.max())
-    inside = 0
-    if count:
-        cen = label_centroids(labels, count, periodic)
-        ok = (cen >= m - 0.5) & (cen < np.array([nx - m, ny - m]) - 0.5)
-        inside = int(np.sum(ok.all(axis=1)))
-    win = (slice(m, nx - m), slice(m, ny - m))
-    area = (nx - 2 * m) * hx * (ny - 2 * m) * hy
-    wc, dc = w[win], d[win]
-    pw = np.percentile(wc, [1, 99])
-    pd = np.percentile(dc, [1, 99])
-    return {
-        "mean_phi_w": float(wc.mean()),
-        "area_fraction": float(mask[win].mean()),
-        "domain_count": float(inside),
-        "domain_density": inside / area,
-        "dominant_wavelength": dominant_wavelength(dc, (hx, hy), window=not periodic),
-        "phi_w_p01": float(pw[0]),
-        "phi_w_p99": float(pw[1]),
-        "phi_d_p01": float(pd[0]),
-        "phi_d_p99": float(pd[1]),
-        "phi_w_range": float(pw[1] - pw[0]),
-        "phi_d_range": float(pd[1] - pd[0]),
-    }

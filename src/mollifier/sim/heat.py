@@ -30,15 +30,18 @@ from scipy.sparse.linalg import factorized, spsolve
 
 from mollifier.io.dataset import Dataset
 from mollifier.sim.noise import AbstractNoise, GaussianNoise
-from mollifier.sim.random_fields import lognormal_field
+from mollifier.sim.random_fields import LognormalLambda
 
-__all__ = ["SteadySolution", "simulate_heat", "solve_steady", "solve_transient"]
+__all__ = ["HEAT_LAMBDA", "SteadySolution", "simulate_heat", "solve_steady", "solve_transient"]
 
 Form = Literal["steady", "divergence", "transient"]
 Boundary = Literal["dirichlet", "neumann"]
 Field2D = float | np.ndarray | Callable[[np.ndarray, np.ndarray], Any]
 #: Neumann data ``g(x, y, n_x, n_y)``: the outward normal derivative at boundary points.
 NeumannData = float | Callable[[np.ndarray, np.ndarray, float, float], Any]
+
+#: The default true conductivity of :func:`simulate_heat`, drawn on the observation grid.
+HEAT_LAMBDA = LognormalLambda(median=1.0, sigma=0.3, correlation_length=0.2)
 
 
 def _uniform(name: str, c: Any) -> tuple[np.ndarray, float]:
@@ -389,14 +392,11 @@ def simulate_heat(
     refine: int = 4,
     form: Form = "steady",
     boundary: Boundary = "dirichlet",
-    lam: Field2D | None = None,
+    lam: Field2D | LognormalLambda = HEAT_LAMBDA,
     source: Field2D | None = None,
     noise: AbstractNoise | None = None,
     seed: int = 0,
     length: tuple[float, float] = (1.0, 1.0),
-    correlation_length: float = 0.2,
-    lam_median: float = 1.0,
-    lam_sigma: float = 0.3,
     boundary_data: float = 0.0,
     initial: Field2D | None = None,
     n_times: int = 21,
@@ -420,11 +420,12 @@ def simulate_heat(
         ``λ∇²u + m = 0`` (the paper's form), ``∇·(λ∇u) + m = 0``, or ``u_t = ∇·(λ∇u) + m``.
     boundary : {"dirichlet", "neumann"}
         ``u = boundary_data`` or ``∂u/∂n = boundary_data`` on the whole boundary.
-    lam : float, ndarray or callable, optional
+    lam : float, ndarray, callable or LognormalLambda
         True conductivity: a constant, an array on the observation grid (interpolated to the fine
-        grid by a bicubic spline of ``log λ``), or ``lam(x, y)``. Default: a lognormal field
-        (:func:`~mollifier.sim.random_fields.lognormal_field` with ``lam_median``, ``lam_sigma``,
-        ``correlation_length``) drawn on the observation grid from ``seed``, then interpolated.
+        grid by a bicubic spline of ``log λ``), ``lam(x, y)``, or a
+        :class:`~mollifier.sim.LognormalLambda` drawn on the observation grid from ``seed`` (not
+        periodic), then interpolated. Default :data:`HEAT_LAMBDA`: median 1, ``sigma`` 0.3,
+        correlation length 0.2.
     source : float, ndarray or callable, optional
         Known source ``m(x, y)`` (an array on the observation grid is spline-interpolated).
         Default for the steady forms: ``1 + 2 G(0.30, 0.35; 0.12) + 1.5 G(0.70, 0.60; 0.10)
@@ -434,11 +435,9 @@ def simulate_heat(
     noise : AbstractNoise, optional
         Measurement noise on the sampled field (default ``GaussianNoise(0.01)``).
     seed : int
-        Seeds the default conductivity and the noise (independent streams).
+        Seeds a lognormal conductivity and the noise (independent streams).
     length : (float, float)
         Domain ``[0, Lx] × [0, Ly]``.
-    correlation_length, lam_median, lam_sigma : float
-        Parameters of the default lognormal conductivity.
     boundary_data : float
         The constant boundary value (Dirichlet) or outward flux ``∂u/∂n`` (Neumann).
     initial : float, ndarray or callable, optional
@@ -491,21 +490,15 @@ def simulate_heat(
         "shape": [nx, ny],
         "fine_shape": [xf.size, yf.size],
         "length": list(lengths),
-        "lam_model": "lognormal" if lam is None else _kind(lam),
+        "lam_model": "lognormal" if isinstance(lam, LognormalLambda) else _kind(lam),
         "source_model": "default" if source is None else _kind(source),
         "discretisation": "vertex-centred finite volume, face-midpoint conductivity, 5-point",
     }
-    if lam is None:
-        lam = lognormal_field(
-            [xc, yc],
-            median=lam_median,
-            sigma=lam_sigma,
-            correlation_length=correlation_length,
-            seed=np.random.default_rng(lam_seed),
-        )
+    if isinstance(lam, LognormalLambda):
         params.update(
-            correlation_length=correlation_length, lam_median=lam_median, lam_sigma=lam_sigma
+            correlation_length=lam.correlation_length, lam_median=lam.median, lam_sigma=lam.sigma
         )
+        lam = lam.sample(xc, yc, rng=np.random.default_rng(lam_seed), periodic=False)
     lam_fine = _on_fine("lam", lam, xc, yc, log=True)
     truth_lam = _evaluate("lam", lam_fine, xc, yc)
     if source is None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import fft as sfft
 
-__all__ = ["gaussian_random_field", "lognormal_field"]
+__all__ = ["LognormalLambda", "gaussian_random_field", "lognormal_field"]
 
 
 def gaussian_random_field(
@@ -100,3 +102,46 @@ def lognormal_field(
         coords, correlation_length=correlation_length, seed=seed, periodic=periodic
     )
     return median * np.exp(sigma * g)
+
+
+@dataclass(frozen=True)
+class LognormalLambda:
+    """A smooth lognormal ground-truth rate ratio ``λ = median · exp(sigma · G)``.
+
+    ``G`` is a unit-variance Gaussian random field with squared-exponential covariance of the
+    given ``correlation_length`` (:func:`lognormal_field`), periodic on periodic grids. The
+    simulators that take it (:func:`~mollifier.sim.simulate_chromatin`,
+    :func:`~mollifier.sim.simulate_heat`) draw it from their seed; ``sigma = 0`` gives the
+    constant ``median``.
+
+    Examples
+    --------
+    >>> x = np.linspace(0.0, 1.0, 9)
+    >>> lam = LognormalLambda(median=2.0, sigma=0.0).sample(x, x, rng=np.random.default_rng(0))
+    >>> lam.shape, float(lam.min()), float(lam.max())
+    ((9, 9), 2.0, 2.0)
+    """
+
+    median: float = 0.5
+    sigma: float = 0.2
+    correlation_length: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name, zero_ok in (("median", False), ("sigma", True), ("correlation_length", False)):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+                bound = ">= 0" if zero_ok else "> 0"
+                raise ValueError(f"{name} must be a finite number {bound}, got {value}")
+
+    def sample(
+        self, x: np.ndarray, y: np.ndarray, *, rng: np.random.Generator, periodic: bool = False
+    ) -> np.ndarray:
+        """The field on the grid ``x[:, None], y[None, :]``, drawn from ``rng``."""
+        return lognormal_field(
+            [x, y],
+            median=self.median,
+            sigma=self.sigma,
+            correlation_length=self.correlation_length,
+            seed=rng,
+            periodic=periodic,
+        )

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-from mollifier.sim.chromatin import ChromatinModel, simulate_chromatin
+from mollifier.sim.chromatin import ChromatinModel, Stepping, simulate_chromatin
 from mollifier.storm.density import DensityMap, estimate_density, kernel_density
 from mollifier.storm.localisations import Localisations
 from mollifier.storm.mapping import DensityMapping
@@ -113,7 +113,9 @@ def _reference_state(
     model_items: tuple[tuple[str, float], ...],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     model = ChromatinModel(**dict(model_items))
-    ds = simulate_chromatin(n=96, length=10.0, lam=0.5, model=model, seed=0, tolerance=1e-6)
+    ds = simulate_chromatin(
+        n=96, length=10.0, lam=0.5, model=model, seed=0, stepping=Stepping(tolerance=1e-6)
+    )
     w, d = ds.clean["phi_w"], ds.clean["phi_d"]
     return 0.5 * (1.0 - w + d), 0.5 * (1.0 - w - d), np.asarray(ds.coords["x"])
 

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from mollifier.sim.chromatin import LognormalLambda, simulate_chromatin
+from mollifier.sim.chromatin import Stepping, simulate_chromatin
+from mollifier.sim.random_fields import LognormalLambda
 from mollifier.storm.inference import DEFAULT_LENGTH_SCALE_NM
 from mollifier.storm.localisations import Localisations
 from mollifier.storm.mapping import DensityMapping
@@ -312,7 +313,7 @@ def simulate_truth(config: SyntheticStorm | None = None, *, seed: int = 0) -> Tr
         length=n * cfg.spacing,
         boundary="periodic",
         seed=seed,
-        tolerance=cfg.tolerance,
+        stepping=Stepping(tolerance=cfg.tolerance),
         lam=LognormalLambda(
             median=cfg.lam_median,
             sigma=cfg.lam_sigma,
