@@ -206,3 +206,48 @@ def test_simulate_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["simulate", "heat", "--out", "x", "--lam", "-1"])
     assert "--lam must be positive" in capsys.readouterr().err
+
+
+def test_simulate_lam_sigma_zero_gives_a_constant_lambda(tmp_path):
+    """An explicit ``--lam-sigma 0`` is honoured (it once silently became 0.2)."""
+    out = tmp_path / "c"
+    common = ["--grid", "16", "--length", "2", "--tolerance", "1e-3", "--noise", "0"]
+    assert main(["simulate", "chromatin", "--out", str(out), "--lam-sigma", "0", *common]) == 0
+    ds = load_dataset(out)
+    assert ds.truth["lam"] == 0.5  # a constant field is stored as the scalar median
+    assert json.loads((out / "meta.json").read_text())["params"]["lam"]["sigma"] == 0.0
+    heat = tmp_path / "h"
+    args = ["simulate", "heat", "--out", str(heat), "--grid", "12", "--refine", "1"]
+    assert main([*args, "--lam-sigma", "0", "--lam-median", "2", "--noise", "0"]) == 0
+    np.testing.assert_allclose(load_dataset(heat).truth["lam"], 2.0, rtol=1e-14)
+
+
+def test_simulate_lambda_defaults_are_the_librarys(tmp_path, capsys):
+    """Options not given come from the library's objects, and ``--help`` shows those values."""
+    from mollifier import sim
+    from mollifier.cli import _lambda, _parser
+
+    parser = _parser()
+    chromatin = parser.parse_args(["simulate", "chromatin", "--out", "x"])
+    assert _lambda(chromatin, sim.LognormalLambda()) == sim.LognormalLambda()
+    heat = parser.parse_args(["simulate", "heat", "--out", "x", "--correlation-length", "0.5"])
+    assert _lambda(heat, sim.HEAT_LAMBDA) == sim.LognormalLambda(1.0, 0.3, 0.5)
+    assert chromatin.tolerance is None  # → sim.Stepping()'s tolerance
+    with pytest.raises(SystemExit):
+        main(["simulate", "chromatin", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    d = sim.LognormalLambda()
+    assert f"(default {d.median})" in text and f"(default {d.correlation_length})" in text
+    assert f"(default {sim.Stepping().tolerance})" in text
+    with pytest.raises(SystemExit):
+        main(["simulate", "heat", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default {sim.HEAT_LAMBDA.sigma})" in text
+    assert f"(default {sim.HEAT_LAMBDA.correlation_length})" in text
+
+
+def test_simulate_rejects_field_options_with_a_constant_lambda(tmp_path, capsys):
+    args = ["simulate", "heat", "--out", str(tmp_path / "h"), "--lam", "2", "--lam-sigma", "0.1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--lam-sigma: options of the random field, given with a constant --lam" in err

@@ -30,7 +30,68 @@ def _lam_argument(value: str) -> float | str:
     return out
 
 
+#: ``--lam-*`` options of ``simulate heat``/``chromatin`` → fields of ``LognormalLambda``.
+_LAMBDA_OPTIONS = {
+    "lam_median": "median",
+    "lam_sigma": "sigma",
+    "correlation_length": "correlation_length",
+}
+
+
+def _add_lambda_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``--lam`` and the ``--lam-*`` options of a random λ; ``default`` (a ``LognormalLambda``)
+    is the simulator's own default, shown in ``--help`` and filled in for options not given."""
+    parser.add_argument(
+        "--lam",
+        type=_lam_argument,
+        default="grf",
+        help="true parameter: a positive constant, or 'grf' for a smooth lognormal "
+        "random field (default)",
+    )
+    parser.add_argument(
+        "--lam-median",
+        type=float,
+        default=None,
+        help=f"median of the 'grf' field (default {default.median})",
+    )
+    parser.add_argument(
+        "--lam-sigma",
+        type=float,
+        default=None,
+        help=f"std of log λ for 'grf'; 0 gives the constant median (default {default.sigma})",
+    )
+    parser.add_argument(
+        "--correlation-length",
+        type=float,
+        default=None,
+        help="correlation length of the 'grf' field, in axis units "
+        f"(default {default.correlation_length})",
+    )
+
+
+def _lambda(args: argparse.Namespace, default: Any) -> Any:
+    """The λ that ``--lam`` and the ``--lam-*`` options given describe: a constant, or
+    ``default`` with the given fields replaced."""
+    from dataclasses import replace
+
+    given = {
+        field: getattr(args, option)
+        for option, field in _LAMBDA_OPTIONS.items()
+        if getattr(args, option) is not None
+    }
+    if args.lam != "grf":
+        if given:
+            flags = ", ".join(
+                "--" + o.replace("_", "-") for o, f in _LAMBDA_OPTIONS.items() if f in given
+            )
+            raise ValueError(f"{flags}: options of the random field, given with a constant --lam")
+        return args.lam
+    return replace(default, **given)
+
+
 def _add_simulate(sub: Any) -> None:
+    from mollifier.sim import HEAT_LAMBDA, LognormalLambda, Stepping
+
     sim = sub.add_parser("simulate", help="generate data with known ground truth")
     systems = sim.add_subparsers(dest="system", required=True, metavar="SYSTEM")
     common = argparse.ArgumentParser(add_help=False)
@@ -42,38 +103,29 @@ def _add_simulate(sub: Any) -> None:
         help="Gaussian noise level relative to each field's std (default 0.01)",
     )
     common.add_argument("--seed", type=int, default=0)
-    grf = argparse.ArgumentParser(add_help=False)
-    grf.add_argument(
-        "--lam",
-        type=_lam_argument,
-        default="grf",
-        help="true parameter: a positive constant, or 'grf' for a smooth lognormal "
-        "random field (default)",
-    )
-    grf.add_argument("--lam-median", type=float, default=None, help="median of the 'grf' field")
-    grf.add_argument("--lam-sigma", type=float, default=None, help="std of log λ for 'grf'")
-    grf.add_argument(
-        "--correlation-length",
-        type=float,
-        default=None,
-        help="correlation length of the 'grf' field (axis units)",
-    )
     p = systems.add_parser("langevin", parents=[common], help="ensemble mean of Langevin particles")
     p.add_argument("--grid", type=int, default=201, help="number of output times")
     p.add_argument("--forcing", choices=["sines", "step", "random"], default="sines")
     p.add_argument("--particles", type=int, default=10_000)
-    p = systems.add_parser("heat", parents=[common, grf], help="2-D heat conduction, varying λ")
+    p = systems.add_parser("heat", parents=[common], help="2-D heat conduction, varying λ")
+    _add_lambda_options(p, HEAT_LAMBDA)
     p.add_argument("--grid", type=int, default=64, help="observation nodes per axis")
     p.add_argument("--form", choices=["steady", "divergence", "transient"], default="steady")
     p.add_argument("--boundary", choices=["dirichlet", "neumann"], default="dirichlet")
     p.add_argument("--refine", type=int, default=4, help="fine-to-observation grid factor")
     p = systems.add_parser(
-        "chromatin", parents=[common, grf], help="4th-order chromatin phase field at steady state"
+        "chromatin", parents=[common], help="4th-order chromatin phase field at steady state"
     )
+    _add_lambda_options(p, LognormalLambda())
     p.add_argument("--grid", type=int, default=128, help="nodes per axis")
     p.add_argument("--length", type=float, default=10.0, help="domain side (model units)")
     p.add_argument("--boundary", choices=["periodic", "noflux"], default="periodic")
-    p.add_argument("--tolerance", type=float, default=1e-6, help="steady-state tolerance")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help=f"steady-state tolerance (default {Stepping().tolerance})",
+    )
     from mollifier.storm.cli import add_simulate_storm_parser
 
     add_simulate_storm_parser(systems)
@@ -106,41 +158,24 @@ def _run_simulate(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     elif args.system == "heat":
-        from dataclasses import replace
-
-        kw: dict[str, Any] = {}
-        for opt, name in (
-            ("lam_median", "median"),
-            ("lam_sigma", "sigma"),
-            ("correlation_length", "correlation_length"),
-        ):
-            if getattr(args, opt) is not None:
-                kw[name] = getattr(args, opt)
-        heat_lam: Any = replace(sim.HEAT_LAMBDA, **kw) if args.lam == "grf" else args.lam
         ds = sim.simulate_heat(
             n=args.grid,
             form=args.form,
             boundary=args.boundary,
             refine=args.refine,
-            lam=heat_lam,
+            lam=_lambda(args, sim.HEAT_LAMBDA),
             noise=noise,
             seed=args.seed,
         )
     else:
-        if args.lam == "grf":
-            lam: Any = sim.LognormalLambda(
-                median=args.lam_median or 0.5,
-                sigma=args.lam_sigma or 0.2,
-                correlation_length=args.correlation_length or 2.0,
-            )
-        else:
-            lam = args.lam
         ds = sim.simulate_chromatin(
             n=args.grid,
             length=args.length,
-            lam=lam,
+            lam=_lambda(args, sim.LognormalLambda()),
             boundary=args.boundary,
-            stepping=sim.Stepping(tolerance=args.tolerance),
+            stepping=sim.Stepping()
+            if args.tolerance is None
+            else sim.Stepping(tolerance=args.tolerance),
             noise=noise,
             seed=args.seed,
             progress=True,
