@@ -33,7 +33,7 @@ torch.cuda.is_available(), 'numpy', numpy.__version__, 'scipy', scipy.__version_
 } 2>&1 | tee "$WORK/env.txt"
 
 start=$(date +%s)
-timeout -s TERM -k 20 "$LIMIT" "$PY" -m mollifier.bench.cli --tier "$TIER" --out "$WORK" \
+timeout -s TERM -k 20 "$LIMIT" "$PY" -m mollifier_bench --tier "$TIER" --out "$WORK" \
     --device "$DEVICE" --quiet ${BUDGET:+--time-budget "$BUDGET"}
 status=$?
 echo "bench exit status $status after $(( $(date +%s) - start )) s" | tee -a "$WORK/env.txt"

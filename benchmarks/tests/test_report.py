@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mollifier.bench.report import checks, format_table, matrix_pairs, overhead_rows, render
+from mollifier_bench.report import checks, format_table, matrix_pairs, overhead_rows, render
 
 
 def run(

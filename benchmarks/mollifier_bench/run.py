@@ -1,7 +1,7 @@
-"""One benchmark run in its own process: ``python -m mollifier.bench.run --config JSON ...``.
+"""One benchmark run in its own process: ``python -m mollifier_bench.run --config JSON ...``.
 
 The process loads the cached dataset, builds the built-in problem with the explicit widths of the
-:class:`~mollifier.bench.config.RunConfig`, and solves it (network solver with the configured
+:class:`~mollifier_bench.config.RunConfig`, and solves it (network solver with the configured
 backend, or the direct solver). It writes a JSON document with what it measured:
 
 * ``step_time_s``: the training loop's wall time divided by the steps done (set-up and read-off
@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from mollifier.bench._process import is_out_of_memory, limit_memory, peak_rss_mb
-from mollifier.bench.config import MAX_PROBE_STEPS, RunConfig
+from mollifier_bench._process import is_out_of_memory, limit_memory, peak_rss_mb
+from mollifier_bench.config import MAX_PROBE_STEPS, RunConfig
 
 __all__ = ["CHECKPOINT_EVERY", "execute", "probe_step_time"]
 
@@ -139,7 +139,7 @@ def execute(
     ----------
     config : RunConfig
     dataset_path : path
-        The cached dataset (:func:`mollifier.bench.datasets.ensure_dataset`).
+        The cached dataset (:func:`mollifier_bench.datasets.ensure_dataset`).
     baseline_mb : float
         Subtracted from the peak RSS on CPU.
     status_file : path, optional
@@ -152,9 +152,9 @@ def execute(
         same training options), the probe's projection covers the steps left, and the times
         reported cover every step, those of earlier processes included.
     """
-    from mollifier.bench.datasets import load
     from mollifier.pdes import problem_from_dataset
     from mollifier.train import CheckpointMismatchError, TrainingDivergedError, solve_network
+    from mollifier_bench.datasets import load
 
     t_start = time.perf_counter()
     status_path = Path(status_file) if status_file is not None else None

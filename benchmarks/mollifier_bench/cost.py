@@ -7,7 +7,7 @@ back-propagate and take an Adam step. ``method="mollifier"`` computes ``∂ₓ�
 autograd at every node. The same network, grid, data and optimiser serve all methods.
 
 Peak memory is measured per configuration in a fresh subprocess (``python -m
-mollifier.bench.cost``): on CUDA ``torch.cuda.max_memory_allocated``; on CPU the process's peak
+mollifier_bench.cost``): on CUDA ``torch.cuda.max_memory_allocated``; on CPU the process's peak
 resident set size minus that of a process that only imports torch.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from mollifier._conv import CONV_METHODS
-from mollifier.bench._process import (
+from mollifier_bench._process import (
     IDLE_PROBE,
     MALLOC_POLICIES,
     dead_process_status,
@@ -86,7 +86,7 @@ class StepCostConfig:
         The mollifier layer's convolution algorithm (see :class:`~mollifier.MollifierLayer`).
     malloc : {"default", "retain"}
         The C allocator's policy in the measuring process, on CPU
-        (:func:`mollifier.bench._process.set_malloc_policy`; ``"retain"`` needs glibc).
+        (:func:`mollifier_bench._process.set_malloc_policy`; ``"retain"`` needs glibc).
     """
 
     method: str = "mollifier"
@@ -316,7 +316,7 @@ def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[floa
 def idle_rss_mb() -> float:
     """Peak resident memory (MB) of a fresh process that only imports torch.
 
-    Measured as :func:`mollifier.bench._process.peak_rss_mb` does (``VmHWM`` on Linux), so that
+    Measured as :func:`mollifier_bench._process.peak_rss_mb` does (``VmHWM`` on Linux), so that
     it does not inherit the calling process's size.
     """
     out = subprocess.run(
@@ -337,11 +337,11 @@ def measure_isolated(
     ``status`` is ``"ok"``, ``"out_of_memory"`` (an allocation failed; on CPU the address space
     is capped at its size after start-up plus ``memory_limit_mb``), ``"timeout"`` (killed after
     ``timeout_s``), ``"killed"`` (by a signal) or ``"error"`` (with the tail of stderr in
-    ``error``; see :func:`~mollifier.bench._process.dead_process_status`). The other keys are
+    ``error``; see :func:`~mollifier_bench._process.dead_process_status`). The other keys are
     ``step_time_s``, ``step_times_s``, ``peak_memory_mb`` (``None`` unless measured) and
     ``device_name``.
     """
-    cmd = [sys.executable, "-m", "mollifier.bench.cost", "--config", json.dumps(asdict(config))]
+    cmd = [sys.executable, "-m", "mollifier_bench.cost", "--config", json.dumps(asdict(config))]
     if memory_limit_mb is not None and config.device == "cpu":
         cmd += ["--memory-limit-mb", str(memory_limit_mb)]
     out: dict[str, Any] = {
