@@ -74,7 +74,7 @@ def test_smoke_tier(tmp_path: Path) -> None:
 
     md = (out / "bench.md").read_text()
     for heading in (
-        "## Checks",
+        "## Headline measurements",
         "## Inverse problems",
         "### Direct",
         "## Derivative cost against order",
