@@ -11,6 +11,20 @@ mollifier_bench.cost``): on CUDA ``torch.cuda.max_memory_allocated``; on CPU the
 resident set size minus that of a process that only imports torch.
 """
 
+# Why hand-rolled and not pytest-benchmark or asv (this module serves the harness and the
+# micro-benchmarks benchmarks/layer_overhead.py, conv_crossover.py and network_cost.py):
+# - peak memory per configuration: each configuration needs a fresh process whose peak RSS is
+#   read from VmHWM (ru_maxrss carries a parent's size across exec) minus that of a process that
+#   only imports torch. pytest-benchmark measures time only, inside the pytest process; asv runs
+#   benchmarks in its own worker processes and its peakmem_ benchmarks count the whole process
+#   (interpreter, imports, setup), with no baseline to subtract;
+# - the allocator policy (glibc mallopt, ``--malloc retain``) is set in the measuring process
+#   before its first large allocation, one more reason for a process per configuration;
+# - timing: the methods are timed in turn, one step each per cycle in a balanced order
+#   (time_interleaved), so a slow spell of a shared machine slows all of them alike; both tools
+#   time one benchmark's rounds back to back, so such a spell falls on one method and moves the
+#   ratio. Nothing they add (calibration, history across commits) is needed for these ratios.
+
 from __future__ import annotations
 
 import argparse
