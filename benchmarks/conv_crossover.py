@@ -9,7 +9,7 @@ one derivative stencil along the first axis of an ``n × n`` field (batch 1, cha
 of ``MollifierLayer``'s algorithms: ``conv1d`` (direct), FFT, and the product with the cached
 dense ``(n, n)`` operator (matrix; operator built before timing, as the layer caches it). The
 methods are timed in turn, one call each per cycle, in a balanced order
-(:func:`mollifier.bench.cost.time_interleaved`), so a slow spell of a shared machine slows them
+(:func:`mollifier_bench.cost.time_interleaved`), so a slow spell of a shared machine slows them
 alike. Prints the median milliseconds per call and the fastest method per cell, the
 measurement behind ``mollifier._conv.MATRIX_MAX_POINTS``.
 
@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from mollifier._conv import apply_operator, convolve_axis, dense_operator
-from mollifier.bench._process import MALLOC_POLICIES, set_malloc_policy
-from mollifier.bench.cost import time_interleaved
+from mollifier_bench._process import MALLOC_POLICIES, set_malloc_policy
+from mollifier_bench.cost import time_interleaved
 
 METHODS = ("direct", "fft", "matrix")
 

@@ -30,7 +30,7 @@ case "$BUDGET" in
     '' | *[!0-9]*) echo "BUDGET must be a whole number of seconds, got '$BUDGET'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD/src:$PWD/benchmarks:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "commit: $COMMIT"

@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from mollifier.bench.config import MatrixSpec
-from mollifier.bench.harness import run_tier
-from mollifier.bench.tiers import get_tier
+from mollifier_bench.config import MatrixSpec
+from mollifier_bench.harness import run_tier
+from mollifier_bench.tiers import get_tier
 
 
 def main() -> int:

@@ -7,8 +7,8 @@
 # and the whole command is stopped after 510 s (SIGTERM; the harness then kills the run in
 # progress and still writes bench.json, bench.md and the plots for what finished).
 # Nothing is installed: the GPU image's python3 already has torch, numpy, scipy, matplotlib and
-# tqdm, and this checkout's src/ goes on PYTHONPATH. At most 8 files are left in $OUT:
-# bench.json, bench.md, five PNGs and env.txt (GPU, driver, torch, commit).
+# tqdm, and this checkout's src/ and benchmarks/ (the harness) go on PYTHONPATH. At most 8 files
+# are left in $OUT: bench.json, bench.md, five PNGs and env.txt (GPU, driver, torch, commit).
 # A local dry run of the same steps on CPU: TIER=smoke DEVICE=cpu PYTHON=.venv/bin/python bash ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ DEVICE="${DEVICE:-cuda}"
 LIMIT="${LIMIT:-510}"          # hard stop of the bench command, seconds
 BUDGET="${BUDGET:-}"           # optional --time-budget override, seconds
 mkdir -p "$OUT" "$WORK"
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$PWD/src:$PWD/benchmarks${PYTHONPATH:+:$PYTHONPATH}"
 
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -33,7 +33,7 @@ torch.cuda.is_available(), 'numpy', numpy.__version__, 'scipy', scipy.__version_
 } 2>&1 | tee "$WORK/env.txt"
 
 start=$(date +%s)
-timeout -s TERM -k 20 "$LIMIT" "$PY" -m mollifier.bench.cli --tier "$TIER" --out "$WORK" \
+timeout -s TERM -k 20 "$LIMIT" "$PY" -m mollifier_bench --tier "$TIER" --out "$WORK" \
     --device "$DEVICE" --quiet ${BUDGET:+--time-budget "$BUDGET"}
 status=$?
 echo "bench exit status $status after $(( $(date +%s) - start )) s" | tee -a "$WORK/env.txt"

@@ -12,7 +12,7 @@ backends the same network, steps, learning rate, seed, widths and dataset:
    down to a multiple of 100, where the budget is ``--train-budget`` or the time left before
    the deadline less 30 s, whichever is smaller; a pair left with fewer than ``--min-steps`` is
    not run;
-3. run every remaining run at once, each in its own process (``python -m mollifier.bench.run``),
+3. run every remaining run at once, each in its own process (``python -m mollifier_bench.run``),
    and stop any still running at ``--deadline`` seconds after the start;
 4. write ``pairs.json`` (one record per run with the probe, the run and the provenance) and
    ``pairs.md`` (one table), and print the table.
@@ -41,11 +41,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mollifier.bench.config import RunConfig
-from mollifier.bench.datasets import ensure_dataset
-from mollifier.bench.harness import matrix_runs, read_json, run_command
-from mollifier.bench.provenance import commit_info, device_name, resolve_device
-from mollifier.bench.tiers import get_tier
+from mollifier_bench.config import RunConfig
+from mollifier_bench.datasets import ensure_dataset
+from mollifier_bench.harness import matrix_runs, read_json, run_command
+from mollifier_bench.provenance import commit_info, device_name, resolve_device
+from mollifier_bench.tiers import get_tier
 
 #: Run order in ``--sequential`` mode: the cheap mollifier run first, so a deadline hits autodiff.
 BACKENDS = ("mollifier", "autodiff")
@@ -85,7 +85,7 @@ def pair_configs(arch: str, n: int, *, device: str, threads: int) -> dict[str, R
 
 
 def launch(config: RunConfig, dataset: Path, result: Path, log: Path) -> subprocess.Popen[bytes]:
-    """Start ``config`` in its own process (``mollifier.bench.run``), output to ``log``."""
+    """Start ``config`` in its own process (``mollifier_bench.run``), output to ``log``."""
     with log.open("wb") as fh:
         return subprocess.Popen(
             run_command(config, dataset, result), stdout=fh, stderr=subprocess.STDOUT

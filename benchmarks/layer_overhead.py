@@ -13,13 +13,13 @@ allocated (CUDA), the per-round ratios, and the median of each over the rounds.
 
 ``--interleaved N`` then times the three steps once more in this process, one step of each in
 turn for N cycles, in a balanced order (see
-:func:`mollifier.bench.cost.interleaved_step_times`): a slow spell slows all three alike, so the
+:func:`mollifier_bench.cost.interleaved_step_times`): a slow spell slows all three alike, so the
 per-cycle ratios are the least noisy estimate of the time ratios (memory is not measured there).
 Their medians are printed last. ``--compare-direct`` adds a fourth configuration to those cycles,
 the mollifier step with the layer's ``conv1d`` path instead of the one ``method="auto"`` picks.
 
 ``--malloc retain`` (CPU, glibc) makes every measuring process keep the memory it frees instead of
-returning it to the system (:func:`mollifier.bench._process.set_malloc_policy`), as jemalloc and
+returning it to the system (:func:`mollifier_bench._process.set_malloc_policy`), as jemalloc and
 tcmalloc do: with glibc's default, each step pays page faults for the buffers the previous step
 freed, and how much depends on what the process allocated before (interleaved steps of a large
 autodiff graph leave a small step's buffers in the heap; a fresh process does not).
@@ -34,8 +34,8 @@ from dataclasses import replace
 
 import torch
 
-from mollifier.bench._process import MALLOC_POLICIES
-from mollifier.bench.cost import (
+from mollifier_bench._process import MALLOC_POLICIES
+from mollifier_bench.cost import (
     StepCost,
     StepCostConfig,
     idle_rss_mb,

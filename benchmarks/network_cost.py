@@ -9,7 +9,7 @@ passes are timed, each a forward pass, a loss and ``loss.backward()`` (no optimi
 ``floor`` (loss on u only), ``mollifier`` (u, u_x, u_xx from a ``MollifierLayer`` on the gridded
 output) and ``autodiff`` (u, u_x, u_xx by nested autograd at every node). The passes of all
 architectures are timed in turn, in a balanced order
-(:func:`mollifier.bench.cost.time_interleaved`); the table gives the median seconds per pass and
+(:func:`mollifier_bench.cost.time_interleaved`); the table gives the median seconds per pass and
 the ratios. This is the measurement behind the cost table of ``docs/nets.md``.
 """
 
@@ -23,10 +23,10 @@ from collections.abc import Callable
 import torch
 
 from mollifier.autodiff import AutodiffDerivatives
-from mollifier.bench._process import MALLOC_POLICIES, set_malloc_policy
-from mollifier.bench.cost import time_interleaved
 from mollifier.layers import MollifierLayer
 from mollifier.nets import build_network
+from mollifier_bench._process import MALLOC_POLICIES, set_malloc_policy
+from mollifier_bench.cost import time_interleaved
 
 ARCHS = ("mlp", "pirate", "pinnsformer")
 PASSES = ("floor", "mollifier", "autodiff")

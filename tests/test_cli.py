@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -251,3 +253,23 @@ def test_simulate_rejects_field_options_with_a_constant_lambda(tmp_path, capsys)
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "--lam-sigma: options of the random field, given with a constant --lam" in err
+
+
+def test_bench_is_handed_to_the_separate_harness(capsys):
+    pytest.importorskip("mollifier_bench")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: mollifier bench")
+
+
+def test_bench_without_the_harness_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "mollifier_bench", None)  # as if not installed
+    assert main(["bench", "--tier", "smoke", "--out", "unused"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "pip install ./benchmarks" in err
+
+
+def test_the_library_does_not_import_the_harness():
+    code = "import sys, mollifier, mollifier.cli; sys.exit('mollifier_bench' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -1,4 +1,4 @@
-"""matplotlib, imported on demand for the figure writers (``plot``, ``bench.plots``,
+"""matplotlib, imported on demand for the figure writers (``plot``, ``mollifier_bench.plots``,
 ``storm.figures``): matplotlib is an optional dependency (``mollifier[plot]``)."""
 
 from __future__ import annotations

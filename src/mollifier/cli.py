@@ -7,6 +7,7 @@ Commands: ``demo``, ``simulate {langevin,heat,chromatin,storm}``, ``fit CONFIG.t
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from collections.abc import Sequence
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
+
+#: Errors a command reports as one line with exit status 2 (bad input, a missing optional package).
+_USER_ERRORS = (ValueError, FileNotFoundError, ImportError)
 
 
 def _lam_argument(value: str) -> float | str:
@@ -248,16 +252,44 @@ def _parser() -> argparse.ArgumentParser:
         "settings)",
     )
     _add_simulate(sub)
-    from mollifier.bench.cli import add_parser as add_bench
+    # Listed for --help only: main() hands `mollifier bench ...` to the harness before parsing.
+    sub.add_parser(
+        "bench",
+        help="benchmark time, peak memory and accuracy (the separate mollifier-bench package; "
+        "mollifier bench --help lists its options)",
+    )
     from mollifier.storm.cli import add_storm_parser
 
-    add_bench(sub)
     add_storm_parser(sub)
     return parser
 
 
+def _run_bench(argv: Sequence[str]) -> int:
+    """``mollifier bench ARGS``: the benchmark harness, a separate distribution (``benchmarks/``).
+
+    This is the only place the library imports ``mollifier_bench``.
+    """
+    if importlib.util.find_spec("mollifier_bench") is None:
+        print(
+            "mollifier bench: the benchmark harness is not installed; from the repository run "
+            "`pip install ./benchmarks`",
+            file=sys.stderr,
+        )
+        return 2
+    from mollifier_bench.cli import main as bench_main
+
+    try:
+        return bench_main(argv, prog="mollifier bench")
+    except _USER_ERRORS as exc:
+        print(f"mollifier bench: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mollifier`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return _run_bench(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
@@ -266,15 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_fit(args)
         if args.command == "simulate":
             return _run_simulate(args)
-        if args.command == "bench":
-            from mollifier.bench.cli import run
-
-            return run(args)
         if args.command == "storm":
             from mollifier.storm.cli import run_storm
 
             return run_storm(args)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
+    except _USER_ERRORS as exc:
         print(f"mollifier {args.command}: error: {exc}", file=sys.stderr)
         return 2
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mollifier.bench.cli import add_parser, run
-from mollifier.bench.provenance import commit_info
+from mollifier_bench.cli import build_parser, run
+from mollifier_bench.provenance import commit_info
 
 REQUIRED = {
     "task",
@@ -33,9 +33,7 @@ REQUIRED = {
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="mollifier")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(["bench", *argv])
+    return build_parser("mollifier bench").parse_args(argv)
 
 
 @pytest.mark.slow
@@ -76,7 +74,7 @@ def test_smoke_tier(tmp_path: Path) -> None:
 
     md = (out / "bench.md").read_text()
     for heading in (
-        "## Checks",
+        "## Headline measurements",
         "## Inverse problems",
         "### Direct",
         "## Derivative cost against order",

@@ -7,9 +7,23 @@ back-propagate and take an Adam step. ``method="mollifier"`` computes ``∂ₓ�
 autograd at every node. The same network, grid, data and optimiser serve all methods.
 
 Peak memory is measured per configuration in a fresh subprocess (``python -m
-mollifier.bench.cost``): on CUDA ``torch.cuda.max_memory_allocated``; on CPU the process's peak
+mollifier_bench.cost``): on CUDA ``torch.cuda.max_memory_allocated``; on CPU the process's peak
 resident set size minus that of a process that only imports torch.
 """
+
+# Why hand-rolled and not pytest-benchmark or asv (this module serves the harness and the
+# micro-benchmarks benchmarks/layer_overhead.py, conv_crossover.py and network_cost.py):
+# - peak memory per configuration: each configuration needs a fresh process whose peak RSS is
+#   read from VmHWM (ru_maxrss carries a parent's size across exec) minus that of a process that
+#   only imports torch. pytest-benchmark measures time only, inside the pytest process; asv runs
+#   benchmarks in its own worker processes and its peakmem_ benchmarks count the whole process
+#   (interpreter, imports, setup), with no baseline to subtract;
+# - the allocator policy (glibc mallopt, ``--malloc retain``) is set in the measuring process
+#   before its first large allocation, one more reason for a process per configuration;
+# - timing: the methods are timed in turn, one step each per cycle in a balanced order
+#   (time_interleaved), so a slow spell of a shared machine slows all of them alike; both tools
+#   time one benchmark's rounds back to back, so such a spell falls on one method and moves the
+#   ratio. Nothing they add (calibration, history across commits) is needed for these ratios.
 
 from __future__ import annotations
 
@@ -26,7 +40,7 @@ from typing import Any
 import torch
 
 from mollifier._conv import CONV_METHODS
-from mollifier.bench._process import (
+from mollifier_bench._process import (
     IDLE_PROBE,
     MALLOC_POLICIES,
     dead_process_status,
@@ -86,7 +100,7 @@ class StepCostConfig:
         The mollifier layer's convolution algorithm (see :class:`~mollifier.MollifierLayer`).
     malloc : {"default", "retain"}
         The C allocator's policy in the measuring process, on CPU
-        (:func:`mollifier.bench._process.set_malloc_policy`; ``"retain"`` needs glibc).
+        (:func:`mollifier_bench._process.set_malloc_policy`; ``"retain"`` needs glibc).
     """
 
     method: str = "mollifier"
@@ -316,7 +330,7 @@ def interleaved_step_times(configs: Sequence[StepCostConfig]) -> list[tuple[floa
 def idle_rss_mb() -> float:
     """Peak resident memory (MB) of a fresh process that only imports torch.
 
-    Measured as :func:`mollifier.bench._process.peak_rss_mb` does (``VmHWM`` on Linux), so that
+    Measured as :func:`mollifier_bench._process.peak_rss_mb` does (``VmHWM`` on Linux), so that
     it does not inherit the calling process's size.
     """
     out = subprocess.run(
@@ -337,11 +351,11 @@ def measure_isolated(
     ``status`` is ``"ok"``, ``"out_of_memory"`` (an allocation failed; on CPU the address space
     is capped at its size after start-up plus ``memory_limit_mb``), ``"timeout"`` (killed after
     ``timeout_s``), ``"killed"`` (by a signal) or ``"error"`` (with the tail of stderr in
-    ``error``; see :func:`~mollifier.bench._process.dead_process_status`). The other keys are
+    ``error``; see :func:`~mollifier_bench._process.dead_process_status`). The other keys are
     ``step_time_s``, ``step_times_s``, ``peak_memory_mb`` (``None`` unless measured) and
     ``device_name``.
     """
-    cmd = [sys.executable, "-m", "mollifier.bench.cost", "--config", json.dumps(asdict(config))]
+    cmd = [sys.executable, "-m", "mollifier_bench.cost", "--config", json.dumps(asdict(config))]
     if memory_limit_mb is not None and config.device == "cpu":
         cmd += ["--memory-limit-mb", str(memory_limit_mb)]
     out: dict[str, Any] = {

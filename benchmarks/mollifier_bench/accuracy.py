@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from mollifier.bench.config import AccuracySpec, config_hash
+from mollifier_bench.config import AccuracySpec, config_hash
 
 __all__ = [
     "KERNEL_FAMILIES",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mollifier as ml
-from mollifier.bench.accuracy import (
+from mollifier_bench.accuracy import (
     METHODS,
     accuracy_records,
     central_stencil,
@@ -17,7 +17,7 @@ from mollifier.bench.accuracy import (
     savitzky_golay,
     spectral_derivative,
 )
-from mollifier.bench.config import AccuracySpec
+from mollifier_bench.config import AccuracySpec
 
 
 @pytest.mark.parametrize("order", [1, 2, 3, 4, 5, 6])

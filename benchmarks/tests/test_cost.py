@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-import mollifier.bench.cost as cost_module
-from mollifier.bench._process import set_malloc_policy
-from mollifier.bench.cost import (
+import mollifier_bench.cost as cost_module
+from mollifier_bench._process import set_malloc_policy
+from mollifier_bench.cost import (
     StepCostConfig,
     balanced_orders,
     interleaved_step_times,
@@ -97,7 +97,7 @@ def test_interleaved_order_follows_the_balanced_design(monkeypatch: pytest.Monke
 # pages are 4 KiB whatever the host's THP setting.
 _FAULTS = """
 import ctypes, resource, sys, torch
-from mollifier.bench._process import set_malloc_policy
+from mollifier_bench._process import set_malloc_policy
 if ctypes.CDLL(None).prctl(41, 1, 0, 0, 0) != 0:
     raise OSError("prctl(PR_SET_THP_DISABLE) failed")
 set_malloc_policy(sys.argv[1])

@@ -9,8 +9,8 @@ Layout of the output directory ``DIR``::
     DIR/runs/<sha256>.npz      estimated and true fields of a matrix run (field panels)
     DIR/runs/<sha256>.ckpt     a network run's training state while it runs (resume)
     DIR/bench.json             every record of this invocation, in run order
-    DIR/bench.md               the tables (mollifier.bench.report)
-    DIR/*.png                  the plots (mollifier.bench.plots; needs matplotlib)
+    DIR/bench.md               the tables (mollifier_bench.report)
+    DIR/*.png                  the plots (mollifier_bench.plots; needs matplotlib)
 
 Each matrix run and each scaling point runs in its own process (peak memory per configuration);
 a run past its time limit is killed and recorded as ``timeout``. On ``KeyboardInterrupt`` the
@@ -37,9 +37,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mollifier.bench._process import dead_process_status
-from mollifier.bench.config import STUDIES, RunConfig, TierConfig, canonical_json, config_hash
 from mollifier.train import remove_checkpoint
+from mollifier_bench._process import dead_process_status
+from mollifier_bench.config import STUDIES, RunConfig, TierConfig, canonical_json, config_hash
 
 __all__ = [
     "BenchOutcome",
@@ -158,7 +158,7 @@ def run_command(
     baseline_mb: float = 0.0,
     checkpoint: Path | None = None,
 ) -> list[str]:
-    """The command that runs ``config`` on ``dataset`` in its own process (``mollifier.bench.run``).
+    """The command that runs ``config`` on ``dataset`` in its own process (``mollifier_bench.run``).
 
     The process writes its measurements to ``result`` (and the fields to ``arrays``, if given);
     ``baseline_mb`` is subtracted from its peak RSS on CPU. With ``checkpoint`` it saves its
@@ -167,7 +167,7 @@ def run_command(
     cmd = [
         sys.executable,
         "-m",
-        "mollifier.bench.run",
+        "mollifier_bench.run",
         "--config",
         canonical_json(config.to_dict()),
         "--dataset",
@@ -187,7 +187,7 @@ def run_command(
 def _execute_matrix(
     config: RunConfig, key: str, datasets_dir: Path, runs_dir: Path, baseline_mb: float
 ) -> list[dict[str, Any]]:
-    from mollifier.bench.datasets import ensure_dataset
+    from mollifier_bench.datasets import ensure_dataset
 
     path, widths = ensure_dataset(datasets_dir, config.dataset)
     config = replace(config, width=tuple(widths.items()))
@@ -234,7 +234,7 @@ def _execute_matrix(
 
 
 def _stamp(records: list[dict[str, Any]], key: str, prov: dict[str, Any]) -> None:
-    from mollifier.bench.provenance import load_average
+    from mollifier_bench.provenance import load_average
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for r in records:
@@ -253,7 +253,7 @@ def _items(
     only: Iterable[str],
     baseline: Callable[[], float],
 ) -> list[_Item]:
-    from mollifier.bench import accuracy, scaling
+    from mollifier_bench import accuracy, scaling
 
     studies: dict[str, list[_Item]] = {s: [] for s in STUDIES}
     datasets_dir, runs_dir = out / "datasets", out / "runs"
@@ -346,8 +346,8 @@ def run_tier(
     import torch
 
     from mollifier._progress import progress_bar
-    from mollifier.bench.cost import idle_rss_mb
-    from mollifier.bench.provenance import provenance, resolve_device
+    from mollifier_bench.cost import idle_rss_mb
+    from mollifier_bench.provenance import provenance, resolve_device
 
     only = tuple(only)
     bad = [s for s in only if s not in STUDIES]
@@ -418,13 +418,13 @@ def run_tier(
     finally:
         bar.close()
     files = [_write_bench_json(out, records)]
-    from mollifier.bench.report import write_report
+    from mollifier_bench.report import write_report
 
     files.append(
         write_report(records, out / "bench.md", tier=tier, device=prov["device"], command=command)
     )
     if plots:
-        from mollifier.bench.plots import write_plots
+        from mollifier_bench.plots import write_plots
 
         files.extend(write_plots(records, out))
     if interrupted:

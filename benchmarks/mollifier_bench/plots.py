@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mollifier._pyplot import pyplot
-from mollifier.bench.report import overhead_rows, primary_metrics
+from mollifier_bench.report import overhead_rows, primary_metrics
 
 __all__ = ["write_plots"]
 

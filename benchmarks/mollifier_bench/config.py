@@ -3,7 +3,7 @@
 Everything is a frozen dataclass validated in ``__post_init__``. A :class:`RunConfig` is the unit
 that is cached: its canonical JSON (sorted keys, no whitespace) is hashed with SHA-256 and the
 record of a finished run is stored as ``runs/<hash>.json``. The tiers (``smoke``, ``cpu``,
-``full``) are plain data in :mod:`mollifier.bench.tiers`.
+``full``) are plain data in :mod:`mollifier_bench.tiers`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: The most steps a probe may time: the solver times its first ``TIMED_FIRST_STEPS`` (16) steps
-#: one by one, and the probe leaves the first out (:func:`mollifier.bench.run.probe_step_time`).
+#: one by one, and the probe leaves the first out (:func:`mollifier_bench.run.probe_step_time`).
 MAX_PROBE_STEPS = 15
 
 #: The benchmark's tasks and the highest derivative order of their residuals.
@@ -291,7 +291,7 @@ class MatrixSpec:
 class ScalingSpec:
     """Derivative cost against order (on grid ``order_n``) and grid size (at ``grid_order``).
 
-    Each point is one :class:`~mollifier.bench.cost.StepCostConfig` (a data-fit step with an
+    Each point is one :class:`~mollifier_bench.cost.StepCostConfig` (a data-fit step with an
     ``∂ₓᵏ`` penalty) for each method in ``none`` (the floor), ``mollifier`` and ``autodiff``.
     """
 

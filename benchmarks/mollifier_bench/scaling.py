@@ -1,7 +1,7 @@
 """Scaling studies: derivative cost against order and against grid size, over the physical floor.
 
-Each point is a :class:`~mollifier.bench.cost.StepCostConfig` measured in its own process
-(:func:`~mollifier.bench.cost.measure_isolated`): one Adam step of a coordinate network on an
+Each point is a :class:`~mollifier_bench.cost.StepCostConfig` measured in its own process
+(:func:`~mollifier_bench.cost.measure_isolated`): one Adam step of a coordinate network on an
 ``n × n`` grid with the loss ``mean((u − data)²) + mean((∂ₓᵏ u)²)``. ``method="none"`` drops the
 derivative term: one forward and backward pass of the same network, the physical floor. A method's
 overhead is its step time (or memory) divided by the floor's at the same grid.
@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mollifier.bench.config import ScalingSpec, config_hash
-from mollifier.bench.cost import METHODS, StepCostConfig, measure_isolated
+from mollifier_bench.config import ScalingSpec, config_hash
+from mollifier_bench.cost import METHODS, StepCostConfig, measure_isolated
 
 __all__ = [
     "ScalingPoint",

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from mollifier.bench import harness
-from mollifier.bench.config import AccuracySpec, MatrixSpec, TierConfig, config_hash
-from mollifier.bench.cost import StepCostConfig, measure_isolated
+from mollifier_bench import harness
+from mollifier_bench.config import AccuracySpec, MatrixSpec, TierConfig, config_hash
+from mollifier_bench.cost import StepCostConfig, measure_isolated
 
 ACCURACY = AccuracySpec(orders=(1, 2), noises=(0.0,), n=32, network_steps=0)
 
@@ -32,8 +32,8 @@ def tier(**kw: object) -> TierConfig:
 
 def _heat_dataset(tmp_path: Path, n: int = 16) -> tuple[Any, Path, Any]:
     """A heat dataset with 1% noise, cached under ``tmp_path``: its spec, path and widths."""
-    from mollifier.bench.config import DatasetSpec
-    from mollifier.bench.datasets import ensure_dataset
+    from mollifier_bench.config import DatasetSpec
+    from mollifier_bench.datasets import ensure_dataset
 
     spec = DatasetSpec(task="heat", n=n, noise=0.01)
     path, widths = ensure_dataset(tmp_path, spec)
@@ -82,8 +82,8 @@ def test_a_stopped_network_run_continues_when_the_tier_runs_again(
 ) -> None:
     import torch
 
-    from mollifier.bench.datasets import ensure_dataset
-    from mollifier.bench.run import execute
+    from mollifier_bench.datasets import ensure_dataset
+    from mollifier_bench.run import execute
 
     block = MatrixSpec(
         task="heat",
@@ -170,7 +170,7 @@ def test_projected_overrun_is_not_started(tmp_path: Path) -> None:
 
 
 def test_probe_step_time_is_the_median_after_the_first_step() -> None:
-    from mollifier.bench.run import probe_step_time
+    from mollifier_bench.run import probe_step_time
 
     diag = {"first_step_times_s": [8.0, 5.0, 1.0, 1.2]}
     assert probe_step_time(diag, 3) == pytest.approx(1.2)
@@ -192,8 +192,8 @@ def test_probe_is_not_fooled_by_slow_first_steps(
     import torch
 
     import mollifier.train
-    from mollifier.bench.config import RunConfig
-    from mollifier.bench.run import execute
+    from mollifier_bench.config import RunConfig
+    from mollifier_bench.run import execute
 
     spec, path, widths = _heat_dataset(tmp_path)
     sleeps = [0.2, 0.6]
@@ -233,8 +233,8 @@ def test_run_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch: pytest.Mon
     uninterrupted run ends, and says where it resumed."""
     import torch
 
-    from mollifier.bench.config import RunConfig
-    from mollifier.bench.run import _main, execute
+    from mollifier_bench.config import RunConfig
+    from mollifier_bench.run import _main, execute
 
     spec, path, widths = _heat_dataset(tmp_path)
     cfg = RunConfig(
@@ -304,8 +304,8 @@ def test_run_process_records_out_of_memory(tmp_path: Path) -> None:
     """
     import subprocess
 
-    from mollifier.bench.config import RunConfig
-    from mollifier.bench.harness import run_command
+    from mollifier_bench.config import RunConfig
+    from mollifier_bench.harness import run_command
 
     spec, path, widths = _heat_dataset(tmp_path, n=64)
     cfg = RunConfig(
@@ -355,8 +355,8 @@ def test_a_process_that_dies_of_memory_is_recorded_so(
     limit is out of memory, not a crash; without a limit, or with another message, an error."""
     import subprocess
 
-    from mollifier.bench import harness
-    from mollifier.bench.config import DatasetSpec, RunConfig
+    from mollifier_bench import harness
+    from mollifier_bench.config import DatasetSpec, RunConfig
 
     def dies(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(cmd, 1, stdout="", stderr=stderr)
@@ -376,7 +376,7 @@ def test_a_process_that_dies_of_memory_is_recorded_so(
 
 _CAP_IMPORTS = """
 import sys
-from mollifier.bench._process import limit_memory
+from mollifier_bench._process import limit_memory
 limit_memory(4000.0, trains=sys.argv[1] == "train")
 print("torch._dynamo" in sys.modules)
 """
@@ -417,7 +417,7 @@ def test_the_cap_imports_torch_dynamo_only_for_training(mode: str, imported: str
     ],
 )
 def test_dead_process_status(returncode: int, stderr: str, capped: bool, status: str) -> None:
-    from mollifier.bench._process import dead_process_status
+    from mollifier_bench._process import dead_process_status
 
     assert dead_process_status(returncode, stderr, capped=capped) == status
 
@@ -427,7 +427,7 @@ def test_a_step_cost_process_that_dies_of_memory_is_recorded_so(
 ) -> None:
     import subprocess
 
-    from mollifier.bench import cost
+    from mollifier_bench import cost
 
     def dies(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         assert "--memory-limit-mb" in cmd
@@ -446,9 +446,9 @@ def test_divergence_is_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe_steps: int
 ) -> None:
     import mollifier.train
-    from mollifier.bench.config import RunConfig
-    from mollifier.bench.datasets import ensure_dataset
-    from mollifier.bench.run import execute
+    from mollifier_bench.config import RunConfig
+    from mollifier_bench.datasets import ensure_dataset
+    from mollifier_bench.run import execute
 
     spec, path, widths = _heat_dataset(tmp_path)
     assert ensure_dataset(tmp_path, spec) == (path, widths)  # cached, same widths
@@ -481,8 +481,8 @@ def test_peak_memory_is_the_subprocess_own_not_the_parent() -> None:
 
     import numpy as np
 
-    from mollifier.bench._process import peak_rss_mb
-    from mollifier.bench.cost import idle_rss_mb
+    from mollifier_bench._process import peak_rss_mb
+    from mollifier_bench.cost import idle_rss_mb
 
     big = np.ones(40_000_000)  # 320 MB, touched
     assert peak_rss_mb() > 320
@@ -491,7 +491,7 @@ def test_peak_memory_is_the_subprocess_own_not_the_parent() -> None:
 
     def child(mb: int) -> float:
         code = (
-            f"import numpy as np\nfrom mollifier.bench._process import peak_rss_mb\n"
+            f"import numpy as np\nfrom mollifier_bench._process import peak_rss_mb\n"
             f"a = np.ones({mb} * 2**20 // 8)\nprint(peak_rss_mb())"
         )
         out = subprocess.run(

@@ -1,7 +1,7 @@
-"""One benchmark run in its own process: ``python -m mollifier.bench.run --config JSON ...``.
+"""One benchmark run in its own process: ``python -m mollifier_bench.run --config JSON ...``.
 
 The process loads the cached dataset, builds the built-in problem with the explicit widths of the
-:class:`~mollifier.bench.config.RunConfig`, and solves it (network solver with the configured
+:class:`~mollifier_bench.config.RunConfig`, and solves it (network solver with the configured
 backend, or the direct solver). It writes a JSON document with what it measured:
 
 * ``step_time_s``: the training loop's wall time divided by the steps done (set-up and read-off
@@ -46,10 +46,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from mollifier.bench._process import is_out_of_memory, limit_memory, peak_rss_mb
-from mollifier.bench.config import MAX_PROBE_STEPS, RunConfig
+from mollifier_bench._process import is_out_of_memory, limit_memory, peak_rss_mb
+from mollifier_bench.config import MAX_PROBE_STEPS, RunConfig
 
-__all__ = ["CHECKPOINT_EVERY", "execute", "probe_step_time"]
+__all__ = ["CHECKPOINT_EVERY", "execute", "probe_step_time", "train"]
 
 CHECKPOINT_EVERY = 100
 """Default steps between two saves of a run's training state (``--checkpoint``)."""
@@ -123,6 +123,45 @@ def probe_step_time(diagnostics: Mapping[str, Any], probe_steps: int) -> float:
     return statistics.median(times[1:])
 
 
+def train(
+    problem: Any,
+    config: RunConfig,
+    *,
+    steps: int,
+    read_off: bool,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+) -> Any:
+    """Train ``config``'s network on ``problem`` for ``steps`` steps; returns the solver's result.
+
+    The one place the harness calls the network solver, so the mapping from :class:`RunConfig`
+    to the solver's options lives here only. Both backends get the same options (early stopping
+    off); the seed is the dataset's. ``checkpoint`` (resumed if it exists) and
+    ``checkpoint_every`` are the run's own, not training options.
+    """
+    from mollifier.train import solve_network
+
+    if config.arch is None:
+        raise ValueError(f"{config.derivatives!r} runs train no network")
+    return solve_network(
+        problem,
+        arch=config.arch,
+        derivatives=config.derivatives,
+        steps=steps,
+        lr=config.lr,
+        seed=config.dataset.seed,
+        dtype=config.dtype,
+        device=config.device,
+        network=dict(config.network),
+        patience=None,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        resume=checkpoint is not None,
+        progress=False,
+        read_off=read_off,
+    )
+
+
 def execute(
     config: RunConfig,
     dataset_path: str | Path,
@@ -139,7 +178,7 @@ def execute(
     ----------
     config : RunConfig
     dataset_path : path
-        The cached dataset (:func:`mollifier.bench.datasets.ensure_dataset`).
+        The cached dataset (:func:`mollifier_bench.datasets.ensure_dataset`).
     baseline_mb : float
         Subtracted from the peak RSS on CPU.
     status_file : path, optional
@@ -152,9 +191,9 @@ def execute(
         same training options), the probe's projection covers the steps left, and the times
         reported cover every step, those of earlier processes included.
     """
-    from mollifier.bench.datasets import load
     from mollifier.pdes import problem_from_dataset
-    from mollifier.train import CheckpointMismatchError, TrainingDivergedError, solve_network
+    from mollifier.train import CheckpointMismatchError, TrainingDivergedError
+    from mollifier_bench.datasets import load
 
     t_start = time.perf_counter()
     status_path = Path(status_file) if status_file is not None else None
@@ -198,17 +237,6 @@ def execute(
             doc["status"] = "ok"
             _save_arrays(arrays_path, result)
             return _finish(doc, status_path)
-        options: dict[str, Any] = {
-            "arch": config.arch,
-            "derivatives": config.derivatives,
-            "lr": config.lr,
-            "seed": config.dataset.seed,
-            "dtype": config.dtype,
-            "device": config.device,
-            "network": dict(config.network),
-            "patience": None,
-            "progress": False,
-        }
         ckpt = Path(checkpoint) if checkpoint is not None else None
         done = 0
         if ckpt is not None and ckpt.is_file():
@@ -217,9 +245,7 @@ def execute(
         doc["resumed_at_step"] = done
         if config.probe_steps and left:
             try:
-                probe = solve_network(
-                    problem, steps=1 + config.probe_steps, read_off=False, **options
-                )
+                probe = train(problem, config, steps=1 + config.probe_steps, read_off=False)
             except TrainingDivergedError as exc:  # the run, same seed, would diverge alike
                 doc.update(status="diverged", diverged=True, error=f"probe: {exc}")
                 doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
@@ -240,14 +266,13 @@ def execute(
                 )
                 return _finish(doc, status_path)
         try:
-            result = solve_network(
+            result = train(
                 problem,
+                config,
                 steps=config.steps,
                 read_off=True,
                 checkpoint=ckpt,
                 checkpoint_every=checkpoint_every,
-                resume=ckpt is not None,
-                **options,
             )
         except TrainingDivergedError as exc:
             doc.update(status="diverged", diverged=True, steps=int(exc.step), error=str(exc))

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from mollifier.bench.config import (
+from mollifier_bench.config import (
     DatasetSpec,
     MatrixSpec,
     RunConfig,
@@ -14,8 +14,8 @@ from mollifier.bench.config import (
     canonical_json,
     config_hash,
 )
-from mollifier.bench.harness import matrix_runs
-from mollifier.bench.tiers import TIERS, get_tier
+from mollifier_bench.harness import matrix_runs
+from mollifier_bench.tiers import TIERS, get_tier
 
 DS = DatasetSpec(task="chromatin", n=32, noise=0.01, seed=0)
 
@@ -83,8 +83,8 @@ def test_run_config_validation(kw: dict[str, object], match: str) -> None:
 
 
 def test_probe_steps_fit_the_steps_the_solver_times() -> None:
-    from mollifier.bench.config import MAX_PROBE_STEPS
     from mollifier.train import TIMED_FIRST_STEPS
+    from mollifier_bench.config import MAX_PROBE_STEPS
 
     assert MAX_PROBE_STEPS == TIMED_FIRST_STEPS - 1
     assert run_config(probe_steps=TIMED_FIRST_STEPS - 1).probe_steps == TIMED_FIRST_STEPS - 1

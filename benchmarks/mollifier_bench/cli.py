@@ -1,4 +1,8 @@
-"""``mollifier bench``: parse the options, then call :func:`mollifier.bench.harness.run_tier`."""
+"""The bench command line: parse the options, then call :func:`mollifier_bench.harness.run_tier`.
+
+Run as ``python -m mollifier_bench [options]`` or, through the core's thin dispatch,
+``mollifier bench [options]``.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mollifier.bench.config import STUDIES
+from mollifier_bench.config import STUDIES
 
-__all__ = ["add_parser", "main", "run"]
+__all__ = ["build_parser", "main", "run"]
 
 
-def add_parser(subparsers: Any) -> Any:
-    """Add the ``bench`` subcommand to an ``argparse`` subparsers object; returns its parser."""
-    from mollifier.bench.tiers import TIERS
+def build_parser(prog: str = "python -m mollifier_bench") -> argparse.ArgumentParser:
+    """The argument parser of the bench command, named ``prog`` in its usage line."""
+    from mollifier_bench.tiers import TIERS
 
-    p = subparsers.add_parser(
-        "bench",
-        help="benchmark time, peak memory and accuracy: autodiff vs mollifier vs direct",
-        description="Run a benchmark tier; finished runs are cached in DIR/runs, so re-running "
-        "the same command resumes. Writes DIR/bench.json, DIR/bench.md and plots.",
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Benchmark time, peak memory and accuracy: autodiff vs mollifier vs direct. "
+        "Runs a benchmark tier; finished runs are cached in DIR/runs, so re-running the same "
+        "command resumes. Writes DIR/bench.json, DIR/bench.md and plots.",
     )
     p.add_argument(
         "--tier",
@@ -62,15 +66,18 @@ def add_parser(subparsers: Any) -> Any:
     return p
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the ``bench`` subcommand; returns the exit status (0 when every run completed)."""
-    from mollifier.bench.harness import run_tier
-    from mollifier.bench.tiers import get_tier
+def run(args: argparse.Namespace, *, command: str | None = None) -> int:
+    """Run the parsed bench options; returns the exit status (0 when every run completed).
+
+    ``command`` is recorded in the report as the command that made it (default: the
+    ``mollifier bench`` command for the tier and output directory).
+    """
+    from mollifier_bench.harness import run_tier
+    from mollifier_bench.tiers import get_tier
 
     tier = get_tier(args.tier)
     t0 = time.perf_counter()
-    command = "mollifier " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    if "bench" not in sys.argv[1:]:
+    if command is None:
         command = f"mollifier bench --tier {args.tier} --out {shlex.quote(str(args.out))}"
 
     def terminate(signum: int, frame: Any) -> None:
@@ -104,13 +111,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mollifier.bench.cli [options]``: the ``bench`` subcommand on its own."""
-    parser = argparse.ArgumentParser(prog="mollifier")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
-    return run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m mollifier_bench") -> int:
+    """The bench command on its own: parse ``argv`` (default ``sys.argv[1:]``) and run it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(prog).parse_args(argv)
+    return run(args, command=" ".join([prog, *(shlex.quote(a) for a in argv)]))

@@ -1,6 +1,6 @@
 """Simulated benchmark datasets, each simulated once and cached under ``DIR/datasets/``.
 
-A dataset is keyed by its :class:`~mollifier.bench.config.DatasetSpec` (task, grid, noise, seed,
+A dataset is keyed by its :class:`~mollifier_bench.config.DatasetSpec` (task, grid, noise, seed,
 domain). Next to the dataset (``data.npz`` + ``meta.json``, the project's format) the cache keeps
 ``widths.json``: the mollifier widths chosen once for the dataset by the ``width="auto"`` rule and
 then passed explicitly to every run on it, so that autodiff, mollifier and direct runs see the very
@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mollifier.bench.config import DatasetSpec
 from mollifier.io.dataset import Dataset, load_dataset, save_dataset
+from mollifier_bench.config import DatasetSpec
 
 __all__ = ["CHROMATIN_LAMBDA", "dataset_dir", "ensure_dataset", "load", "load_widths", "simulate"]
 

@@ -7,7 +7,7 @@ get the same network, steps, learning rate, seed and widths; only the derivative
 
 from __future__ import annotations
 
-from mollifier.bench.config import AccuracySpec, MatrixSpec, ScalingSpec, TierConfig
+from mollifier_bench.config import AccuracySpec, MatrixSpec, ScalingSpec, TierConfig
 
 __all__ = ["TIERS", "get_tier"]
 

@@ -29,7 +29,7 @@ _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD_MAX = 32 * 2**20
 _TRIM_THRESHOLD = 2**30
 
-#: Source run by :func:`mollifier.bench.cost.idle_rss_mb` in a fresh process that imports only
+#: Source run by :func:`mollifier_bench.cost.idle_rss_mb` in a fresh process that imports only
 #: torch (it must not import mollifier): prints that process's peak RSS in MB, as above.
 IDLE_PROBE = (
     "import resource, torch\n"
