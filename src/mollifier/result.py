@@ -46,8 +46,11 @@ def versions() -> dict[str, str]:
 
 
 def peak_memory_mb(device: str = "cpu") -> float:
-    """Peak memory of this process: ``torch.cuda.max_memory_allocated`` on CUDA, else the peak
-    resident set size of this process image (:func:`mollifier._memory.peak_rss_mb`)."""
+    """Peak memory in MiB: on a CUDA ``device``, ``torch.cuda.max_memory_allocated`` (tensor
+    memory torch's allocator handed out on that device since its last reset); on any other device,
+    the process's peak resident set size as the operating system records it
+    (:func:`mollifier._memory.peak_rss_mb`: Linux ``VmHWM``, Windows peak working set, macOS and
+    other POSIX ``ru_maxrss`` in their units)."""
     if device.startswith("cuda"):
         import torch
 
