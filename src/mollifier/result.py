@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mollifier._json import to_jsonable
 from mollifier._memory import peak_rss_mb
 from mollifier.grid import Grid
 
@@ -134,21 +135,6 @@ def _summary_value(v: Any) -> Any:
     }
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return f if np.isfinite(f) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    return obj
-
-
 @dataclass
 class Result:
     """What a solver returns.
@@ -253,7 +239,7 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         """The ``result.json`` document (its top-level keys are a contract)."""
-        return _jsonable(
+        return to_jsonable(
             {
                 "unknowns": {k: _summary_value(v) for k, v in self.unknowns.items()},
                 "metrics": self.metrics,
