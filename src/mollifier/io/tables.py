@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from mollifier.grid import Grid
+from mollifier.io._delimiter import sniff_delimiter, split_rows
 from mollifier.io._fields import GriddedFields, check_axis_names, existing_file, finish
 from mollifier.io._gridding import FileFormatError, grid_scattered
 
 __all__ = ["read_table", "write_table"]
 
 _DEFAULT_VALUE_NAME = "value"
-
-
-def _splitter(delimiter: str | None) -> Callable[[str], list[str]]:
-    if delimiter is None:
-        return lambda line: line.split()
-    return lambda line: [cell.strip() for cell in line.split(delimiter)]
-
-
-def _sniff(line: str) -> str | None:
-    """The delimiter of a table line: comma, tab or semicolon if present, else whitespace."""
-    for candidate in (",", "\t", ";"):
-        if candidate in line:
-            return candidate
-    return None
 
 
 def _parse_number_rows(
@@ -78,8 +65,9 @@ def read_table(
         Value columns to read. ``None`` reads every non-coordinate column (with ``header=True``),
         or the single value column, named ``"value"``, of a headerless file.
     delimiter : str, optional
-        Column separator. ``None`` detects it from the first row: comma, tab or semicolon if
-        present, otherwise runs of whitespace.
+        Column separator. ``None`` detects it from the first rows
+        (:func:`mollifier.io._delimiter.sniff_delimiter`): comma, tab, semicolon, or runs of
+        whitespace. Cells in double quotes may contain the separator.
     header : bool
         ``True`` (default): the first row names the columns. ``False``: the COMSOL-like headerless
         layout ``X, Y[, Z], value[s]``; columns are then named ``(*coords, *fields)`` in file order.
@@ -134,11 +122,12 @@ def read_table(
     ]
     if not lines:
         raise FileFormatError(f"{source}: the table is empty (no header and no data rows)")
-    sep = _sniff(lines[0][1]) if delimiter is None else delimiter
-    split = _splitter(sep)
+    texts = [line for _, line in lines]
+    sep = sniff_delimiter("\n".join(texts[:20])) if delimiter is None else delimiter
+    table = split_rows(texts, sep)
 
     if header:
-        names = [cell.strip().strip('"').strip("'").strip() for cell in split(lines[0][1])]
+        names = [cell.strip("'").strip() for cell in table[0]]
         body = lines[1:]
         if all(_is_number(n) for n in names):
             raise FileFormatError(
@@ -152,7 +141,7 @@ def read_table(
             raise FileFormatError(f"{source}: the header repeats column names {repeated}")
     else:
         body = lines
-        n_cols = len(split(body[0][1]))
+        n_cols = len(table[0])
         n_values = n_cols - len(axes)
         if wanted is None:
             if n_values != 1:
@@ -170,15 +159,13 @@ def read_table(
     if not body:
         raise FileFormatError(f"{source}: the table has a header but no data rows")
 
-    rows: list[list[str]] = []
-    for line_no, line in body:
-        cells = split(line)
+    rows = table[len(lines) - len(body) :]
+    for (line_no, _), cells in zip(body, rows, strict=True):
         if len(cells) != len(names):
             raise FileFormatError(
                 f"{source}: line {line_no} has {len(cells)} columns, but the table has "
                 f"{len(names)} ({', '.join(names)}); the table is ragged or truncated"
             )
-        rows.append(cells)
     data = _parse_number_rows(rows, [n for n, _ in body], names, source)
 
     missing = [a for a in axes if a not in names]
