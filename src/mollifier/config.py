@@ -70,6 +70,8 @@ class DataConfig:
     path: str
     coords: list[str] = field(default_factory=list)
     fields: dict[str, str] | list[str] = field(default_factory=list)
+    #: For a ``.npy`` node table: the name of every column (``["t", "x", "y", "u"]``).
+    columns: list[str] = field(default_factory=list)
     known: dict[str, Any] = field(default_factory=dict)
     truth: dict[str, Any] = field(default_factory=dict)
     add_noise: float = 0.0
@@ -80,6 +82,11 @@ class DataConfig:
             raise ConfigError("[data] path must be a non-empty string")
         if self.add_noise < 0:
             raise ConfigError("[data] add_noise must be non-negative")
+        if not isinstance(self.columns, list) or not all(isinstance(c, str) for c in self.columns):
+            raise ConfigError(
+                f"[data] columns must be a list of column names such as ['t', 'x', 'y', 'u'], "
+                f"got {self.columns!r}"
+            )
 
 
 @dataclass(frozen=True)

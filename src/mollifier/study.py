@@ -38,7 +38,12 @@ def load_study_data(config: FitConfig) -> Dataset:
         mapping = dict(dc.fields) if isinstance(dc.fields, dict) else {n: n for n in dc.fields}
         known_names = {k: v for k, v in dc.known.items() if isinstance(v, str)}
         wanted = list(mapping.values()) + list(known_names.values())
-        g = read_fields(path, coords=tuple(dc.coords), fields=wanted or None)
+        g = read_fields(
+            path,
+            coords=tuple(dc.coords),
+            fields=wanted or None,
+            columns=tuple(dc.columns) if dc.columns else None,
+        )
         if not mapping:
             mapping = {n: n for n in g.fields if n not in known_names.values()}
         fields = {name: g.fields[src] for name, src in mapping.items()}
