@@ -40,29 +40,19 @@ BOUNDARY_MODES: tuple[str, ...] = ("periodic", "reflect", "valid", "extrapolate"
 CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
 
 #: Stencils with at least this many taps use the FFT under ``method="auto"``, shorter ones
-#: ``conv1d``: off the CPU, and on CPU for one-off calls in any type but float64. On an H200 (one
-#: run, RESULTS.md § 2.1) every method took about a millisecond and the FFT never won; the rule
-#: was kept there. In float32 the FFT's round-off is relative to the largest value of a whole row
-#: while ``conv1d``'s stays local: on a field that varies by orders of magnitude along the axis
-#: it can be 200× larger (e^{12x}, second derivative: 1.6e-3 against 7.8e-6), so float32 keeps
-#: ``conv1d`` for short stencils although the FFT is faster on large fields.
+#: ``conv1d``: off the CPU, and on CPU for one-off calls in any type but float64 (in float32 the
+#: FFT's round-off is relative to a whole row's largest value, ``conv1d``'s stays local).
+#: Measurements: ``benchmarks/RESULTS.md`` § 2.1.
 FFT_MIN_TAPS = 65
 
 #: One-off calls on CPU in double precision (:func:`mollifier.derivative`, nothing cached) use
 #: ``conv1d`` when the input's number of elements times the stencil's taps is at most this, and
-#: the FFT above. Measured with ``benchmarks/conv_crossover.py --one-off`` (2-core CPU, torch
-#: 2.13, 32² to 2048² fields, 7–193 taps, two runs; RESULTS.md § 2.1): ``conv1d``'s cost grows
-#: with that product, steeply in float64, the FFT's hardly with the taps. Past 2²⁰ the FFT was at
-#: most 1.4× slower than ``conv1d`` (7 taps on 512² and 2048²) and up to 16× faster than the
-#: ``FFT_MIN_TAPS`` rule (512²–1024², 25–49 taps); below it the rule's choice was at most 0.07 ms
-#: slower. In float64 the FFT's round-off stays near 1e-12 of the derivative on such fields.
+#: the FFT above. Measurements: ``benchmarks/RESULTS.md`` § 2.1 ("One-off calls").
 DIRECT_MAX_WORK = 2**20
 
 #: In :class:`~mollifier.MollifierLayer` on CPU, which caches each axis operator, axes of at most
 #: this many points use the dense-matrix path under ``method="auto"`` and longer ones the FFT.
-#: Measured with ``benchmarks/conv_crossover.py`` (2-core CPU, torch 2.13, RESULTS.md § 2.1):
-#: forward + backward, the BLAS product is 1.5–2.5× faster than the FFT up to 256 points and
-#: about even at 512; forward alone the FFT already wins at 512. ``conv1d`` never won there.
+#: Measurements: ``benchmarks/RESULTS.md`` § 2.1.
 MATRIX_MAX_POINTS = 256
 
 

@@ -25,9 +25,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from mollifier._expr import check_expression, evaluate_expression
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,11 +70,19 @@ def _build(cls: type, table: Any, section: str) -> Any:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the observations come from (``[data]``)."""
+    """Where the observations come from (``[data]``).
+
+    ``truth`` maps an unknown's name to its true value, for metrics: a number (a constant), an
+    array file relative to the config (``D = "D_true.npy"``, shaped like the grid), or an
+    expression of the coordinate names (``D = "expr: 1 + 0.5*sin(pi*x)*cos(pi*y)"``), evaluated
+    on the grid with numpy's functions and nothing else (:mod:`mollifier._expr`).
+    """
 
     path: str
     coords: list[str] = field(default_factory=list)
     fields: dict[str, str] | list[str] = field(default_factory=list)
+    #: For a ``.npy`` node table: the name of every column (``["t", "x", "y", "u"]``).
+    columns: list[str] = field(default_factory=list)
     known: dict[str, Any] = field(default_factory=dict)
     truth: dict[str, Any] = field(default_factory=dict)
     add_noise: float = 0.0
@@ -80,6 +93,69 @@ class DataConfig:
             raise ConfigError("[data] path must be a non-empty string")
         if self.add_noise < 0:
             raise ConfigError("[data] add_noise must be non-negative")
+        for key, value in self.truth.items():
+            _check_truth(key, value)
+        if not isinstance(self.columns, list) or not all(isinstance(c, str) for c in self.columns):
+            raise ConfigError(
+                f"[data] columns must be a list of column names such as ['t', 'x', 'y', 'u'], "
+                f"got {self.columns!r}"
+            )
+
+    def resolve_truth(self, coords: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
+        """``truth`` with array files loaded (relative to ``base``, the config's folder) and
+        expressions evaluated on the grid ``coords`` (axis name to 1-D vector, grid order)."""
+        out: dict[str, Any] = {}
+        for key, value in self.truth.items():
+            if not isinstance(value, str):
+                out[key] = value
+            elif value.startswith(_EXPR_PREFIX):
+                try:
+                    out[key] = evaluate_expression(value[len(_EXPR_PREFIX) :], coords)
+                except ValueError as exc:
+                    raise ConfigError(f"[data] truth.{key} = {value!r}: {exc}") from None
+            else:
+                file = Path(value) if Path(value).is_absolute() else Path(base) / value
+                if not file.is_file():
+                    raise ConfigError(f"[data] truth.{key}: array file {file} not found")
+                try:
+                    arr = np.load(file, allow_pickle=False)
+                except (ValueError, OSError, EOFError) as exc:
+                    raise ConfigError(
+                        f"[data] truth.{key}: {file} is not a readable .npy array ({exc})"
+                    ) from None
+                if not isinstance(arr, np.ndarray):
+                    raise ConfigError(
+                        f"[data] truth.{key}: {file} is an .npz archive; save one array as .npy"
+                    )
+                out[key] = arr
+        return out
+
+
+_EXPR_PREFIX = "expr:"
+_TRUTH_FORMS = (
+    'a number (a constant), an array file relative to the config ("D_true.npy"), or an '
+    'expression of the coordinates ("expr: 1 + 0.5*sin(pi*x)*cos(pi*y)")'
+)
+
+
+def _check_truth(key: str, value: Any) -> None:
+    """Refuse a ``[data] truth`` entry that is none of the accepted forms, naming the key."""
+    if isinstance(value, str):
+        if value.startswith(_EXPR_PREFIX):
+            try:
+                check_expression(value[len(_EXPR_PREFIX) :])
+            except ValueError as exc:
+                raise ConfigError(f"[data] truth.{key} = {value!r}: {exc}") from None
+            return
+        if value.strip().lower().endswith(".npy"):
+            return
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return
+    elif isinstance(value, list) and not isinstance(value, bool):
+        flat = np.asarray(value, dtype=object).ravel()
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+            return
+    raise ConfigError(f"[data] truth.{key} = {value!r} is not accepted; give {_TRUTH_FORMS}")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mollifier._json import to_jsonable
 from mollifier._memory import peak_rss_mb
 from mollifier.grid import Grid
 
@@ -46,8 +47,11 @@ def versions() -> dict[str, str]:
 
 
 def peak_memory_mb(device: str = "cpu") -> float:
-    """Peak memory of this process: ``torch.cuda.max_memory_allocated`` on CUDA, else the peak
-    resident set size of this process image (:func:`mollifier._memory.peak_rss_mb`)."""
+    """Peak memory in MiB: on a CUDA ``device``, ``torch.cuda.max_memory_allocated`` (tensor
+    memory torch's allocator handed out on that device since its last reset); on any other device,
+    the process's peak resident set size as the operating system records it
+    (:func:`mollifier._memory.peak_rss_mb`: Linux ``VmHWM``, Windows peak working set, macOS and
+    other POSIX ``ru_maxrss`` in their units)."""
     if device.startswith("cuda"):
         import torch
 
@@ -129,21 +133,6 @@ def _summary_value(v: Any) -> Any:
         "min": float(np.min(finite)),
         "max": float(np.max(finite)),
     }
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return f if np.isfinite(f) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    return obj
 
 
 @dataclass
@@ -250,7 +239,7 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         """The ``result.json`` document (its top-level keys are a contract)."""
-        return _jsonable(
+        return to_jsonable(
             {
                 "unknowns": {k: _summary_value(v) for k, v in self.unknowns.items()},
                 "metrics": self.metrics,
@@ -266,7 +255,12 @@ class Result:
         )
 
     def summary(self) -> str:
-        """A plain-text table of the unknowns and, when known, their errors."""
+        """A plain-text table of the unknowns and, when known, their errors.
+
+        For a network result it adds, per data field, the fraction of the data's variance its
+        fitted field leaves unexplained (:meth:`data_misfit`), and a warning above
+        :data:`UNDERFIT_THRESHOLD`. A direct result has no such line: that solver fits nothing.
+        """
         lines = [
             f"method: {self.method}   wall time: {self.wall_time_s:.2f} s   "
             f"peak memory: {self.peak_memory_mb:.0f} MB"
@@ -293,14 +287,20 @@ class Result:
                 t = self.truth.get(name)
                 tt = f"{float(np.median(t)):.4g}" if t is not None else "-"
                 lines.append(f"{name:<10} {desc:>24} {tt:>12} {err:>28}")
-        misfit = self.diagnostics.get("data_misfit") or self.data_misfit()
+        # Only a network fits the data; the direct solver differentiates the mollified data and
+        # its "misfit" would only measure what the kernel smooths away.
+        misfit = (
+            (self.diagnostics.get("data_misfit") or self.data_misfit())
+            if self.method == "network"
+            else {}
+        )
         if misfit:
             lines.append(
-                "data variance left unexplained by the fields: "
-                + ", ".join(f"{k} {v:.3g}" for k, v in misfit.items())
+                "fraction of the data variance the network's fitted fields leave unexplained "
+                "(1 - R²): " + ", ".join(f"{k} {v:.3g}" for k, v in misfit.items())
             )
             worst = max(misfit, key=lambda k: misfit[k] if np.isfinite(misfit[k]) else -1.0)
-            if self.method == "network" and misfit[worst] > UNDERFIT_THRESHOLD:
+            if misfit[worst] > UNDERFIT_THRESHOLD:
                 lines.append(
                     f"warning: the network did not fit the data ({worst}: "
                     f"{misfit[worst]:.0%} of its variance unexplained); the unknowns describe a "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,16 @@ def load_study_data(config: FitConfig) -> Dataset:
 
     dc = config.data
     path = Path(dc.path)
+    base = Path(config.source).parent if config.source else Path.cwd()
     if path.is_dir():
         ds = load_dataset(path)
+        if dc.truth:  # the config's truth adds to the dataset's, or replaces an entry
+            truth = dc.resolve_truth(ds.coords, base)
+            ds = replace(
+                ds,
+                truth={**ds.truth, **truth},
+                truth_axes={k: v for k, v in ds.truth_axes.items() if k not in truth},
+            )
         if dc.fields:
             names = dc.fields if isinstance(dc.fields, list) else list(dc.fields)
             missing = [n for n in names if n not in ds.fields]
@@ -38,13 +47,18 @@ def load_study_data(config: FitConfig) -> Dataset:
         mapping = dict(dc.fields) if isinstance(dc.fields, dict) else {n: n for n in dc.fields}
         known_names = {k: v for k, v in dc.known.items() if isinstance(v, str)}
         wanted = list(mapping.values()) + list(known_names.values())
-        g = read_fields(path, coords=tuple(dc.coords), fields=wanted or None)
+        g = read_fields(
+            path,
+            coords=tuple(dc.coords),
+            fields=wanted or None,
+            columns=tuple(dc.columns) if dc.columns else None,
+        )
         if not mapping:
             mapping = {n: n for n in g.fields if n not in known_names.values()}
         fields = {name: g.fields[src] for name, src in mapping.items()}
         known: dict[str, Any] = {k: g.fields[v] for k, v in known_names.items()}
         known.update({k: v for k, v in dc.known.items() if not isinstance(v, str)})
-        truth = {k: v for k, v in dc.truth.items()}
+        truth = dc.resolve_truth(g.coords, base)
         equation = config.problem.builtin or "custom"
         ds = Dataset(equation=equation, coords=g.coords, fields=fields, known=known, truth=truth)
     if dc.add_noise:

@@ -73,3 +73,19 @@ def test_misfit_counts_only_the_observed_nodes(heat_problem):
     assert res.diagnostics["data_misfit"]["u"] < 0.01
     assert res.data_misfit()["u"] > 1  # unmasked, the garbage dominates
     assert "did not fit" not in res.summary()  # the summary uses the masked value
+
+
+def test_summary_reports_the_data_misfit_for_network_results_only(heat_problem):
+    """The direct solver fits nothing to the data, so its summary has no misfit line; a network's
+    names what the number is and gives the stored value."""
+    direct = heat_problem.solve("direct")
+    assert "unexplained" not in direct.summary()
+    untrained = heat_problem.solve("network", steps=0, seed=0, read_off=False)
+    lines = [ln for ln in untrained.summary().splitlines() if "R²" in ln]
+    assert len(lines) == 1
+    value = untrained.diagnostics["data_misfit"]["u"]
+    assert lines[0] == (
+        "fraction of the data variance the network's fitted fields leave unexplained "
+        f"(1 - R²): u {value:.3g}"
+    )
+    assert value > 0.5

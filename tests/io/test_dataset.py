@@ -40,6 +40,23 @@ def _dataset(rng: np.random.Generator, **overrides) -> Dataset:
     return Dataset(**kwargs)
 
 
+def test_numpy_provenance_is_held_as_meta_json_holds_it(tmp_path, rng):
+    """numpy scalars and arrays in ``noise``/``params``/``seed`` (what a generator naturally
+    passes) are accepted and held as plain JSON values, so a saved dataset loads back equal."""
+    ds = _dataset(
+        rng,
+        seed=np.int64(7),
+        noise={"sigma": np.float32(0.25)},
+        params={"n": np.array([6, 4]), "dt": np.float64(0.5), "missing": np.nan, "on": np.True_},
+    )
+    assert ds.seed == 7 and type(ds.seed) is int
+    assert ds.noise == {"sigma": 0.25}
+    assert ds.params == {"n": [6, 4], "dt": 0.5, "missing": None, "on": True}
+    loaded = load_dataset(save_dataset(ds, tmp_path / "ds"))
+    assert (loaded.seed, loaded.noise, loaded.params) == (ds.seed, ds.noise, ds.params)
+    assert "NaN" not in (tmp_path / "ds" / "meta.json").read_text()  # standard JSON
+
+
 def _rewrite_npz(directory: Path, **changes) -> None:
     with np.load(directory / "data.npz") as npz:
         arrays = {k: npz[k] for k in npz.files}

@@ -33,6 +33,9 @@ def _write(tmp_path, suffix: str):
         )
     elif suffix == ".npz":
         np.savez(path, x=X, y=Y, u=U)
+    elif suffix == ".npy":  # a node table, rows in reverse order
+        gx, gy = np.meshgrid(X, Y, indexing="ij")
+        np.save(path, np.column_stack([gx.ravel(), gy.ravel(), U.ravel()])[::-1])
     elif suffix == ".mat":
         scipy.io.savemat(path, {"x": X, "y": Y, "u": U})
     elif suffix in (".tif", ".tiff"):
@@ -42,7 +45,8 @@ def _write(tmp_path, suffix: str):
 
 @pytest.mark.parametrize("suffix", [*sorted(SUFFIXES), ".CSV"])
 def test_every_suffix_reads_the_same_grid(tmp_path, suffix):
-    coords, fields = read_fields(_write(tmp_path, suffix))
+    columns = ("x", "y", "u") if suffix == ".npy" else None
+    coords, fields = read_fields(_write(tmp_path, suffix), columns=columns)
     assert list(coords) == ["x", "y"] and list(fields) == ["u"]
     np.testing.assert_array_max_ulp(coords["x"], X, maxulp=1)
     np.testing.assert_array_max_ulp(coords["y"], Y, maxulp=1)

@@ -7,7 +7,7 @@ from mollifier.io.comsol import read_comsol
 from mollifier.io.dataset import FORMAT_VERSION, Dataset, DatasetError, load_dataset, save_dataset
 from mollifier.io.images import read_tiff, write_tiff
 from mollifier.io.read import read_fields
-from mollifier.io.tables import read_table, write_table
+from mollifier.io.tables import read_rows, read_table, write_table
 
 __all__ = [
     "FORMAT_VERSION",
@@ -20,6 +20,7 @@ __all__ = [
     "read_fields",
     "read_mat",
     "read_npz",
+    "read_rows",
     "read_table",
     "read_tiff",
     "save_dataset",

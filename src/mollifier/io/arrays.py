@@ -2,7 +2,9 @@
 
 Both hold named arrays with no grid semantics of their own. The caller says which arrays are the
 coordinate vectors (``coords``) and which are fields (``fields``); the readers check that the
-coordinates are uniform and that every field has the shape they imply, in the order given.
+coordinates are uniform and that every field has the shape they imply, in the order given. With two
+or more axes, coordinates and fields may instead be node columns of one common length (one entry
+per node, any order); the nodes must then form a complete uniform tensor grid.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from mollifier.io._fields import (
     finish,
     real_array,
 )
-from mollifier.io._gridding import FileFormatError
+from mollifier.io._gridding import FileFormatError, grid_scattered
 from mollifier.io._optional import optional_module
 
 __all__ = ["read_mat", "read_npz"]
@@ -72,6 +74,9 @@ def _assemble(
             f"it holds: {listing or 'nothing'}"
         )
     coords = {a: _coordinate(arrays, a, source=source, imag_rtol=imag_rtol) for a in axes}
+    rows = _node_rows(arrays, coords, fields, source=source, imag_rtol=imag_rtol)
+    if rows is not None:
+        return rows
     shape = tuple(c.size for c in coords.values())
 
     def shaped(name: str) -> np.ndarray:
@@ -112,6 +117,49 @@ def _assemble(
     return finish(coords, out, source=source)
 
 
+def _node_rows(
+    arrays: Mapping[str, np.ndarray],
+    coords: Mapping[str, np.ndarray],
+    fields: tuple[str, ...] | None,
+    *,
+    source: str,
+    imag_rtol: float,
+) -> GriddedFields | None:
+    """The node-table layout, or None: with two or more axes, every coordinate and every field is
+    a vector of the same length ``N`` (one entry per node, any order, as DeepXDE and TorchPhysics
+    store data). A tensor grid's fields would have shape ``(N, N, ...)`` instead, so the two
+    layouts cannot be confused. The nodes are gridded by :func:`grid_scattered`."""
+    sizes = {c.size for c in coords.values()}
+    if len(coords) < 2 or len(sizes) != 1:
+        return None
+    (n_rows,) = sizes
+
+    def is_node_vector(value: np.ndarray) -> bool:
+        shape = np.shape(value)
+        return (
+            _is_numeric(value) and sum(n > 1 for n in shape) == 1 and int(np.prod(shape)) == n_rows
+        )
+
+    if fields is None:
+        grid_shape = (n_rows,) * len(coords)
+        if any(np.shape(v) == grid_shape for k, v in arrays.items() if k not in coords):
+            return None  # a tensor-grid field: the grid layout
+        names = [k for k, v in arrays.items() if k not in coords and is_node_vector(v)]
+    else:
+        names = list(fields) if all(is_node_vector(arrays[f]) for f in fields) else []
+    if not names:
+        return None
+    values = np.column_stack(
+        [real_array(arrays[n], name=n, source=source, imag_rtol=imag_rtol).ravel() for n in names]
+    )
+    axes = tuple(coords)
+    grid_coords, grid_values = grid_scattered(
+        list(coords.values()), values, names=axes, source=source
+    )
+    out = {n: np.ascontiguousarray(grid_values[..., j]) for j, n in enumerate(names)}
+    return finish(grid_coords, out, source=source)
+
+
 def _is_numeric(value: np.ndarray) -> bool:
     dtype = np.asarray(value).dtype
     return bool(
@@ -150,6 +198,9 @@ def read_npz(
     Any ``.npz`` works (it need not be the project's dataset format, see
     :mod:`mollifier.io.dataset`): the archive must hold one 1-D array per axis named in ``coords``
     and the fields, each of shape ``(len(coords[0]), len(coords[1]), ...)`` (indexed in axis order).
+    Alternatively, with two or more axes, the node-table layout: every coordinate and field is a
+    vector of one common length, one entry per node in any order (``t, x, y, u`` columns as
+    DeepXDE stores them); the nodes must fill a uniform tensor grid exactly once.
 
     Parameters
     ----------

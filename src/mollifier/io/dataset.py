@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from mollifier._json import to_jsonable
+
 __all__ = ["FORMAT_VERSION", "Dataset", "DatasetError", "load_dataset", "save_dataset"]
 
 FORMAT_VERSION = 1
@@ -80,12 +82,15 @@ class Dataset:
         The axes each array in ``truth`` spans, in order. Defaults to all axes for arrays whose
         shape is the grid's, and to ``()`` for scalars.
     noise : mapping, optional
-        Description of the noise model (JSON-serialisable), e.g. ``{"model": "gaussian",
+        Description of the noise model, e.g. ``{"model": "gaussian",
         "sigma": 0.01, "relative_to": "std"}``.
     seed : int or None
         Seed of the random generator that produced the data.
     params : mapping, optional
-        Generator parameters (JSON-serialisable).
+        Generator parameters. ``noise``, ``params`` and ``seed`` are held as ``meta.json`` will
+        hold them (:func:`mollifier._json.to_jsonable`): numpy scalars and arrays become numbers
+        and lists, paths strings, NaN and ±inf ``None``; other values that JSON cannot hold are
+        refused.
     mask : ndarray of bool, optional
         Observation mask shaped like the grid; ``True`` marks observed nodes.
     generator : str, optional
@@ -180,10 +185,15 @@ class Dataset:
         object.__setattr__(self, "truth", truth)
         object.__setattr__(self, "truth_axes", truth_axes)
         object.__setattr__(self, "mask", mask)
+        # held as meta.json will hold them, so that a saved dataset loads back equal
+        provenance = to_jsonable({"noise": self.noise, "params": self.params, "seed": self.seed})
         try:
-            json.dumps({"noise": self.noise, "params": self.params, "seed": self.seed})
+            json.dumps(provenance, allow_nan=False)
         except TypeError as exc:
             raise DatasetError(f"noise, params and seed must be JSON-serialisable: {exc}") from exc
+        object.__setattr__(self, "noise", provenance["noise"])
+        object.__setattr__(self, "params", provenance["params"])
+        object.__setattr__(self, "seed", provenance["seed"])
 
     @property
     def axes(self) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from mollifier.io.arrays import read_mat, read_npz
 from mollifier.io.comsol import read_comsol
 from mollifier.io.dataset import DatasetError, load_dataset
 from mollifier.io.images import read_tiff
-from mollifier.io.tables import read_table
+from mollifier.io.tables import read_rows, read_table
 
 __all__ = ["SUFFIXES", "read_fields"]
 
@@ -22,6 +22,7 @@ SUFFIXES: dict[str, str] = {
     ".tsv": "read_table",
     ".txt": "read_comsol",
     ".npz": "read_npz",
+    ".npy": "read_rows",
     ".mat": "read_mat",
     ".tif": "read_tiff",
     ".tiff": "read_tiff",
@@ -45,6 +46,7 @@ def read_fields(
     coords: Sequence[str] | None = None,
     fields: Sequence[str] | None = None,
     spacing: Mapping[str, float] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> GriddedFields:
     """Read gridded fields from a file (or dataset directory), choosing the reader by suffix.
 
@@ -54,7 +56,8 @@ def read_fields(
     directory               :func:`mollifier.io.dataset.load_dataset` (``data.npz`` + ``meta.json``)
     ``.csv``, ``.tsv``      :func:`mollifier.io.tables.read_table` (header row)
     ``.txt``                :func:`mollifier.io.comsol.read_comsol` (COMSOL text export)
-    ``.npz``                :func:`mollifier.io.arrays.read_npz`
+    ``.npz``                :func:`mollifier.io.arrays.read_npz` (grid or node-table layout)
+    ``.npy``                :func:`mollifier.io.tables.read_rows` (one row per node; ``columns``)
     ``.mat``                :func:`mollifier.io.arrays.read_mat` (v5 and v7.3)
     ``.tif``, ``.tiff``     :func:`mollifier.io.images.read_tiff`
     ======================  ==============================================================
@@ -75,6 +78,9 @@ def read_fields(
         names: ``fields`` then names its value column(s) (default ``("u",)``).
     spacing : mapping of str to float, optional
         Only for TIFF files: grid step per axis (see :func:`~mollifier.io.images.read_tiff`).
+    columns : sequence of str, optional
+        Only for ``.npy`` files, and required there: the name of every column of the 2-D node
+        table (for example ``("t", "x", "y", "u")``); see :func:`~mollifier.io.tables.read_rows`.
 
     Returns
     -------
@@ -89,7 +95,8 @@ def read_fields(
         dataset's :class:`~mollifier.io.dataset.DatasetError` is re-raised as one). The message
         names the file.
     ValueError
-        For invalid arguments, including ``spacing`` for a format that is not TIFF.
+        For invalid arguments, including ``spacing`` for a format that is not TIFF, ``columns``
+        for one that is not ``.npy``, or a ``.npy`` file without ``columns``.
     """
     p = Path(path)
     source = str(p)
@@ -117,6 +124,17 @@ def read_fields(
     reader = SUFFIXES[suffix]
     if spacing is not None and reader != "read_tiff":
         raise ValueError(f"spacing applies to TIFF files only, not to {p.suffix!r}")
+    if columns is not None and reader != "read_rows":
+        raise ValueError(f"columns applies to .npy node tables only, not to {p.suffix!r}")
+    if reader == "read_rows":
+        if columns is None:
+            raise ValueError(
+                f"{source}: a .npy array has no column names; pass columns=(...) naming each "
+                "column of the node table, e.g. ('t', 'x', 'y', 'u')"
+            )
+        return read_rows(
+            p, columns=columns, coords=("x", "y") if coords is None else coords, fields=fields
+        )
     if reader == "read_table":
         return read_table(p, coords=("x", "y") if coords is None else coords, fields=fields)
     if reader == "read_npz":

@@ -1,34 +1,28 @@
-"""Delimited text tables with coordinate columns (CSV, TSV, whitespace): one row per grid node."""
+"""Tables with one row per grid node: delimited text (CSV, TSV, whitespace), ``.npy`` arrays and
+in-memory 2-D arrays with named columns."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from mollifier.grid import Grid
-from mollifier.io._fields import GriddedFields, check_axis_names, existing_file, finish
+from mollifier.io._delimiter import sniff_delimiter, split_rows
+from mollifier.io._fields import (
+    GriddedFields,
+    check_axis_names,
+    existing_file,
+    finish,
+    real_array,
+)
 from mollifier.io._gridding import FileFormatError, grid_scattered
 
-__all__ = ["read_table", "write_table"]
+__all__ = ["read_rows", "read_table", "write_table"]
 
 _DEFAULT_VALUE_NAME = "value"
-
-
-def _splitter(delimiter: str | None) -> Callable[[str], list[str]]:
-    if delimiter is None:
-        return lambda line: line.split()
-    return lambda line: [cell.strip() for cell in line.split(delimiter)]
-
-
-def _sniff(line: str) -> str | None:
-    """The delimiter of a table line: comma, tab or semicolon if present, else whitespace."""
-    for candidate in (",", "\t", ";"):
-        if candidate in line:
-            return candidate
-    return None
 
 
 def _parse_number_rows(
@@ -78,8 +72,9 @@ def read_table(
         Value columns to read. ``None`` reads every non-coordinate column (with ``header=True``),
         or the single value column, named ``"value"``, of a headerless file.
     delimiter : str, optional
-        Column separator. ``None`` detects it from the first row: comma, tab or semicolon if
-        present, otherwise runs of whitespace.
+        Column separator. ``None`` detects it from the first rows
+        (:func:`mollifier.io._delimiter.sniff_delimiter`): comma, tab, semicolon, or runs of
+        whitespace. Cells in double quotes may contain the separator.
     header : bool
         ``True`` (default): the first row names the columns. ``False``: the COMSOL-like headerless
         layout ``X, Y[, Z], value[s]``; columns are then named ``(*coords, *fields)`` in file order.
@@ -134,11 +129,12 @@ def read_table(
     ]
     if not lines:
         raise FileFormatError(f"{source}: the table is empty (no header and no data rows)")
-    sep = _sniff(lines[0][1]) if delimiter is None else delimiter
-    split = _splitter(sep)
+    texts = [line for _, line in lines]
+    sep = sniff_delimiter("\n".join(texts[:20])) if delimiter is None else delimiter
+    table = split_rows(texts, sep)
 
     if header:
-        names = [cell.strip().strip('"').strip("'").strip() for cell in split(lines[0][1])]
+        names = [cell.strip("'").strip() for cell in table[0]]
         body = lines[1:]
         if all(_is_number(n) for n in names):
             raise FileFormatError(
@@ -152,7 +148,7 @@ def read_table(
             raise FileFormatError(f"{source}: the header repeats column names {repeated}")
     else:
         body = lines
-        n_cols = len(split(body[0][1]))
+        n_cols = len(table[0])
         n_values = n_cols - len(axes)
         if wanted is None:
             if n_values != 1:
@@ -170,15 +166,13 @@ def read_table(
     if not body:
         raise FileFormatError(f"{source}: the table has a header but no data rows")
 
-    rows: list[list[str]] = []
-    for line_no, line in body:
-        cells = split(line)
+    rows = table[len(lines) - len(body) :]
+    for (line_no, _), cells in zip(body, rows, strict=True):
         if len(cells) != len(names):
             raise FileFormatError(
                 f"{source}: line {line_no} has {len(cells)} columns, but the table has "
                 f"{len(names)} ({', '.join(names)}); the table is ragged or truncated"
             )
-        rows.append(cells)
     data = _parse_number_rows(rows, [n for n, _ in body], names, source)
 
     missing = [a for a in axes if a not in names]
@@ -201,6 +195,110 @@ def read_table(
     values = data[:, [col[f] for f in wanted]]
     grid_coords, grid_values = grid_scattered(
         [data[:, col[a]] for a in axes], values, names=axes, source=source
+    )
+    result = {f: np.ascontiguousarray(grid_values[..., j]) for j, f in enumerate(wanted)}
+    return finish(grid_coords, result, source=source)
+
+
+def read_rows(
+    table: np.ndarray | str | os.PathLike[str],
+    *,
+    columns: Sequence[str],
+    coords: Sequence[str] = ("x", "y"),
+    fields: Sequence[str] | None = None,
+) -> GriddedFields:
+    """Grid a numeric table whose rows are nodes: an in-memory 2-D array or a ``.npy`` file.
+
+    The layout of DeepXDE's and TorchPhysics's data, one row per node such as ``t, x, y, u``,
+    with the column names given by the caller (an array has none). Rows may come in any order;
+    they must form a complete uniform tensor grid, each node exactly once
+    (:func:`mollifier.io._gridding.grid_scattered`: the distinct values of each coordinate column,
+    sorted, are its axis, checked uniform by :class:`mollifier.grid.Grid`).
+
+    Parameters
+    ----------
+    table : ndarray or path-like
+        Array of shape ``(n_rows, len(columns))``, or a ``.npy`` file holding one (pickled
+        object arrays are refused).
+    columns : sequence of str
+        The name of every column, in order.
+    coords : sequence of str
+        The coordinate columns, in the axis order of the returned fields.
+    fields : sequence of str, optional
+        Value columns to return; ``None`` returns every column not in ``coords``.
+
+    Returns
+    -------
+    GriddedFields
+        ``(coords, fields)``: exact ``linspace`` coordinate vectors, and ``float64`` fields indexed
+        ``[coords[0], coords[1], ...]``.
+
+    Raises
+    ------
+    FileFormatError
+        If the table is not a finite numeric 2-D array with one column per name, or its rows do
+        not fill a uniform tensor grid exactly once; the message says how many nodes are missing
+        or repeated.
+    ValueError
+        For invalid names (axes that are not single letters, a coordinate or field not among
+        ``columns``, repeated names).
+
+    Examples
+    --------
+    >>> rows = np.array([[1, 0, 30.0], [0, 1, 20.0], [1, 1, 40.0], [0, 0, 10.0]])
+    >>> coords, fields = read_rows(rows, columns=("x", "y", "u"))
+    >>> fields["u"].tolist()
+    [[10.0, 20.0], [30.0, 40.0]]
+    """
+    axes = check_axis_names(coords)
+    if isinstance(columns, str):
+        raise ValueError(
+            f"columns must be a sequence of names such as ('x', 'y', 'u'), not {columns!r}"
+        )
+    names = tuple(columns)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"columns repeats names {repeated}")
+    missing = [a for a in axes if a not in names]
+    if missing:
+        raise ValueError(f"coords {missing} are not among the columns {list(names)}")
+    if fields is None:
+        wanted = tuple(n for n in names if n not in axes)
+        if not wanted:
+            raise ValueError(f"no value columns besides the coordinates {axes}")
+    else:
+        wanted = tuple(fields)
+        absent = [f for f in wanted if f not in names]
+        if absent:
+            raise ValueError(f"fields {absent} are not among the columns {list(names)}")
+        clash = [f for f in wanted if f in axes]
+        if clash:
+            raise ValueError(f"fields {clash} are also named in coords")
+    if isinstance(table, np.ndarray):
+        source, raw = "table", table
+    else:
+        p = existing_file(table)
+        source = str(p)
+        try:
+            raw = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise FileFormatError(f"{source}: not a readable .npy array ({exc})") from exc
+        if not isinstance(raw, np.ndarray):
+            raise FileFormatError(f"{source}: an .npz archive, not a single .npy array")
+    data = real_array(raw, name="table", source=source)
+    if data.ndim != 2 or data.shape[1] != len(names):
+        raise FileFormatError(
+            f"{source}: a node table must be 2-D with one column per name in columns "
+            f"({len(names)}: {list(names)}), got shape {data.shape}"
+        )
+    if data.shape[0] == 0:
+        raise FileFormatError(f"{source}: the table has no rows")
+    col = {n: i for i, n in enumerate(names)}
+    grid_coords, grid_values = grid_scattered(
+        [data[:, col[a]] for a in axes],
+        data[:, [col[f] for f in wanted]],
+        names=axes,
+        source=source,
     )
     result = {f: np.ascontiguousarray(grid_values[..., j]) for j, f in enumerate(wanted)}
     return finish(grid_coords, result, source=source)

@@ -33,7 +33,11 @@ def _langevin(ds: Dataset, **options: Any) -> InverseProblem:
 
 
 def _heat(form: str) -> Callable[..., InverseProblem]:
-    residual = {"steady": residuals.heat_steady, "divergence": residuals.heat_divergence}[form]
+    residual = {
+        "steady": residuals.heat_steady,
+        "divergence": residuals.heat_divergence,
+        "transient": residuals.heat_transient,
+    }[form]
 
     def build(ds: Dataset, **options: Any) -> InverseProblem:
         if "m" not in ds.known:
@@ -83,6 +87,7 @@ BUILTIN_PROBLEMS: dict[str, Callable[..., InverseProblem]] = {
     "langevin": _langevin,
     "heat": _heat("steady"),
     "heat-divergence": _heat("divergence"),
+    "heat-transient": _heat("transient"),
     "chromatin": _chromatin,
     "burgers": _burgers,
 }
@@ -96,14 +101,15 @@ def problem_from_dataset(ds: Dataset, problem: str | None = None, **options: Any
     ds : Dataset
     problem : str, optional
         One of :data:`BUILTIN_PROBLEMS` (``"langevin"``, ``"heat"``, ``"heat-divergence"``,
-        ``"chromatin"``, ``"burgers"``); default ``ds.equation`` (with ``"heat"`` meaning the
-        paper's steady form unless the dataset was generated in divergence form).
+        ``"heat-transient"``, ``"chromatin"``, ``"burgers"``); default ``ds.equation`` (with
+        ``"heat"`` meaning the paper's steady form unless the dataset was generated in divergence
+        or transient form, as :func:`mollifier.sim.simulate_heat` records in ``params["form"]``).
     **options
         Passed to :class:`InverseProblem` (``width``, ``kernel``, ``boundary``, ``crop``, ...).
     """
     name = problem or ds.equation
-    if name == "heat" and problem is None and ds.params.get("form") == "divergence":
-        name = "heat-divergence"
+    if name == "heat" and problem is None and ds.params.get("form") in ("divergence", "transient"):
+        name = f"heat-{ds.params['form']}"
     try:
         build = BUILTIN_PROBLEMS[name]
     except KeyError:
@@ -115,6 +121,7 @@ def problem_from_dataset(ds: Dataset, problem: str | None = None, **options: Any
         "langevin": ["u"],
         "heat": ["u"],
         "heat-divergence": ["u"],
+        "heat-transient": ["u"],
         "chromatin": ["phi_w", "phi_d"],
         "burgers": ["u"],
     }[name]

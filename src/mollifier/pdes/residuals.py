@@ -23,12 +23,19 @@ def langevin(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
     """Mean of overdamped Langevin dynamics, ``u_t = −k u + λ(t)`` (``k`` known, ``λ`` unknown).
 
     Mollified: ``η ∗ u_t + k η ∗ u − λ̂ = 0``, so ``λ̂`` estimates the mollified forcing ``η ∗ λ``.
+
+    Names: grid axis ``t``; observed field ``u``; known constant ``k``; unknown field ``lam``
+    over ``("t",)``. Built-in problem ``"langevin"``.
     """
     return d(f.u, "t") + f.k * d(f.u) - p.lam
 
 
 def heat_steady(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
-    """The paper's steady heat equation ``0 = λ(x, y) ∇²u + m``: ``λ̂ = −η∗m / η∗∇²u`` pointwise."""
+    """The paper's steady heat equation ``0 = λ(x, y) ∇²u + m``: ``λ̂ = −η∗m / η∗∇²u`` pointwise.
+
+    Names: grid axes ``x, y``; observed field ``u``; known source ``m`` (grid-shaped); unknown
+    field ``lam`` over ``("x", "y")``, positive. Built-in problem ``"heat"``.
+    """
     return p.lam * (d(f.u, "xx") + d(f.u, "yy")) + d(f.m)
 
 
@@ -37,17 +44,35 @@ def heat_divergence(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
 
     ``λ`` sits inside a derivative, so it is not pointwise-identifiable: the direct solver uses
     regularised least squares.
+
+    Names: grid axes ``x, y``; observed field ``u``; known source ``m`` (grid-shaped); unknown
+    field ``lam`` over ``("x", "y")``, positive. Built-in problem ``"heat-divergence"``.
     """
     return d(p.lam * d(f.u, "x"), "x") + d(p.lam * d(f.u, "y"), "y") + d(d(f.m))
 
 
 def heat_transient(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
-    """Transient form ``u_t = ∇·(λ∇u) + m`` on a (t, x, y) grid; every term mollified twice."""
+    """Transient heat conduction ``u_t = ∇·(λ(x, y)∇u) + m`` on a ``(t, x, y)`` grid.
+
+    Every term is mollified twice (the same test function as :func:`heat_divergence`):
+    ``η∗(η∗u)_t − ∂_x(λ η∗u_x) − ∂_y(λ η∗u_y) − η∗(η∗m)`` with the outer derivatives on the
+    kernel. ``λ`` sits inside a derivative and does not depend on ``t``, so the direct solver
+    uses regularised least squares over all time slices together.
+
+    Names: grid axes ``t, x, y`` (in that order for :func:`mollifier.sim.simulate_heat`'s
+    ``form="transient"`` data); observed field ``u``; known source ``m`` (grid-shaped; zero for
+    the simulator's default); unknown field ``lam`` over ``("x", "y")``, positive. Built-in
+    problem ``"heat-transient"``.
+    """
     return d(d(f.u, "t")) - d(p.lam * d(f.u, "x"), "x") - d(p.lam * d(f.u, "y"), "y") - d(d(f.m))
 
 
 def burgers(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
-    """Viscous Burgers ``u_t + (u²/2)_x = ν u_xx`` in conservative form, unknown ``ν``."""
+    """Viscous Burgers ``u_t + (u²/2)_x = ν u_xx`` in conservative form, unknown ``ν``.
+
+    Names: grid axes ``t, x`` (any order); observed field ``u``; unknown constant ``nu``,
+    positive. Built-in problem ``"burgers"``.
+    """
     return d(f.u, "t") + d(f.u**2 / 2, "x") - p.nu * d(f.u, "xx")
 
 
@@ -58,6 +83,10 @@ def chromatin(model: ChromatinModel | None = None) -> Residual:
     ``μ_d = −φ_e + φ_h(φ_max − φ_h)(φ_max − 2φ_h) − l²∇²φ_d``. Mollified term by term:
     ``∇²(η ∗ g(φ)) − l² ∇⁴(η ∗ φ_d) + 2(λ η∗φ_e − η∗φ_h)``, so that
     ``λ̂ = (η∗φ_h − ½ η∗∇²μ_d) / η∗φ_e`` pointwise.
+
+    Names: grid axes ``x, y``; observed fields ``phi_w`` and ``phi_d``; unknown field ``lam``
+    over ``("x", "y")``, positive. ``model`` supplies ``phi_max``, ``l`` and ``l_w``. Built-in
+    problem ``"chromatin"``.
     """
     m = model if model is not None else ChromatinModel()
     l2 = m.l**2

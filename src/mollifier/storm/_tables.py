@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from mollifier.io._delimiter import sniff_delimiter, split_rows
 from mollifier.io._gridding import FileFormatError
 
 __all__: list[str] = []
@@ -19,8 +20,7 @@ MAP_VALUE_NAMES = ("value", "density", "intensity", "u", "counts")
 
 def split_header(line: str, source: str) -> list[tuple[str, str | None]]:
     """Header cells as ``(lower-case name, unit or None)``: ``"x [nm]"`` → ``("x", "nm")``."""
-    sep = "," if "," in line else ("\t" if "\t" in line else None)
-    cells = [c.strip().strip('"').strip("'").strip() for c in line.split(sep)]
+    cells = [c.strip("'").strip() for c in split_rows([line], sniff_delimiter(line))[0]]
     out = []
     for cell in cells:
         m = HEADER.match(cell)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mollifier.io._delimiter import sniff_delimiter
 from mollifier.io._fields import existing_file
 from mollifier.io._gridding import FileFormatError, grid_scattered
 from mollifier.storm._tables import first_line, is_number, load_numbers, npz_unit, split_header
@@ -103,7 +104,7 @@ def _read_map_table(
     """An ``X, Y, value`` table (header optional) gridded by its coordinates."""
     source = str(p)
     line = first_line(p)
-    delimiter = "," if "," in line else ("\t" if "\t" in line else None)
+    delimiter = sniff_delimiter(line)
     cells = [c for c in re.split(r"[,\t; ]+", line.strip()) if c]
     if all(is_number(c) for c in cells):
         data = np.loadtxt(p, delimiter=delimiter, comments=("#", "%"), ndmin=2, encoding="utf-8")

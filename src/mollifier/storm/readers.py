@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from mollifier.io._delimiter import sniff_delimiter
 from mollifier.io._fields import existing_file
 from mollifier.io._gridding import FileFormatError
 from mollifier.io._optional import optional_module
@@ -119,7 +120,7 @@ def read_thunderstorm(
                 "'x [nm]'); read it with read_localisation_table(path, unit=...)"
             )
         scales.append(length_unit_nm(unit, pixel_size=pixel_size, source=source))
-    delimiter = "," if "," in line else ("\t" if "\t" in line else None)
+    delimiter = sniff_delimiter(line)
     data = load_numbers(p, len(names), delimiter)
     iframe = column(names, "frame")
     iunc = column(names, "uncertainty", "uncertainty_xy")
@@ -328,7 +329,7 @@ def read_localisation_table(
         if len(units) > 1:
             raise UnitError(f"{source}: x and y are in different units {sorted(map(str, units))}")
         file_unit = units.pop()
-        delimiter = "," if "," in line else ("\t" if "\t" in line else None)
+        delimiter = sniff_delimiter(line)
         data_rows = load_numbers(p, len(names), delimiter)
         arrays = {k: data_rows[:, i] for k, i in idx.items() if i is not None}
     if (
