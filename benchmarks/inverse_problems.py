@@ -56,9 +56,11 @@ def _row(name: str, solver: str, result: ml.Result, key: str, target: str) -> st
 def _heat(quick: bool, steps: int) -> list[str]:
     ds = simulate_heat(n=32 if quick else 64, noise=GaussianNoise(0.01), seed=0)
     pb = problem_from_dataset(ds, width="auto")
-    rows = [_row("heat (steady), 1%", "direct", pb.solve("direct"), "lam", "r >= 0.95")]
+    rows = [_row("heat (steady), 1%", "direct", pb.solve(ml.Direct()), "lam", "r >= 0.95")]
     for arch, label in (("mlp", "MLP"), ("pirate", "PirateNet")):
-        res = pb.solve("network", arch=arch, steps=steps, lr=3e-3, seed=0)
+        res = pb.solve(
+            ml.Network(arch=ml.inverse.network.ARCHITECTURES[arch](), steps=steps, lr=0.003, seed=0)
+        )
         rows.append(
             _row(
                 "heat (steady), 1%", f"{label} + mollifier, {steps} steps", res, "lam", "r >= 0.95"
@@ -73,8 +75,8 @@ def _chromatin(quick: bool, steps: int) -> list[str]:
     ds = simulate_chromatin(n=n, length=10.0 * n / 128, lam=lam, noise=GaussianNoise(0.01), seed=0)
     pb = problem_from_dataset(ds, width="auto")
     target = "r >= 0.9, median within 5%"
-    rows = [_row("chromatin, 1%", "direct", pb.solve("direct"), "lam", target)]
-    res = pb.solve("network", arch="pirate", steps=steps, lr=3e-3, seed=0)
+    rows = [_row("chromatin, 1%", "direct", pb.solve(ml.Direct()), "lam", target)]
+    res = pb.solve(ml.Network(arch=ml.PirateNet(), steps=steps, lr=0.003, seed=0))
     rows.append(_row("chromatin, 1%", f"PirateNet + mollifier, {steps} steps", res, "lam", target))
     return rows
 
@@ -82,8 +84,8 @@ def _chromatin(quick: bool, steps: int) -> list[str]:
 def _langevin(quick: bool, steps: int) -> list[str]:
     ds = simulate_langevin(noise=GaussianNoise(0.01), seed=0)
     pb = problem_from_dataset(ds, width="auto")
-    rows = [_row("Langevin λ(t), 1%", "direct", pb.solve("direct"), "lam", "rel. L2 <= 5%")]
-    res = pb.solve("network", steps=steps, lr=3e-3, seed=0)
+    rows = [_row("Langevin λ(t), 1%", "direct", pb.solve(ml.Direct()), "lam", "rel. L2 <= 5%")]
+    res = pb.solve(ml.Network(steps=steps, lr=0.003, seed=0))
     rows.append(
         _row("Langevin λ(t), 1%", f"MLP + mollifier, {steps} steps", res, "lam", "rel. L2 <= 5%")
     )
@@ -103,7 +105,7 @@ def _comsol(quick: bool, steps: int) -> list[str]:
         truth={"lam": 0.5},
     )
     t0 = time.perf_counter()
-    res = problem_from_dataset(comsol, width=0.3).solve("direct")
+    res = problem_from_dataset(comsol, width=0.3).solve(ml.Direct())
     res.wall_time_s = time.perf_counter() - t0
     med = float(np.nanmedian(res.unknowns["lam"]))
     return [
@@ -127,7 +129,9 @@ def _burgers(quick: bool, steps: int) -> list[str]:
         width="auto",
         truth={"nu": 0.1},
     )
-    return [_row("Burgers (PDE-FIND), 1% added", "direct", pb.solve("direct"), "nu", "within 2%")]
+    return [
+        _row("Burgers (PDE-FIND), 1% added", "direct", pb.solve(ml.Direct()), "nu", "within 2%")
+    ]
 
 
 PROBLEMS = {

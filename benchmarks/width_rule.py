@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+import mollifier as ml
 from mollifier.pdes import problem_from_dataset
 from mollifier.sim import GaussianNoise, simulate_heat
 
@@ -31,8 +32,8 @@ def main() -> None:
         pb = problem_from_dataset(data, width="auto")
         guess = pb.width_guess
         assert guess is not None  # width="auto"
-        r_guess = pb.with_width(guess).solve("direct").metrics["lam"]["pearson"]
-        r_refined = pb.solve("direct").metrics["lam"]["pearson"]
+        r_guess = pb.with_width(guess).solve(ml.Direct()).metrics["lam"]["pearson"]
+        r_refined = pb.solve(ml.Direct()).metrics["lam"]["pearson"]
         g = ", ".join(f"{guess[a]:.3f}" for a in pb.grid.axes)
         w = ", ".join(f"{pb.width[a]:.3f}" for a in pb.grid.axes)
         print(f"| {seed} | {g} | {r_guess:.3f} | {w} ({pb.width_rule}) | {r_refined:.3f} |")

@@ -62,7 +62,8 @@ def test_simulate_heat_and_fit_with_a_config(tmp_path, capsys):
 def test_fit_resume_continues_from_the_checkpoint(tmp_path, capsys):
     data = tmp_path / "heat"
     assert main(["simulate", "heat", "--out", str(data), "--grid", "24", "--seed", "1"]) == 0
-    solver = 'method = "network"\nsteps = 30\nlr = 0.01\nnetwork = { hidden = 8, depth = 1 }\n'
+    arch = 'arch = { kind = "mlp", hidden = 8, depth = 1 }\n'
+    solver = 'method = "network"\nsteps = 30\nlr = 0.01\n' + arch
     config = tmp_path / "study.toml"
     config.write_text(
         f'[data]\npath = "{data}"\n[problem]\nbuiltin = "heat"\n'
@@ -176,7 +177,7 @@ def test_demo_writes_results_and_prints_a_table(tmp_path, capsys):
         ("[data]\npath = 'x'\n[problem]\nbuiltin = 'heat'\n[solvr]\n", "unknown sections"),
         (
             "[data]\npath = 'x'\n[problem]\nbuiltin = 'heat'\n[solver]\nstep = 3\n",
-            "[solver] has unknown keys ['step']",
+            "[solver] (method = 'direct') has unknown keys ['step']",
         ),
         ("[data]\npath = 'x'\n[problem]\n", "exactly one of builtin"),
         ("[data]\npath = 'x'\n[problem]\nresidual = 'a.py:f'\n", "needs [problem.unknowns]"),

@@ -12,7 +12,7 @@ import psutil  # a core dependency (peak working set on Windows); here the refer
 import pytest
 
 from mollifier import _memory
-from mollifier.result import peak_memory_mb
+from mollifier.inverse.result import peak_memory_mb
 
 
 def _run(code: str) -> str:

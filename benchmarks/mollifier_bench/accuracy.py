@@ -269,7 +269,7 @@ def accuracy_records(spec: AccuracySpec, noise: float) -> list[dict[str, Any]]:
     for order in spec.orders:
         width = spec.width
         if width is None:
-            from mollifier.autowidth import choose_widths
+            from mollifier.inverse.autowidth import choose_widths
 
             lo = default.min_points(order) * h
             width = choose_widths(

@@ -325,7 +325,7 @@ class AccuracySpec:
     The signal is ``u(x) = sin x + ½ cos 3x + ¼ sin 5x`` on ``n`` periodic nodes of ``[0, 2π)``;
     noise is Gaussian, relative to ``std(u)``. ``width`` is the mollifier support radius (and
     sets the other methods' matched windows and cut-offs); ``None`` chooses it per order and
-    noise level by the spectral risk rule of :func:`mollifier.autowidth.choose_widths`.
+    noise level by the spectral risk rule of :func:`mollifier.inverse.autowidth.choose_widths`.
     ``network_steps`` Adam steps then ``network_lbfgs_steps`` L-BFGS iterations fit the network
     whose autodiff derivative is one of the methods (``network_steps=0`` leaves it out).
     """

@@ -24,7 +24,7 @@ With ``--checkpoint FILE`` the training state is saved as the run goes and a run
 stopped (killed at a lease's end, say) resumes from it when started again with the same config;
 ``resumed_at_step`` says where the last process started, and the times cover every step.
 
-``status`` is ``"ok"``, ``"diverged"`` (:class:`~mollifier.train.TrainingDivergedError`),
+``status`` is ``"ok"``, ``"diverged"`` (:class:`~mollifier.TrainingDivergedError`),
 ``"out_of_memory"`` (an allocation failed, e.g. past ``memory_limit_mb``) or ``"over_budget"``
 (the probe projects the run past ``time_limit_s``; it is not started). The document is first
 written after the probe with ``status="running"``, so a parent that kills the process at its time
@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
+import mollifier as ml
 from mollifier_bench._process import is_out_of_memory, limit_memory, peak_rss_mb
 from mollifier_bench.config import MAX_PROBE_STEPS, RunConfig
 
@@ -108,12 +109,12 @@ def probe_step_time(diagnostics: Mapping[str, Any], probe_steps: int) -> float:
     first.
 
     ``diagnostics`` is the solve's :attr:`Result.diagnostics` (``first_step_times_s`` from
-    :func:`mollifier.train.solve_network`). The first step pays one-off costs and is left out;
-    the median keeps a second step that still pays some from moving the estimate (a 4th-order
-    autodiff PINNsFormer at 32² on CPU: 6–10 s, then 6–8 s, then 2.8–5.7 s per step). The earlier
-    estimate, the difference of separate 1-step and ``1 + probe_steps``-step solves, subtracted
-    once-per-process costs paid by the first solve from the second: it read that step at
-    1.1 s.
+    :func:`~mollifier.inverse.network.solve_network`). The first step pays one-off costs and is
+    left out; the median keeps a second step that still pays some from moving the estimate (a
+    4th-order autodiff PINNsFormer at 32² on CPU: 6–10 s, then 6–8 s, then 2.8–5.7 s per step).
+    The earlier estimate, the difference of separate 1-step and ``1 + probe_steps``-step
+    solves, subtracted once-per-process costs paid by the first solve from the second: it read
+    that step at 1.1 s.
     """
     if not 1 <= probe_steps <= MAX_PROBE_STEPS:
         raise ValueError(f"probe_steps must be in 1..{MAX_PROBE_STEPS}, got {probe_steps}")
@@ -139,26 +140,28 @@ def train(
     off); the seed is the dataset's. ``checkpoint`` (resumed if it exists) and
     ``checkpoint_every`` are the run's own, not training options.
     """
-    from mollifier.train import solve_network
+    from mollifier.inverse.network.trainer import solve_network
 
     if config.arch is None:
         raise ValueError(f"{config.derivatives!r} runs train no network")
-    return solve_network(
-        problem,
-        arch=config.arch,
-        derivatives=config.derivatives,
+    solver = ml.Network(
+        arch=ml.inverse.network.ARCHITECTURES[config.arch](**dict(config.network)),
+        derivatives=config.derivatives,  # type: ignore[arg-type]
         steps=steps,
         lr=config.lr,
         seed=config.dataset.seed,
-        dtype=config.dtype,
+        dtype=config.dtype,  # type: ignore[arg-type]
         device=config.device,
-        network=dict(config.network),
         patience=None,
+        read_off=read_off,
+    )
+    return solve_network(
+        problem,
+        solver,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
         resume=checkpoint is not None,
         progress=False,
-        read_off=read_off,
     )
 
 
@@ -187,12 +190,12 @@ def execute(
         ``.npz`` for the estimated and true field unknowns (for the field panels).
     checkpoint : path, optional
         Training state saved every ``checkpoint_every`` steps; if it exists, the run resumes
-        from it (:func:`mollifier.train.solve_network`, which checks that it was made with the
-        same training options), the probe's projection covers the steps left, and the times
+        from it (:func:`~mollifier.inverse.network.solve_network`, which checks that it was made
+        with the same training options), the probe's projection covers the steps left, and the times
         reported cover every step, those of earlier processes included.
     """
+    from mollifier.inverse.network.trainer import CheckpointMismatchError, TrainingDivergedError
     from mollifier.pdes import problem_from_dataset
-    from mollifier.train import CheckpointMismatchError, TrainingDivergedError
     from mollifier_bench.datasets import load
 
     t_start = time.perf_counter()
@@ -229,7 +232,7 @@ def execute(
     try:
         if config.derivatives == "direct":
             t0 = time.perf_counter()
-            result = problem.solve("direct")
+            result = problem.solve(ml.Direct())
             doc["total_time_s"] = time.perf_counter() - t0
             doc["peak_memory_mb"] = peak_rss_mb() - baseline_mb
             doc["metrics"] = result.metrics

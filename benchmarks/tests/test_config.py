@@ -83,7 +83,7 @@ def test_run_config_validation(kw: dict[str, object], match: str) -> None:
 
 
 def test_probe_steps_fit_the_steps_the_solver_times() -> None:
-    from mollifier.train import TIMED_FIRST_STEPS
+    from mollifier.inverse.network.trainer import TIMED_FIRST_STEPS
     from mollifier_bench.config import MAX_PROBE_STEPS
 
     assert MAX_PROBE_STEPS == TIMED_FIRST_STEPS - 1

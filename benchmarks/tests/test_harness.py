@@ -191,13 +191,13 @@ def test_probe_is_not_fooled_by_slow_first_steps(
 
     import torch
 
-    import mollifier.train
+    import mollifier.inverse.network.trainer
     from mollifier_bench.config import RunConfig
     from mollifier_bench.run import execute
 
     spec, path, widths = _heat_dataset(tmp_path)
     sleeps = [0.2, 0.6]
-    real_step, real_solve = torch.optim.Adam.step, mollifier.train.solve_network
+    real_step, real_solve = torch.optim.Adam.step, mollifier.inverse.network.trainer.solve_network
     probes: list[dict[str, object]] = []
 
     def step(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
@@ -210,7 +210,7 @@ def test_probe_is_not_fooled_by_slow_first_steps(
         return result
 
     monkeypatch.setattr(torch.optim.Adam, "step", step)
-    monkeypatch.setattr(mollifier.train, "solve_network", solve)
+    monkeypatch.setattr(mollifier.inverse.network.trainer, "solve_network", solve)
     cfg = RunConfig(
         dataset=spec,
         derivatives="mollifier",
@@ -445,7 +445,7 @@ def test_a_step_cost_process_that_dies_of_memory_is_recorded_so(
 def test_divergence_is_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe_steps: int
 ) -> None:
-    import mollifier.train
+    import mollifier.inverse.network.trainer
     from mollifier_bench.config import RunConfig
     from mollifier_bench.datasets import ensure_dataset
     from mollifier_bench.run import execute
@@ -453,10 +453,12 @@ def test_divergence_is_recorded(
     spec, path, widths = _heat_dataset(tmp_path)
     assert ensure_dataset(tmp_path, spec) == (path, widths)  # cached, same widths
 
-    def diverge(problem: object, **options: object) -> None:
-        raise mollifier.train.TrainingDivergedError("loss is nan", step=7, history={})
+    def diverge(problem: object, solver: object, **options: object) -> None:
+        raise mollifier.inverse.network.trainer.TrainingDivergedError(
+            "loss is nan", step=7, history={}
+        )
 
-    monkeypatch.setattr(mollifier.train, "solve_network", diverge)
+    monkeypatch.setattr(mollifier.inverse.network.trainer, "solve_network", diverge)
     cfg = RunConfig(
         dataset=spec,
         derivatives="autodiff",

@@ -12,11 +12,26 @@ from mollifier.autodiff import AutodiffDerivatives
 from mollifier.derivatives import AbstractDerivatives, MollifierDerivatives
 from mollifier.functional import derivative
 from mollifier.grid import Grid, GridError
+from mollifier.inverse import (
+    MLP,
+    AbstractSolver,
+    CheckpointMismatchError,
+    Constant,
+    Direct,
+    Field,
+    InverseProblem,
+    Network,
+    NonAffineResidualError,
+    PINNsFormer,
+    PirateNet,
+    Result,
+    Tikhonov,
+    TotalVariation,
+    TrainingDivergedError,
+    refine_width,
+)
 from mollifier.kernels import AbstractKernel, Bump, Gaussian, PolyBump, get_kernel, stencil
 from mollifier.layers import DEFAULT_KERNEL, MollifierLayer
-from mollifier.problems import InverseProblem
-from mollifier.result import Result
-from mollifier.unknowns import Constant, Field
 
 try:
     __version__ = version("mollifier")
@@ -26,11 +41,15 @@ except PackageNotFoundError:  # pragma: no cover - source tree without installat
 __all__ = [
     "BOUNDARY_MODES",
     "DEFAULT_KERNEL",
+    "MLP",
     "AbstractDerivatives",
     "AbstractKernel",
+    "AbstractSolver",
     "AutodiffDerivatives",
     "Bump",
+    "CheckpointMismatchError",
     "Constant",
+    "Direct",
     "Extrapolate",
     "Field",
     "Gaussian",
@@ -39,10 +58,18 @@ __all__ = [
     "InverseProblem",
     "MollifierDerivatives",
     "MollifierLayer",
+    "Network",
+    "NonAffineResidualError",
+    "PINNsFormer",
+    "PirateNet",
     "PolyBump",
     "Result",
+    "Tikhonov",
+    "TotalVariation",
+    "TrainingDivergedError",
     "__version__",
     "derivative",
     "get_kernel",
+    "refine_width",
     "stencil",
 ]

@@ -16,7 +16,9 @@ Example (every section and key is documented in ``docs/cli.md``)::
     width = "auto"                  # a number, a table of per-axis numbers, or "auto"
 
     [solver]
-    method = "direct"               # or "network", with arch, derivatives, steps, lr, seed, ...
+    method = "direct"               # the fields of ml.Direct, e.g.
+    regularization = { kind = "tikhonov", alpha = 0.1 }
+    # or method = "network" with the fields of ml.Network: arch = "pirate", steps, lr, ...
 
 Unknown sections or keys raise ``ConfigError`` naming them.
 """
@@ -33,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from mollifier._expr import check_expression, evaluate_expression
+from mollifier.inverse import Direct, Network, Tikhonov, TotalVariation
+from mollifier.inverse.network import ARCHITECTURES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,9 +49,9 @@ __all__ = [
     "FitConfig",
     "MollifierConfig",
     "ProblemConfig",
-    "SolverConfig",
     "load_config",
     "load_residual",
+    "solver_from_table",
 ]
 
 
@@ -188,34 +192,60 @@ class MollifierConfig:
     crop: bool = True
 
 
-@dataclass(frozen=True)
-class SolverConfig:
-    """Solver settings (``[solver]``); options beyond ``method`` go to the solver unchanged."""
+_REGULARIZATIONS: dict[str, type] = {"tikhonov": Tikhonov, "total_variation": TotalVariation}
 
-    method: str = "direct"
-    arch: str = "mlp"
-    derivatives: str = "mollifier"
-    steps: int = 5000
-    lr: float = 1e-3
-    lbfgs_steps: int = 0
-    residual_weight: float = 1.0
-    field_regularization: float = 0.0
-    seed: int = 0
-    dtype: str = "float32"
-    device: str = "cpu"
-    patience: int | None = None
-    network: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.method not in ("direct", "network"):
-            raise ConfigError(f"[solver] method must be 'direct' or 'network', got {self.method!r}")
+def _option_object(kinds: Mapping[str, type], value: Any, where: str) -> Any:
+    """An option object from ``"name"`` or ``{ kind = "name", option = value, ... }``."""
+    if isinstance(value, str):
+        value = {"kind": value}
+    if not isinstance(value, dict) or value.get("kind") not in kinds:
+        raise ConfigError(
+            f"{where} must be one of {sorted(kinds)} or a table with kind = one of them and its "
+            f"options; got {value!r}"
+        )
+    options = {k: v for k, v in value.items() if k != "kind"}
+    return _instantiate(kinds[value["kind"]], options, where)
 
-    def options(self) -> dict[str, Any]:
-        """Keyword arguments for ``InverseProblem.solve``."""
-        if self.method == "direct":
-            return {}
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "method"}
-        return out
+
+def _instantiate(cls: type, options: Mapping[str, Any], where: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    extra = sorted(set(options) - names)
+    if extra:
+        raise ConfigError(
+            f"{where} has unknown keys {extra} for {cls.__name__}; valid keys are {sorted(names)}"
+        )
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def solver_from_table(table: Any) -> Direct | Network:
+    """The solver object of a ``[solver]`` table.
+
+    ``method = "direct"`` takes the fields of :class:`~mollifier.Direct` (``regularization =
+    "tikhonov"`` or ``{ kind = "total_variation", alpha = 0.05 }``); ``method = "network"`` those
+    of :class:`~mollifier.Network` (``arch = "pirate"`` or ``{ kind = "pirate", hidden = 128 }``).
+    A key that the chosen solver does not have is an error, never ignored.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError("[solver] must be a table")
+    options = dict(table)
+    method = options.pop("method", "direct")
+    if method == "direct":
+        if "regularization" in options:
+            options["regularization"] = _option_object(
+                _REGULARIZATIONS, options["regularization"], "[solver] regularization"
+            )
+        return _instantiate(Direct, options, "[solver] (method = 'direct')")
+    if method == "network":
+        if "arch" in options:
+            options["arch"] = _option_object(ARCHITECTURES, options["arch"], "[solver] arch")
+        if isinstance(options.get("equation_weights"), list):
+            options["equation_weights"] = tuple(options["equation_weights"])
+        return _instantiate(Network, options, "[solver] (method = 'network')")
+    raise ConfigError(f"[solver] method must be 'direct' or 'network', got {method!r}")
 
 
 @dataclass(frozen=True)
@@ -225,7 +255,7 @@ class FitConfig:
     data: DataConfig
     problem: ProblemConfig
     mollifier: MollifierConfig = field(default_factory=MollifierConfig)
-    solver: SolverConfig = field(default_factory=SolverConfig)
+    solver: Direct | Network = field(default_factory=Direct)
     source: str = ""
 
 
@@ -259,7 +289,7 @@ def load_config(path: str | Path) -> FitConfig:
             data=_build(DataConfig, data_table, "data"),
             problem=_build(ProblemConfig, problem_table, "problem"),
             mollifier=_build(MollifierConfig, doc.get("mollifier", {}), "mollifier"),
-            solver=_build(SolverConfig, doc.get("solver", {}), "solver"),
+            solver=solver_from_table(doc.get("solver", {})),
             source=str(p),
         )
     except ConfigError as exc:

@@ -12,8 +12,8 @@ from mollifier._pyplot import pyplot
 from mollifier.grid import Grid
 
 if TYPE_CHECKING:
+    from mollifier.inverse.result import Result
     from mollifier.io.dataset import Dataset
-    from mollifier.result import Result
 
 __all__ = ["plot_dataset", "plot_result"]
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from mollifier.config import FitConfig, load_residual
 from mollifier.grid import Grid
+from mollifier.inverse import MLP, Direct, Network, Result, refine_width
+from mollifier.inverse.unknowns import Constant, Field
 from mollifier.io.dataset import Dataset, load_dataset
-from mollifier.result import Result
-from mollifier.unknowns import Constant, Field
 
 __all__ = ["build_problem", "load_study_data", "run_demo", "run_fit"]
 
@@ -85,8 +85,8 @@ def load_study_data(config: FitConfig) -> Dataset:
 
 def build_problem(config: FitConfig, ds: Dataset) -> Any:
     """The :class:`InverseProblem` of a study."""
+    from mollifier.inverse.problem import InverseProblem
     from mollifier.pdes import problem_from_dataset
-    from mollifier.problems import InverseProblem
 
     mc = config.mollifier
     width = mc.width if not isinstance(mc.width, dict) else dict(mc.width)
@@ -135,18 +135,21 @@ def run_fit(
     differ; without one it starts afresh), and ``wall_time_s`` then includes the earlier runs'
     training, not their data loading.
     """
-    if resume and config.solver.method != "network":
-        raise ValueError(f"resume applies to the network solver, not {config.solver.method!r}")
+    if resume and not isinstance(config.solver, Network):
+        raise ValueError(f"resume applies to the network solver, not {config.solver!r}")
     t0 = time.perf_counter()
     ds = load_study_data(config)
     problem = build_problem(config, ds)
-    options = config.solver.options()
-    if config.solver.method == "network":
-        options["progress"] = progress
-        options["checkpoint"] = str(Path(out) / "checkpoint.pt")
-        options["resume"] = resume
+    problem = refine_width(problem)
+    run: dict[str, Any] = {}
+    if isinstance(config.solver, Network):
+        run = {
+            "progress": progress,
+            "checkpoint": str(Path(out) / "checkpoint.pt"),
+            "resume": resume,
+        }
     setup = time.perf_counter() - t0
-    result = problem.solve(config.solver.method, **options)
+    result = problem.solve(config.solver, **run)
     result.wall_time_s += setup
     result.config["source"] = config.source
     result.save(out)
@@ -173,14 +176,10 @@ def run_demo(
     save_dataset(ds, root / "data")
     plot_dataset(ds, root / "data" / "preview.png")
     problem = problem_from_dataset(ds, width="auto")
-    results = {"direct": problem.solve("direct")}
+    problem = refine_width(problem)
+    results = {"direct": problem.solve(Direct())}
     results["network"] = problem.solve(
-        "network",
-        arch="mlp",
-        derivatives="mollifier",
-        steps=steps,
-        lr=3e-3,
-        seed=0,
+        Network(arch=MLP(), derivatives="mollifier", steps=steps, lr=3e-3, seed=0),
         progress=progress,
     )
     for name, res in results.items():

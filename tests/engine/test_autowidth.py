@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mollifier as ml
-from mollifier.autowidth import choose_widths, spectrum, width_bounds
+from mollifier.inverse.autowidth import choose_widths, spectrum, width_bounds
 
 
 def _signal(x):

@@ -1,4 +1,4 @@
-"""What a checkpoint pins of the residual function (mollifier._checkpoint.residual_identity)."""
+"""What a checkpoint pins of the residual function (checkpoint.residual_identity)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import sys
 
 import numpy as np
 
-from mollifier._checkpoint import residual_identity
+from mollifier.inverse.network.checkpoint import residual_identity
 from mollifier.pdes import residuals
 from mollifier.sim import ChromatinModel
 
 _IN_ANOTHER_PROCESS = (
-    "from mollifier._checkpoint import residual_identity\n"
+    "from mollifier.inverse.network.checkpoint import residual_identity\n"
     "from mollifier.pdes import residuals\n"
     "from mollifier.sim import ChromatinModel\n"
     "print(residual_identity(residuals.chromatin(ChromatinModel(l=0.05))))\n"
@@ -23,7 +23,7 @@ _IN_ANOTHER_PROCESS = (
 
 _CAPTURES = """
 import numpy as np, torch
-from mollifier._checkpoint import residual_identity
+from mollifier.inverse.network.checkpoint import residual_identity
 lam = np.random.default_rng().uniform(size=3)  # unseeded: differs in every process
 def make():
     names = {"phi_w", "phi_d", "lam", "mu"}

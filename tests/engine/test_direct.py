@@ -38,7 +38,7 @@ def test_constant_coefficient_is_exact_on_clean_data():
         width={"t": 0.1, "x": 0.15},
         truth={"nu": nu},
     )
-    res = pb.solve("direct")
+    res = pb.solve(ml.Direct())
     assert res.metrics["nu"]["rel_error"] < 1e-8
     assert res.diagnostics["solver"] == "dense least squares"
 
@@ -65,7 +65,7 @@ def test_pointwise_field_with_a_constant_uses_the_schur_path():
         width={"t": 0.08, "x": 0.15},
         truth={"lam": lam, "c": c},
     )
-    res = pb.solve("direct")
+    res = pb.solve(ml.Direct())
     assert res.diagnostics["solver"] == "pointwise + dense constants"
     # λ(x) multiplies a mollified term (λ η∗u_xx rather than η∗(λ u_xx)): an O(w²) bias.
     assert res.metrics["c"]["rel_error"] < 1e-2, res.unknowns["c"]
@@ -87,7 +87,7 @@ def test_unidentifiable_nodes_are_nan_and_counted():
         residual=residuals.heat_steady,
         width=0.12,
     )
-    res = pb.solve("direct")
+    res = pb.solve(ml.Direct())
     lam = res.unknowns["lam"]
     assert np.all(np.isnan(lam[x < -0.2]))
     assert res.diagnostics["unidentifiable_nodes"]["lam"] > 0
@@ -97,7 +97,7 @@ def test_unidentifiable_nodes_are_nan_and_counted():
 
 def test_heat_steady_direct_meets_the_done_criterion():
     ds = simulate_heat(n=64, noise=GaussianNoise(0.01), seed=0)
-    res = problem_from_dataset(ds, width="auto").solve("direct")
+    res = problem_from_dataset(ds, width="auto").solve(ml.Direct())
     m = res.metrics["lam"]
     assert m["pearson"] >= 0.95, m
     assert res.widths["rule"] == "spectral+stability"
@@ -106,14 +106,14 @@ def test_heat_steady_direct_meets_the_done_criterion():
 
 def test_langevin_direct_meets_the_done_criterion():
     ds = simulate_langevin(noise=GaussianNoise(0.01), seed=0)
-    res = problem_from_dataset(ds, width="auto").solve("direct")
+    res = problem_from_dataset(ds, width="auto").solve(ml.Direct())
     assert res.metrics["lam"]["rel_l2"] <= 0.05, res.metrics
 
 
 def test_chromatin_direct_meets_the_done_criterion():
     lam = LognormalLambda(median=0.5, sigma=0.2, correlation_length=2.0)
     ds = simulate_chromatin(n=64, length=6.4, lam=lam, noise=GaussianNoise(0.01), seed=0)
-    res = problem_from_dataset(ds, width="auto").solve("direct")
+    res = problem_from_dataset(ds, width="auto").solve(ml.Direct())
     m = res.metrics["lam"]
     true_median = float(np.median(ds.truth["lam"][res.unknown_mask("lam")]))
     assert m["pearson"] >= 0.9, m
@@ -122,9 +122,7 @@ def test_chromatin_direct_meets_the_done_criterion():
 
 def test_heat_divergence_form_uses_regularised_least_squares():
     ds = simulate_heat(n=32, form="divergence", noise=GaussianNoise(0.0), seed=0)
-    res = problem_from_dataset(ds, width=0.12).solve(
-        "direct", regularization=ml.direct.Tikhonov(1e-3)
-    )
+    res = problem_from_dataset(ds, width=0.12).solve(ml.Direct(regularization=ml.Tikhonov(0.001)))
     assert res.diagnostics["structure"]["lam"] == "coupled"
     assert res.diagnostics["solver"] == "sparse normal equations (Tikhonov)"
     assert res.metrics["lam"]["pearson"] > 0.9, res.metrics
@@ -148,7 +146,7 @@ def test_comsol_chromatin_median_within_3_percent():
         fields={"phi_w": phi_w, "phi_d": phi_d},
         truth={"lam": 0.5},
     )
-    res = problem_from_dataset(ds, width=0.3).solve("direct")
+    res = problem_from_dataset(ds, width=0.3).solve(ml.Direct())
     lam = res.unknowns["lam"]
     assert abs(np.nanmedian(lam) / 0.5 - 1) <= 0.03
 
@@ -166,5 +164,5 @@ def test_burgers_viscosity_within_2_percent_at_1_percent_noise():
         width="auto",
         truth={"nu": 0.1},
     )
-    res = pb.solve("direct")
+    res = pb.solve(ml.Direct())
     assert res.metrics["nu"]["rel_error"] <= 0.02, res.unknowns

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import mollifier as ml
-from mollifier.direct import NonAffineResidualError
+from mollifier.inverse.direct import NonAffineResidualError
 
 
 def _heat_like(n=32):
@@ -41,7 +41,7 @@ def test_valid_problem_and_orders():
     assert pb.max_order == {"x": 2, "y": 2}
     assert pb.width == {"x": 0.15, "y": 0.15}
     assert pb.interior.shape == (32, 32) and 0 < pb.interior.mean() < 1
-    res = pb.solve("direct")
+    res = pb.solve(ml.Direct())
     lam = res.unknowns["lam"]
     assert np.nanmax(np.abs(lam - 1.0)) < 1e-6  # exact for the eigenfunction: λ = 1
 
@@ -98,7 +98,7 @@ def test_non_affine_residual_is_refused_by_direct_with_names():
         residual=lambda f, d, p: p.lam * (d(f.u, "xx") + d(f.u, "yy")) + p.c**2 * d(f.m),
     )
     with pytest.raises(NonAffineResidualError, match=r"not affine in the unknowns \['c'\]"):
-        pb.solve("direct")
+        pb.solve(ml.Direct())
 
 
 def test_no_interior_left_is_an_error():
@@ -108,10 +108,16 @@ def test_no_interior_left_is_an_error():
 
 def test_unknown_method_and_options():
     pb = _problem()
-    with pytest.raises(ValueError, match="unknown method 'magic'"):
-        pb.solve("magic")
+    with pytest.raises(TypeError, match=r"takes a solver object such as ml\.Direct"):
+        pb.solve("direct")
     with pytest.raises(TypeError):
-        pb.solve("direct", steps=10)
+        pb.solve(ml.Direct(steps=10))
+    with pytest.raises(TypeError, match="no run-time options"):
+        pb.solve(ml.Direct(), progress=True)
+    with pytest.raises(TypeError, match=r"Network\.steps must be an integer, got 'ten'"):
+        ml.Network(steps="ten")
+    with pytest.raises(TypeError, match=r"Tikhonov\.alpha must be a finite number"):
+        ml.Tikhonov(alpha=True)
 
 
 def test_field_over_subset_of_axes_broadcasts():
@@ -133,7 +139,7 @@ def test_field_over_subset_of_axes_broadcasts():
         truth={"lam": lam},
     )
     assert tuple(pb.broadcast_unknown("lam", torch.ones(50)).shape) == (1, 50)
-    res = pb.solve("direct")
+    res = pb.solve(ml.Direct())
     assert res.unknowns["lam"].shape == (50,)
     # u_t = λ g exactly and λ(x) is pointwise in x: only the mollification of g's x-dependence
     # differs between η∗(λ g) and λ η∗g, a small smoothing bias.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import mollifier as ml
+from mollifier.inverse.result import unexplained_variance
 from mollifier.pdes import problem_from_dataset
-from mollifier.result import unexplained_variance
 from mollifier.sim import GaussianNoise, simulate_heat
 
 
@@ -40,27 +41,27 @@ def heat_problem():
 
 
 def test_untrained_network_is_flagged_and_the_direct_solution_is_not(heat_problem):
-    untrained = heat_problem.solve("network", steps=0, seed=0, read_off=False)
+    untrained = heat_problem.solve(ml.Network(steps=0, seed=0, read_off=False))
     misfit = untrained.diagnostics["data_misfit"]
     assert set(misfit) == {"u"}
     assert misfit["u"] > 0.5  # an initialised network is close to the data's mean
     assert "did not fit the data" in untrained.summary()
 
-    direct = heat_problem.solve("direct")
+    direct = heat_problem.solve(ml.Direct())
     # the mollified data: the kernel smooths away the noise and a little of the field
     assert direct.data_misfit()["u"] < 0.05
     assert "did not fit" not in direct.summary()
 
 
 def test_trained_network_fits_and_is_not_flagged(heat_problem):
-    res = heat_problem.solve("network", steps=400, lr=3e-3, seed=0, read_off=False)
+    res = heat_problem.solve(ml.Network(steps=400, lr=0.003, seed=0, read_off=False))
     assert res.diagnostics["data_misfit"]["u"] < 0.01
     assert "did not fit" not in res.summary()
 
 
 def test_misfit_counts_only_the_observed_nodes(heat_problem):
     """With a mask, unobserved nodes may hold any finite value; they must not count."""
-    from mollifier.problems import InverseProblem
+    from mollifier.inverse.problem import InverseProblem
 
     mask = np.ones(heat_problem.grid.shape, dtype=bool)
     mask[:, :8] = False
@@ -69,7 +70,7 @@ def test_misfit_counts_only_the_observed_nodes(heat_problem):
     u[~mask] = 1e3  # garbage where nothing was observed
     options.update(data={"u": u}, mask=mask)
     masked = InverseProblem(width=heat_problem.width, **options)
-    res = masked.solve("network", steps=400, lr=3e-3, seed=0, read_off=False)
+    res = masked.solve(ml.Network(steps=400, lr=0.003, seed=0, read_off=False))
     assert res.diagnostics["data_misfit"]["u"] < 0.01
     assert res.data_misfit()["u"] > 1  # unmasked, the garbage dominates
     assert "did not fit" not in res.summary()  # the summary uses the masked value
@@ -78,9 +79,9 @@ def test_misfit_counts_only_the_observed_nodes(heat_problem):
 def test_summary_reports_the_data_misfit_for_network_results_only(heat_problem):
     """The direct solver fits nothing to the data, so its summary has no misfit line; a network's
     names what the number is and gives the stored value."""
-    direct = heat_problem.solve("direct")
+    direct = heat_problem.solve(ml.Direct())
     assert "unexplained" not in direct.summary()
-    untrained = heat_problem.solve("network", steps=0, seed=0, read_off=False)
+    untrained = heat_problem.solve(ml.Network(steps=0, seed=0, read_off=False))
     lines = [ln for ln in untrained.summary().splitlines() if "R²" in ln]
     assert len(lines) == 1
     value = untrained.diagnostics["data_misfit"]["u"]

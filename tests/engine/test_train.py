@@ -10,6 +10,11 @@ import pytest
 import torch
 
 import mollifier as ml
+from mollifier.inverse.network.trainer import (
+    CheckpointMismatchError,
+    TrainingDivergedError,
+    remove_checkpoint,
+)
 from mollifier.pdes import problem_from_dataset
 from mollifier.sim import (
     GaussianNoise,
@@ -18,7 +23,6 @@ from mollifier.sim import (
     simulate_heat,
     simulate_langevin,
 )
-from mollifier.train import CheckpointMismatchError, TrainingDivergedError, remove_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def heat_problem():
 @pytest.mark.slow
 def test_heat_network_mollifier_meets_the_done_criterion(heat_problem):
     res = heat_problem.solve(
-        "network", arch="mlp", derivatives="mollifier", steps=2500, lr=3e-3, seed=0
+        ml.Network(arch=ml.MLP(), derivatives="mollifier", steps=2500, lr=0.003, seed=0)
     )
     assert res.metrics["lam"]["pearson"] >= 0.95, res.metrics
     assert res.config["derivatives"] == "mollifier"
@@ -46,7 +50,9 @@ def test_chromatin_network_mollifier_meets_the_done_criterion():
     ds = simulate_chromatin(n=40, length=6.4, lam=lam, noise=GaussianNoise(0.01), seed=0)
     pb = problem_from_dataset(ds, width="auto")
     assert pb.boundary == "periodic"
-    res = pb.solve("network", arch="pirate", derivatives="mollifier", steps=800, lr=3e-3, seed=0)
+    res = pb.solve(
+        ml.Network(arch=ml.PirateNet(), derivatives="mollifier", steps=800, lr=0.003, seed=0)
+    )
     m = res.metrics["lam"]
     true_median = float(np.median(ds.truth["lam"][res.unknown_mask("lam")]))
     assert m["pearson"] >= 0.9, m
@@ -56,20 +62,21 @@ def test_chromatin_network_mollifier_meets_the_done_criterion():
 def test_langevin_network_meets_the_done_criterion():
     ds = simulate_langevin(noise=GaussianNoise(0.01), seed=0, n_times=101)
     pb = problem_from_dataset(ds, width="auto")
-    res = pb.solve("network", steps=1500, lr=3e-3, seed=0)
+    res = pb.solve(ml.Network(steps=1500, lr=0.003, seed=0))
     assert res.metrics["lam"]["rel_l2"] <= 0.05, res.metrics
 
 
 def test_autodiff_backend_runs_the_same_problem(heat_problem):
     """Same residual function, nested-autograd derivatives: trains and improves the loss."""
     res = heat_problem.solve(
-        "network",
-        derivatives="autodiff",
-        steps=60,
-        lr=3e-3,
-        seed=0,
-        network={"hidden": 16, "depth": 2},
-        log_every=1,
+        ml.Network(
+            arch=ml.MLP(hidden=16, depth=2),
+            derivatives="autodiff",
+            steps=60,
+            lr=0.003,
+            seed=0,
+            log_every=1,
+        )
     )
     assert res.config["derivatives"] == "autodiff"
     loss = res.history["loss"]
@@ -84,11 +91,11 @@ def test_backends_agree_on_the_residual_of_a_fixed_network(heat_problem):
         "steps": 0,
         "seed": 3,
         "dtype": "float64",
-        "network": {"hidden": 16, "depth": 2},
+        "arch": ml.MLP(hidden=16, depth=2),
         "read_off": False,
     }
-    a = heat_problem.solve("network", derivatives="mollifier", **kw)
-    b = heat_problem.solve("network", derivatives="autodiff", **kw)
+    a = heat_problem.solve(ml.Network(derivatives="mollifier", **kw))
+    b = heat_problem.solve(ml.Network(derivatives="autodiff", **kw))
     np.testing.assert_allclose(a.fields["u"], b.fields["u"], rtol=1e-12)
 
 
@@ -96,16 +103,16 @@ def test_checkpoint_is_written_and_checked_on_resume(tmp_path, heat_problem):
     kw = {
         "lr": 1e-2,
         "seed": 1,
-        "network": {"hidden": 8, "depth": 2},
+        "arch": ml.MLP(hidden=8, depth=2),
         "dtype": "float64",
         "read_off": False,
         "log_every": 1,
     }
     ckpt = tmp_path / "ckpt.pt"
-    whole = heat_problem.solve("network", steps=30, checkpoint=ckpt, checkpoint_every=15, **kw)
+    whole = heat_problem.solve(ml.Network(steps=30, **kw), checkpoint=ckpt, checkpoint_every=15)
     assert torch.load(ckpt, weights_only=False)["step"] == 30
     # resuming a finished run trains no further and returns the same history
-    again = heat_problem.solve("network", steps=30, checkpoint=ckpt, resume=True, **kw)
+    again = heat_problem.solve(ml.Network(steps=30, **kw), checkpoint=ckpt, resume=True)
     assert again.diagnostics["steps_done"] == 30
     assert again.history["loss"] == whole.history["loss"]
     # the first 16 steps are timed one by one, within the loop's time; a resumed finished run
@@ -116,20 +123,20 @@ def test_checkpoint_is_written_and_checked_on_resume(tmp_path, heat_problem):
     assert again.diagnostics["first_step_times_s"] == []
     with pytest.raises(ValueError, match="checkpoint is for arch='mlp', derivatives='mollifier'"):
         heat_problem.solve(
-            "network", steps=30, checkpoint=ckpt, resume=True, derivatives="autodiff", **kw
+            ml.Network(steps=30, derivatives="autodiff", **kw), checkpoint=ckpt, resume=True
         )
     with pytest.raises(ValueError, match=r"different training options: lr=0.01 \(now 0.02\)"):
-        heat_problem.solve("network", steps=30, checkpoint=ckpt, resume=True, **{**kw, "lr": 2e-2})
+        heat_problem.solve(ml.Network(steps=30, **{**kw, "lr": 0.02}), checkpoint=ckpt, resume=True)
     with pytest.raises(ValueError, match=r"steps=30 \(now 40\)"):
-        heat_problem.solve("network", steps=40, checkpoint=ckpt, resume=True, **kw)
+        heat_problem.solve(ml.Network(steps=40, **kw), checkpoint=ckpt, resume=True)
     with pytest.raises(ValueError, match="resume=True needs a checkpoint path"):
-        heat_problem.solve("network", steps=30, resume=True, **kw)
+        heat_problem.solve(ml.Network(steps=30, **kw), resume=True)
     # other observations of the same shape, with the same widths: refused, not silently resumed
     other = problem_from_dataset(
         simulate_heat(n=48, noise=GaussianNoise(0.01), seed=1), width=dict(heat_problem.width)
     )
     with pytest.raises(CheckpointMismatchError, match="data_sha256="):
-        other.solve("network", steps=30, checkpoint=ckpt, resume=True, **kw)
+        other.solve(ml.Network(steps=30, **kw), checkpoint=ckpt, resume=True)
     # removing a checkpoint also removes a save of it that was cut short
     unfinished = tmp_path / "ckpt.pt.tmp"
     unfinished.write_bytes(b"cut short")
@@ -141,13 +148,13 @@ def test_resume_continues_where_it_stopped(tmp_path, heat_problem):
     kw = {
         "lr": 1e-2,
         "seed": 2,
-        "network": {"hidden": 8, "depth": 2},
+        "arch": ml.MLP(hidden=8, depth=2),
         "dtype": "float64",
         "read_off": False,
         "log_every": 1,
     }
     ckpt = tmp_path / "c.pt"
-    whole = heat_problem.solve("network", steps=20, **kw)
+    whole = heat_problem.solve(ml.Network(steps=20, **kw))
     # Interrupt after 10 of 20 steps (the schedule is for 20), then resume.
     with pytest.raises(KeyboardInterrupt):
         _interrupting_solve(heat_problem, ckpt, kw)
@@ -155,7 +162,7 @@ def test_resume_continues_where_it_stopped(tmp_path, heat_problem):
     assert state["step"] == 10
     # the first 10 steps slept 0.03 s each, so the checkpoint holds at least 0.3 s of loop time
     assert 0.3 <= state["times"]["adam_time_s"] <= state["times"]["wall_time_s"]
-    resumed = heat_problem.solve("network", steps=20, checkpoint=ckpt, resume=True, **kw)
+    resumed = heat_problem.solve(ml.Network(steps=20, **kw), checkpoint=ckpt, resume=True)
     np.testing.assert_allclose(resumed.history["loss"], whole.history["loss"], rtol=1e-10)
     # the resumed run's times cover all 20 steps: the checkpoint's and its own
     assert resumed.diagnostics["resumed_at_step"] == 10
@@ -178,20 +185,16 @@ def _interrupting_solve(problem, ckpt, kw):
 
     torch.optim.Adam.step = step  # type: ignore[method-assign]
     try:
-        problem.solve("network", steps=20, checkpoint=ckpt, checkpoint_every=10, **kw)
+        problem.solve(ml.Network(steps=20, **kw), checkpoint=ckpt, checkpoint_every=10)
     finally:
         torch.optim.Adam.step = original  # type: ignore[method-assign]
 
 
 def test_early_stopping_on_a_plateau(heat_problem):
     res = heat_problem.solve(
-        "network",
-        steps=500,
-        lr=1e-12,
-        patience=10,
-        seed=0,
-        read_off=False,
-        network={"hidden": 8, "depth": 2},
+        ml.Network(
+            arch=ml.MLP(hidden=8, depth=2), steps=500, lr=1e-12, patience=10, seed=0, read_off=False
+        )
     )
     assert res.diagnostics["stopped_early"]
     assert res.diagnostics["steps_done"] < 50
@@ -200,16 +203,16 @@ def test_early_stopping_on_a_plateau(heat_problem):
 def test_a_finished_run_resumes_as_finished(tmp_path, heat_problem):
     """Resuming a run that stopped early, or ran its L-BFGS steps, trains no further and does
     not add to its recorded times."""
-    kw = {"seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}, "log_every": 1}
+    kw = {"seed": 0, "read_off": False, "arch": ml.MLP(hidden=8, depth=2), "log_every": 1}
     runs = {
         "early": {"steps": 500, "lr": 1e-12, "patience": 10},
         "lbfgs": {"steps": 10, "lr": 1e-2, "lbfgs_steps": 3, "dtype": "float64"},
     }
     for name, options in runs.items():
         ckpt = tmp_path / f"{name}.pt"
-        first = heat_problem.solve("network", checkpoint=ckpt, **options, **kw)
+        first = heat_problem.solve(ml.Network(**options, **kw), checkpoint=ckpt)
         saved = torch.load(ckpt, weights_only=False)
-        again = heat_problem.solve("network", checkpoint=ckpt, resume=True, **options, **kw)
+        again = heat_problem.solve(ml.Network(**options, **kw), checkpoint=ckpt, resume=True)
         assert again.history == first.history, name
         assert again.diagnostics["steps_done"] == first.diagnostics["steps_done"], name
         assert again.diagnostics["stopped_early"] == (name == "early")
@@ -218,10 +221,10 @@ def test_a_finished_run_resumes_as_finished(tmp_path, heat_problem):
     assert first.diagnostics["steps_done"] == 10  # the L-BFGS run
     with pytest.raises(ValueError, match=r"lbfgs_steps=3 \(now 0\)"):
         heat_problem.solve(
-            "network", checkpoint=ckpt, resume=True, **{**options, "lbfgs_steps": 0}, **kw
+            ml.Network(**{**options, "lbfgs_steps": 0}, **kw), checkpoint=ckpt, resume=True
         )
     with pytest.raises(ValueError, match="checkpoint_every must be >= 1"):
-        heat_problem.solve("network", checkpoint=ckpt, checkpoint_every=0, **options, **kw)
+        heat_problem.solve(ml.Network(**options, **kw), checkpoint=ckpt, checkpoint_every=0)
 
 
 def test_diverging_loss_raises_with_the_step():
@@ -235,7 +238,7 @@ def test_diverging_loss_raises_with_the_step():
         width=0.2,
     )
     with pytest.raises(TrainingDivergedError, match="diverged at step 0") as info:
-        pb.solve("network", steps=10)
+        pb.solve(ml.Network(steps=10))
     assert info.value.step == 0
 
 
@@ -251,15 +254,15 @@ def test_positive_constant_stays_positive_and_options_are_checked():
         width=0.2,
         truth={"k": 0.5},
     )
-    res = pb.solve("network", steps=1500, lr=1e-2, dtype="float64", seed=0)
+    res = pb.solve(ml.Network(steps=1500, lr=0.01, dtype="float64", seed=0))
     assert res.unknowns["k"] > 0
     assert res.metrics["k"]["rel_error"] < 0.05, res.unknowns
-    with pytest.raises(ValueError, match="derivatives must be 'mollifier' or 'autodiff'"):
-        pb.solve("network", derivatives="finite-differences")
-    with pytest.raises(ValueError, match="dtype must be"):
-        pb.solve("network", dtype="float16")
+    with pytest.raises(TypeError, match="derivatives must be one of 'mollifier', 'autodiff'"):
+        pb.solve(ml.Network(derivatives="finite-differences"))
+    with pytest.raises(TypeError, match="dtype must be one of 'float32', 'float64'"):
+        pb.solve(ml.Network(dtype="float16"))
     with pytest.raises(TypeError):
-        pb.solve("network", epochs=3)
+        pb.solve(ml.Network(epochs=3))
 
 
 def _rebuilt(pb: ml.InverseProblem, **changes: object) -> ml.InverseProblem:
@@ -286,16 +289,16 @@ def test_a_checkpoint_is_refused_for_another_field_order_or_unknown(tmp_path):
     pb = problem_from_dataset(
         simulate_chromatin(n=16, length=6.4, noise=GaussianNoise(0.01), seed=0), width="auto"
     )
-    kw = {"steps": 2, "seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}}
+    kw = {"steps": 2, "seed": 0, "read_off": False, "arch": ml.MLP(hidden=8, depth=2)}
     ckpt = tmp_path / "ckpt.pt"
-    pb.solve("network", checkpoint=ckpt, **kw)
-    _rebuilt(pb).solve("network", checkpoint=ckpt, resume=True, **kw)  # the same problem resumes
+    pb.solve(ml.Network(**kw), checkpoint=ckpt)
+    _rebuilt(pb).solve(ml.Network(**kw), checkpoint=ckpt, resume=True)  # the same problem resumes
     swapped = _rebuilt(pb, data=dict(reversed(list(pb.data.items()))))
     with pytest.raises(CheckpointMismatchError, match=r"data_names=\['phi_w', 'phi_d'\]"):
-        swapped.solve("network", checkpoint=ckpt, resume=True, **kw)
+        swapped.solve(ml.Network(**kw), checkpoint=ckpt, resume=True)
     other_init = _rebuilt(pb, unknowns={"lam": dataclasses.replace(pb.unknowns["lam"], init=0.7)})
     with pytest.raises(CheckpointMismatchError, match=r"unknowns=.*init=0\.5"):
-        other_init.solve("network", checkpoint=ckpt, resume=True, **kw)
+        other_init.solve(ml.Network(**kw), checkpoint=ckpt, resume=True)
 
 
 def test_a_checkpoint_is_refused_for_another_residual(tmp_path):
@@ -307,16 +310,16 @@ def test_a_checkpoint_is_refused_for_another_residual(tmp_path):
     pb = problem_from_dataset(
         simulate_chromatin(n=16, length=6.4, noise=GaussianNoise(0.01), seed=0), width="auto"
     )
-    kw = {"steps": 2, "seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}}
+    kw = {"steps": 2, "seed": 0, "read_off": False, "arch": ml.MLP(hidden=8, depth=2)}
     ckpt = tmp_path / "ckpt.pt"
-    pb.solve("network", checkpoint=ckpt, **kw)
+    pb.solve(ml.Network(**kw), checkpoint=ckpt)
     # the same model built again is the same residual
     _rebuilt(pb, residual=residuals.chromatin(ChromatinModel(l=0.03))).solve(
-        "network", checkpoint=ckpt, resume=True, **kw
+        ml.Network(**kw), checkpoint=ckpt, resume=True
     )
     other = _rebuilt(pb, residual=residuals.chromatin(ChromatinModel(l=0.05)))
     with pytest.raises(CheckpointMismatchError, match=r"residual=.*l2=0\.0009.*\(now .*l2=0\.0025"):
-        other.solve("network", checkpoint=ckpt, resume=True, **kw)
+        other.solve(ml.Network(**kw), checkpoint=ckpt, resume=True)
 
 
 def test_result_config_holds_the_solver_options_not_the_problem(tmp_path):
@@ -325,12 +328,13 @@ def test_result_config_holds_the_solver_options_not_the_problem(tmp_path):
     pb = problem_from_dataset(
         simulate_chromatin(n=16, length=6.4, noise=GaussianNoise(0.01), seed=0), width="auto"
     )
-    kw = {"steps": 2, "seed": 0, "read_off": False, "network": {"hidden": 8, "depth": 2}}
+    kw = {"steps": 2, "seed": 0, "read_off": False, "arch": ml.MLP(hidden=8, depth=2)}
     for checkpoint in (None, tmp_path / "ckpt.pt"):
-        res = pb.solve("network", checkpoint=checkpoint, **kw)
+        res = pb.solve(ml.Network(**kw), checkpoint=checkpoint)
         assert set(res.config) == {
             "method", "arch", "derivatives", "device", "steps", "lr", "lr_final",
             "lbfgs_steps", "residual_weight", "field_regularization", "seed", "dtype",
-            "network", "data_loss", "patience", "min_delta", "kernel", "boundary",
+            "network", "equation_weights", "data_loss", "patience", "min_delta", "kernel",
+            "boundary",
         }  # fmt: skip
         assert res.config["kernel"] == repr(pb.kernel)

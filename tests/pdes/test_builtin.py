@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mollifier.direct import Tikhonov
+import mollifier as ml
+from mollifier.inverse.direct import Tikhonov
 from mollifier.io import Dataset
 from mollifier.pdes import BUILTIN_PROBLEMS, problem_from_dataset, residuals
 from mollifier.sim import GaussianNoise, simulate_heat
@@ -76,7 +77,7 @@ def test_transient_heat_recovers_the_conductivity_with_the_direct_solver():
         n=32, form="transient", n_times=21, t_end=0.05, noise=GaussianNoise(0.0), seed=0
     )
     res = problem_from_dataset(ds, width={"t": 0.01, "x": 0.12, "y": 0.12}).solve(
-        "direct", regularization=Tikhonov(1e-3)
+        ml.Direct(regularization=Tikhonov(0.001))
     )
     assert res.diagnostics["structure"]["lam"] == "coupled"
     m = res.metrics["lam"]

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from mollifier.grid import Grid
+from mollifier.inverse.problem import InverseProblem
+from mollifier.inverse.unknowns import Constant, Field
 from mollifier.io.dataset import Dataset
 from mollifier.pdes import residuals
-from mollifier.problems import InverseProblem
-from mollifier.unknowns import Constant, Field
 
 __all__ = ["BUILTIN_PROBLEMS", "problem_from_dataset"]
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mollifier.derivatives import AbstractDerivatives
+from mollifier.inverse.unknowns import Namespace
 from mollifier.sim.chromatin import ChromatinModel
-from mollifier.unknowns import Namespace
 
 __all__ = ["burgers", "chromatin", "heat_divergence", "heat_steady", "heat_transient", "langevin"]
 

@@ -23,16 +23,21 @@ truth.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
 
+from mollifier.inverse.network import ARCHITECTURES
 from mollifier.kernels import get_kernel, stencil, stencil_radius
 from mollifier.storm.mapping import ChromatinFields
+
+if TYPE_CHECKING:
+    import mollifier as ml
 
 __all__ = [
     "DEFAULT_LENGTH_SCALE_NM",
@@ -62,7 +67,7 @@ class NucleusTooSmallError(ValueError):
 
 @dataclass(frozen=True)
 class NetworkOptions:
-    """Options of the network solver (see :func:`mollifier.train.solve_network`).
+    """Options of the network solver (see :func:`mollifier.inverse.network.trainer.solve_network`).
 
     ``read_off=True`` reports λ̂ read off the trained network's fields with the direct formula
     (the paper's practice); ``False`` reports the network's own λ channel. ``device`` is
@@ -84,6 +89,26 @@ class NetworkOptions:
             raise ValueError("NetworkOptions needs steps, hidden, depth >= 1 and lbfgs_steps >= 0")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be positive, got {self.lr}")
+
+    def solver(self, *, seed: int) -> ml.Network:
+        """The :class:`~mollifier.Network` these options describe."""
+        from mollifier.inverse.network import Network
+
+        arch = ARCHITECTURES[self.arch]
+        fields = {f.name for f in dataclasses.fields(arch)}  # type: ignore[arg-type]
+        sizes = {
+            k: v for k, v in {"hidden": self.hidden, "depth": self.depth}.items() if k in fields
+        }
+        return Network(
+            arch=arch(**sizes),
+            derivatives=self.derivatives,  # type: ignore[arg-type]
+            steps=self.steps,
+            lr=self.lr,
+            seed=seed,
+            lbfgs_steps=self.lbfgs_steps,
+            read_off=self.read_off,
+            device=self.device,
+        )
 
 
 @dataclass(frozen=True)
@@ -271,28 +296,17 @@ def infer_lambda(
         crop=True,
         mask=mask[crop],
     )
+    problem = ml.refine_width(problem)
     radius = max(problem.layer.radius.values())
     width_used = float(max(problem.width.values()))
     _check_size(mask, radius, h_nm, width_used * length_scale, cfg.min_nodes)
     diagnostics: dict[str, Any] = {"width_rule": problem.width_rule}
     if cfg.method == "direct":
-        result = problem.solve("direct", seed=cfg.seed)
+        result = problem.solve(ml.Direct(seed=cfg.seed))
         lam_crop = np.asarray(result.unknowns["lam"], dtype=float)
     else:
         opts = cfg.network
-        result = problem.solve(
-            "network",
-            arch=opts.arch,
-            derivatives=opts.derivatives,
-            steps=opts.steps,
-            lr=opts.lr,
-            seed=cfg.seed,
-            network={"hidden": opts.hidden, "depth": opts.depth},
-            lbfgs_steps=opts.lbfgs_steps,
-            progress=progress,
-            read_off=opts.read_off,
-            device=opts.device,
-        )
+        result = problem.solve(opts.solver(seed=cfg.seed), progress=progress)
         channel = np.asarray(result.unknowns["lam"], dtype=float)
         read = result.extras.get("algebraic_unknowns", {}).get("lam")
         lam_crop = np.asarray(read, dtype=float) if opts.read_off and read is not None else channel

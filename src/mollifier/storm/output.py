@@ -81,7 +81,7 @@ def _json(obj: Any) -> Any:
 
 
 def _result_json(a: NucleusAnalysis) -> dict[str, Any]:
-    from mollifier.result import versions
+    from mollifier.inverse.result import versions
 
     cfg = asdict(a.config)
     doc: dict[str, Any] = {

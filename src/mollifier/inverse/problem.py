@@ -16,8 +16,9 @@ the nested form smooths twice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,9 +26,14 @@ import torch
 from mollifier._conv import Extrapolate
 from mollifier.derivatives import AbstractDerivatives, MollifierDerivatives
 from mollifier.grid import Grid
+from mollifier.inverse.autowidth import choose_widths, width_bounds
+from mollifier.inverse.solver import AbstractSolver, refine_auto_width
+from mollifier.inverse.unknowns import Constant, Field, Namespace
 from mollifier.kernels import AbstractKernel, get_kernel
 from mollifier.layers import DEFAULT_KERNEL, MollifierLayer
-from mollifier.unknowns import Constant, Field, Namespace
+
+if TYPE_CHECKING:
+    from mollifier.inverse.result import Result
 
 __all__ = ["InverseProblem", "Residual"]
 
@@ -46,6 +52,31 @@ class _RecordingDerivatives(AbstractDerivatives):
         return q if isinstance(q, torch.Tensor) else torch.as_tensor(q, dtype=torch.float64)
 
 
+def _equation_terms(out: Any) -> dict[str, Any]:
+    """The residual function's return value as named equations.
+
+    A tensor is one equation (``"residual"``); a tuple or list is a system named ``"eq0"``,
+    ``"eq1"``, ...; a dict is a system named by its keys.
+    """
+    if isinstance(out, torch.Tensor):
+        return {"residual": out}
+    if isinstance(out, Mapping) and out and all(isinstance(k, str) for k in out):
+        items = dict(out)
+    elif isinstance(out, (tuple, list)) and out:
+        items = {f"eq{i}": v for i, v in enumerate(out)}
+    else:
+        raise TypeError(
+            "the residual must return a tensor, or a tuple, list or dict of tensors (one per "
+            f"equation); got {type(out).__name__}"
+        )
+    for name, v in items.items():
+        if not isinstance(v, (torch.Tensor, float, int)):
+            raise TypeError(
+                f"equation {name!r} of the residual is a {type(v).__name__}, not a tensor"
+            )
+    return items
+
+
 class InverseProblem:
     """Recover unknown constants and fields of a PDE from gridded, noisy observations.
 
@@ -62,7 +93,7 @@ class InverseProblem:
         ``residual(f, d, p)`` returning the PDE residual on the grid (see the module docstring).
     width : float, mapping of axis to float, or "auto"
         Mollifier support radius per axis, in the axes' units; ``"auto"`` chooses it from the
-        data (:func:`mollifier.autowidth.choose_widths`). The chosen widths are ``width``,
+        data (:func:`mollifier.inverse.autowidth.choose_widths`). The chosen widths are ``width``,
         the rule ``width_rule``, the spectral first guess ``width_guess`` (``None`` unless
         ``"auto"``) and the stability ladder ``width_ladder``.
     known : mapping of str to array or float, optional
@@ -160,6 +191,8 @@ class InverseProblem:
         for name in self.truth:
             if name not in self.unknowns:
                 raise ValueError(f"truth given for {name!r}, which is not an unknown")
+        self.equations: tuple[str, ...] = ()
+        self.equation_scale: list[float] = []  # empty while the scales are being measured
         self.orders = self._dry_run()
         self.max_order = {a: max(o[i] for o in self.orders) for i, a in enumerate(grid.axes)}
         self._options = {
@@ -189,6 +222,12 @@ class InverseProblem:
                 f"from a grid of shape {grid.shape}; use smaller widths, boundary='periodic', or "
                 "crop=False"
             )
+        self.equation_scale = self._equation_scales()
+        if self.width_rule == "spectral":
+            # the registered refinement (the direct solver's stability ladder, when it applies)
+            refined = refine_auto_width(self)
+            if refined is not self:
+                self.__dict__.update(refined.__dict__)
 
     # -- construction helpers --------------------------------------------------------------
     def _grid_array(self, what: str, value: Any) -> np.ndarray:
@@ -219,15 +258,13 @@ class InverseProblem:
         return InverseProblem(width=width, **self._options)
 
     def _auto_width(self) -> tuple[dict[str, float], str]:
-        from mollifier.autowidth import choose_widths, stability_scale, width_bounds
-        from mollifier.direct import NonAffineResidualError
+        """The spectral width rule (:func:`~mollifier.inverse.autowidth.choose_widths`).
 
-        lower, upper = width_bounds(
-            self.grid,
-            kernel=self.kernel,
-            max_order=max(self.max_order.values()),
-            periodic=self.boundary == "periodic" or not self.crop,
-        )
+        The constructor then applies the registered refinement (:func:`mollifier.inverse.direct.
+        refine_width`, the stability of the direct solution across scaled widths), which needs
+        solves and so lives with the solver, not here.
+        """
+        lower, upper = self.width_bounds()
         guess = choose_widths(
             self.grid,
             list(self.data.values()),
@@ -238,22 +275,17 @@ class InverseProblem:
             mask=self.mask,
         )
         self.width_guess = dict(guess)
-        if self.mask is not None and not self.mask.all():
-            return guess, "spectral"
-        from mollifier.direct import has_closed_form
+        return guess, "spectral"
 
-        try:
-            if not has_closed_form(self.with_width(guess)):
-                return guess, "spectral"  # each rung would need an iterative solve
-            chosen, self.width_ladder = stability_scale(
-                lambda w: self.with_width(w).solve("direct").unknowns,
-                guess,
-                lower=lower,
-                upper=upper,
-            )
-        except NonAffineResidualError:
-            return guess, "spectral"
-        return chosen, "spectral+stability"
+    def width_bounds(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Smallest and largest admissible width per axis (:func:`~mollifier.inverse.autowidth.
+        width_bounds` for this grid, kernel, derivative orders and boundary)."""
+        return width_bounds(
+            self.grid,
+            kernel=self.kernel,
+            max_order=max(self.max_order.values()),
+            periodic=self.boundary == "periodic" or not self.crop,
+        )
 
     def make_layer(self, *, max_order: Mapping[str, int] | None = None) -> MollifierLayer:
         """The :class:`MollifierLayer` for this problem's grid, widths, kernel and boundary."""
@@ -318,33 +350,50 @@ class InverseProblem:
         *,
         known: Mapping[str, Any] | None = None,
     ) -> torch.Tensor:
-        """Call the residual and check that its result broadcasts to the grid.
+        """Call the residual and return its value as one tensor.
 
         ``fields`` and ``params`` hold tensors laid out for ``d``'s backend; ``known`` overrides
-        the known inputs (the autodiff backend passes them flattened).
+        the known inputs (the autodiff backend passes them flattened). A single equation comes
+        back as the residual function returned it. A system (:attr:`equations` has more than one
+        name) comes back stacked along a new leading axis, equation ``e`` multiplied by
+        ``equation_scale[e]``, each equation broadcast to their common shape.
         """
-        values: dict[str, Any] = dict(fields)
         if known is None:
-            for k, v in self.known.items():
-                values[k] = v if isinstance(v, float) else torch.as_tensor(v)
+            values = self._known_values(fields)
         else:
-            values.update(known)
+            values = {**fields, **known}
         out = self.residual(Namespace("field", values), d, Namespace("unknown", params))
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"the residual must return a tensor, got {type(out).__name__}")
-        return out
+        return self._stack(out)
+
+    def _stack(self, out: Any) -> torch.Tensor:
+        """One equation as returned; a system stacked and scaled (see :meth:`evaluate`)."""
+        if isinstance(out, torch.Tensor):
+            return out
+        terms = [torch.as_tensor(t) for t in _equation_terms(out).values()]
+        scales = self.equation_scale or [1.0] * len(terms)
+        stacked = torch.broadcast_tensors(*terms)
+        return torch.stack([s * t for s, t in zip(scales, stacked, strict=True)])
+
+    @property
+    def n_equations(self) -> int:
+        """Number of equations the residual returns (1 for a single tensor)."""
+        return len(self.equations)
 
     def mollifier_residual(
         self, fields: Mapping[str, torch.Tensor], params: Mapping[str, torch.Tensor]
     ) -> torch.Tensor:
-        """The residual on the grid with mollifier derivatives; grid-shaped result."""
+        """The residual on the grid with mollifier derivatives.
+
+        Grid-shaped for one equation; ``(n_equations, *grid.shape)`` for a system.
+        """
         d = MollifierDerivatives(self.layer, self.grid.shape)
         out = self.evaluate(fields, params, d)
         return self._to_grid(out)
 
     def _to_grid(self, out: torch.Tensor) -> torch.Tensor:
+        shape = self.grid.shape if self.n_equations == 1 else (self.n_equations, *self.grid.shape)
         try:
-            return torch.broadcast_to(out, self.grid.shape)
+            return torch.broadcast_to(out, shape)
         except RuntimeError:
             raise ValueError(
                 f"the residual returned shape {tuple(out.shape)}, which does not broadcast to the "
@@ -361,40 +410,76 @@ class InverseProblem:
             for name, u in self.unknowns.items()
         }
         try:
-            out = self.evaluate(fields, params, rec)
+            out = self.residual(
+                Namespace("field", self._known_values(fields)), rec, Namespace("unknown", params)
+            )
         except AttributeError as exc:
             raise ValueError(f"residual: {exc}") from None
-        self._to_grid(out)
+        self.equations = tuple(_equation_terms(out))
+        self._to_grid(self._stack(out))
         if not rec.orders:
             raise ValueError("the residual never calls d(...); it must mollify its terms")
         return rec.orders
 
-    # -- solving -------------------------------------------------------------------------------
-    def solve(self, method: str = "direct", **options: Any) -> Any:
-        """Estimate the unknowns.
+    def _known_values(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        values = dict(fields)
+        for k, v in self.known.items():
+            values[k] = v if isinstance(v, float) else torch.as_tensor(v)
+        return values
 
-        Parameters
-        ----------
-        method : {"direct", "network"}
-            ``"direct"``: network-free weak-form least squares on the mollified data
-            (:func:`mollifier.direct.solve_direct`); ``"network"``: train a coordinate network
-            with a data misfit plus the residual (:func:`mollifier.train.solve_network`).
-        **options
-            Passed to the solver; unknown options raise ``TypeError``.
+    def _equation_scales(self) -> list[float]:
+        """Per equation of a system, ``1 / rms`` of its mollified residual over the interior at
+        the unknowns' initial values, so that equations in different units weigh alike (1.0 for
+        an equation that vanishes there). A single equation is not rescaled."""
+        if self.n_equations == 1:
+            return [1.0]
+        params = {
+            name: self.broadcast_unknown(
+                name, torch.full(self.unknown_shape(name), float(u.init), dtype=torch.float64)
+            )
+            for name, u in self.unknowns.items()
+        }
+        with torch.no_grad():
+            r = self.mollifier_residual(
+                {k: torch.as_tensor(v) for k, v in self.data.items()}, params
+            )
+        scales = []
+        for e in range(self.n_equations):
+            rms = float(torch.sqrt(torch.mean(r[e][torch.as_tensor(self.interior)] ** 2)))
+            scales.append(1.0 / rms if rms > 0 and math.isfinite(rms) else 1.0)
+        return scales
 
-        Returns
-        -------
-        Result
+    def residual_maps(self, r: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Split a :meth:`mollifier_residual` value into what a :class:`Result` reports.
+
+        Returns the residual map (grid-shaped, NaN outside the interior) and, for a system, each
+        equation's own residual in its own units (the stacked value divided by
+        ``equation_scale``); the map of a system is the root-sum-square of the scaled equations,
+        the quantity the solvers make small.
         """
-        if method == "direct":
-            from mollifier.direct import solve_direct
+        if self.n_equations == 1:
+            return np.where(self.interior, r, np.nan), {}
+        per = {
+            name: np.where(self.interior, r[e] / self.equation_scale[e], np.nan)
+            for e, name in enumerate(self.equations)
+        }
+        return np.where(self.interior, np.sqrt(np.sum(r**2, axis=0)), np.nan), per
 
-            return solve_direct(self, **options)
-        if method == "network":
-            from mollifier.train import solve_network
+    # -- solving -------------------------------------------------------------------------------
+    def solve(self, solver: AbstractSolver, **run: Any) -> Result:
+        """Estimate the unknowns with ``solver``: ``problem.solve(ml.Direct())`` or
+        ``problem.solve(ml.Network(arch=ml.PirateNet(), steps=5000))``.
 
-            return solve_network(self, **options)
-        raise ValueError(f"unknown method {method!r}; use 'direct' or 'network'")
+        ``run`` holds the solver's run-time options that do not change the answer (for the
+        network: ``checkpoint``, ``resume``, ``progress``, ``callbacks``); a solver refuses those
+        it does not take (``TypeError``).
+        """
+        if not isinstance(solver, AbstractSolver):
+            raise TypeError(
+                f"solve() takes a solver object such as ml.Direct() or ml.Network(...), got "
+                f"{solver!r}"
+            )
+        return solver.solve(self, **run)
 
     def __repr__(self) -> str:
         return (

@@ -28,18 +28,23 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import spsolve
 
+from mollifier._options import check_fields
 from mollifier.derivatives import MollifierDerivatives
-from mollifier.result import Result, peak_memory_mb
-from mollifier.unknowns import Constant, Field
+from mollifier.inverse.autowidth import stability_scale
+from mollifier.inverse.result import Result, peak_memory_mb
+from mollifier.inverse.solver import AbstractSolver, register_width_refiner
+from mollifier.inverse.unknowns import Constant, Field
 
 if TYPE_CHECKING:
-    from mollifier.problems import InverseProblem
+    from mollifier.inverse.problem import InverseProblem
 
 __all__ = [
+    "Direct",
     "NonAffineResidualError",
     "Tikhonov",
     "TotalVariation",
     "has_closed_form",
+    "refine_width",
     "solve_direct",
 ]
 
@@ -59,6 +64,7 @@ class Tikhonov:
     alpha: float = 1e-2
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if not self.alpha >= 0:
             raise ValueError(f"Tikhonov.alpha must be non-negative, got {self.alpha}")
 
@@ -73,8 +79,103 @@ class TotalVariation:
     epsilon: float = 1e-3
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if not self.alpha >= 0 or self.iterations < 1 or not self.epsilon > 0:
             raise ValueError("TotalVariation needs alpha >= 0, iterations >= 1, epsilon > 0")
+
+
+@dataclass(frozen=True)
+class Direct(AbstractSolver):
+    """The direct (network-free) weak-form least-squares solver (see the module docstring).
+
+    Parameters
+    ----------
+    regularization : Tikhonov, TotalVariation or None
+        Penalty on field unknowns. ``None`` (default): pointwise fields need none, and fields
+        whose derivatives appear (or several fields) get ``Tikhonov()``.
+    identifiability : float
+        Field nodes with ``Σ a² < identifiability² · median(Σ a²)`` are not identifiable and come
+        back as NaN.
+    seed : int
+        Seed of the random probes that detect affinity and structure.
+
+    Examples
+    --------
+    >>> Direct(regularization=Tikhonov(0.1))
+    Direct(regularization=Tikhonov(alpha=0.1), identifiability=0.01, seed=0)
+    """
+
+    regularization: Tikhonov | TotalVariation | None = None
+    identifiability: float = 1e-2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if not self.identifiability > 0:
+            raise ValueError(f"Direct.identifiability must be positive, got {self.identifiability}")
+
+    def solve(self, problem: InverseProblem, **run: Any) -> Result:
+        """Solve ``problem``; the direct solver has no run-time options."""
+        if run:
+            raise TypeError(f"the direct solver takes no run-time options, got {sorted(run)}")
+        return solve_direct(
+            problem,
+            regularization=self.regularization,
+            identifiability=self.identifiability,
+            seed=self.seed,
+        )
+
+
+def refine_width(problem: InverseProblem, *, solver: Direct | None = None) -> InverseProblem:
+    """``problem`` with its widths refined by the stability of the direct solution.
+
+    The widths of a problem built with ``width="auto"`` come from the data's spectrum alone
+    (``width_rule == "spectral"``). When the residual is affine and the direct solver has a
+    closed form on it (and the data are complete), this scales the spectral widths together over
+    a ladder, solves at each rung, and keeps the rung where the unknowns change least
+    (:func:`~mollifier.inverse.autowidth.stability_scale`); the returned problem has
+    ``width_rule == "spectral+stability"`` and the ladder in ``width_ladder``. Otherwise (a
+    non-affine residual, coupled fields, missing data) or when the widths were given (or already
+    refined), ``problem`` is returned unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, mollifier as ml
+    >>> t, x = np.linspace(0, 1, 41), np.linspace(0, 2, 51)
+    >>> grid = ml.Grid(t=t, x=x)
+    >>> T, X = grid.mesh()
+    >>> u = np.exp(-0.3 * np.pi**2 * T) * np.sin(np.pi * X)
+    >>> p = ml.InverseProblem(grid=grid, data={"u": u}, unknowns={"nu": ml.Constant()},
+    ...     residual=lambda f, d, p: d(f.u, "t") - p.nu * d(f.u, "xx"), width="auto")
+    >>> refine_width(p).width_rule
+    'spectral+stability'
+    """
+    solver = Direct() if solver is None else solver
+    if problem.width_rule != "spectral" or problem.width_guess is None:
+        return problem  # widths given, or already refined
+    guess = problem.width_guess
+    if problem.mask is not None and not problem.mask.all():
+        return problem
+    try:
+        if not has_closed_form(problem.with_width(guess)):
+            return problem  # each rung would need an iterative solve
+        lower, upper = problem.width_bounds()
+        chosen, ladder = stability_scale(
+            lambda w: solver.solve(problem.with_width(w)).unknowns,
+            guess,
+            lower=lower,
+            upper=upper,
+        )
+    except NonAffineResidualError:
+        return problem
+    refined = problem.with_width(chosen)
+    refined.width_rule = "spectral+stability"
+    refined.width_guess = dict(guess)
+    refined.width_ladder = ladder
+    return refined
+
+
+register_width_refiner(refine_width)
 
 
 class _Affine:
@@ -91,7 +192,10 @@ class _Affine:
             n: slice(int(offsets[i]), int(offsets[i + 1])) for i, n in enumerate(self.names)
         }
         self.n = int(offsets[-1])
+        self.n_eq = problem.n_equations
         self.rows = torch.as_tensor(problem.interior.reshape(-1))
+        # the grid node (flat index) behind each row; a system repeats the interior per equation
+        self.row_nodes = np.tile(np.flatnonzero(problem.interior.reshape(-1)), self.n_eq)
         self.b = self.residual(torch.zeros(self.n, dtype=torch.float64))
 
     def params(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -104,7 +208,7 @@ class _Affine:
 
     def residual(self, theta: torch.Tensor) -> torch.Tensor:
         r = self.problem.mollifier_residual(self.fields, self.params(theta))
-        return r.reshape(-1)[self.rows]
+        return r.reshape(self.n_eq, -1)[:, self.rows].reshape(-1)
 
     def apply(self, theta: np.ndarray) -> np.ndarray:
         """``J θ`` (float64 numpy)."""
@@ -118,8 +222,9 @@ class _Affine:
         ordinary broadcasting carry through a residual written with elementwise operations; a
         residual whose output does not come back batched is evaluated probe by probe instead.
         """
-        out = np.empty((thetas.shape[0], int(self.rows.sum())))
+        out = np.empty((thetas.shape[0], self.row_nodes.size))
         grid_shape = self.problem.grid.shape
+        lead = () if self.n_eq == 1 else (self.n_eq,)
         for start in range(0, thetas.shape[0], chunk):
             block = torch.as_tensor(thetas[start : start + chunk])
             bsz = block.shape[0]
@@ -134,11 +239,14 @@ class _Affine:
             with torch.no_grad():
                 d = MollifierDerivatives(self.problem.layer, grid_shape)
                 r = self.problem.evaluate(self.fields, params, d)
-            if tuple(r.shape) != (bsz, 1, *grid_shape):
+            if tuple(r.shape) != (*lead, bsz, 1, *grid_shape):
                 for i in range(bsz):
                     out[start + i] = self.apply(thetas[start + i])
                 continue
-            flat = r.reshape(bsz, -1)[:, self.rows]
+            r = r.reshape(*lead, bsz, -1)
+            if lead:  # (equation, batch, node) → (batch, equation, node)
+                r = r.transpose(0, 1)
+            flat = r.reshape(bsz, self.n_eq, -1)[:, :, self.rows].reshape(bsz, -1)
             out[start : start + bsz] = (flat - self.b[None, :]).numpy()
         return out
 
@@ -214,7 +322,7 @@ def _row_index(aff: _Affine, name: str) -> np.ndarray:
     full = np.broadcast_to(
         problem.broadcast_unknown(name, torch.as_tensor(idx)).numpy(), problem.grid.shape
     )
-    return full.reshape(-1)[aff.rows.numpy()]
+    return full.reshape(-1)[aff.row_nodes]
 
 
 def _expand(aff: _Affine, name: str, values: np.ndarray) -> np.ndarray:
@@ -364,7 +472,7 @@ def _footprint(aff: _Affine, name: str) -> np.ndarray:
     idx = np.ravel_multi_index(centre, shape)
     v[aff.slices[name].start + idx] = 1.0
     response = np.zeros(int(np.prod(problem.grid.shape)))
-    response[aff.rows.numpy()] = np.abs(aff.apply(v))
+    np.maximum.at(response, aff.row_nodes, np.abs(aff.apply(v)))
     hit = response.reshape(problem.grid.shape) > 0
     field = problem.unknowns[name]
     assert isinstance(field, Field)
@@ -391,7 +499,7 @@ def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
     field = problem.unknowns[name]
     assert isinstance(field, Field)
     # Grid coordinates, along the field's axes, of each interior row.
-    grid_idx = np.unravel_index(aff.rows.numpy().nonzero()[0], problem.grid.shape)
+    grid_idx = np.unravel_index(aff.row_nodes, problem.grid.shape)
     row_pos = np.stack([grid_idx[problem.grid.index(a)] for a in field.axes], axis=1)
     node_pos = np.stack(np.unravel_index(np.arange(int(np.prod(shape))), shape), axis=1)
     rows, cols, vals = [], [], []
@@ -414,7 +522,7 @@ def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
         rows.append(hit[ok])
         cols.append(np.ravel_multi_index(tuple(q[ok].T), shape))
         vals.append(jv[hit[ok]])
-    m = int(aff.rows.sum())
+    m = aff.row_nodes.size
     return sp.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(m, int(np.prod(shape))),
@@ -489,7 +597,7 @@ def _finish(
         filled = np.nan_to_num(theta, nan=0.0)
         r = problem.mollifier_residual(fields_t, aff.params(torch.as_tensor(filled))).numpy()
         moll = {k: problem.layer(v[None, None], "")[0, 0].numpy() for k, v in fields_t.items()}
-    residual = np.where(problem.interior, r, np.nan)
+    residual, equations = problem.residual_maps(r)
     unknown_axes = problem.unknown_axes
     result = Result(
         method="direct",
@@ -498,6 +606,7 @@ def _finish(
         unknown_axes=unknown_axes,
         fields=moll,
         residual=residual,
+        equations=equations,
         interior=problem.interior,
         data=problem.data,
         truth=problem.truth,

@@ -1,4 +1,4 @@
-"""What a :func:`mollifier.train.solve_network` checkpoint pins, and its files.
+"""What a :func:`mollifier.inverse.network.trainer.solve_network` checkpoint pins, and its files.
 
 A checkpoint resumes only the run that made it: the training options (kernel and boundary among
 them) and the problem must agree. The problem is identified by its grid, widths, data fields and
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from mollifier.problems import InverseProblem
+    from mollifier.inverse.problem import InverseProblem
 
 __all__ = [
     "CheckpointMismatchError",
@@ -223,8 +223,8 @@ def unfinished_save(checkpoint: Path) -> Path:
 
 
 def remove_checkpoint(checkpoint: str | Path) -> None:
-    """Delete a :func:`~mollifier.train.solve_network` checkpoint and any save of it that was cut
-    short."""
+    """Delete a :func:`~mollifier.inverse.network.solve_network` checkpoint and any save of it
+    that was cut short."""
     path = Path(checkpoint)
     path.unlink(missing_ok=True)
     unfinished_save(path).unlink(missing_ok=True)

@@ -152,7 +152,12 @@ class Result:
         The fields the residual was evaluated on: the mollified data (direct) or the network's
         fields (network), shaped like the grid.
     residual : ndarray
-        The residual at the solution on the grid (NaN outside the evaluated interior).
+        The residual at the solution on the grid (NaN outside the evaluated interior); for a
+        system of equations, the root-sum-square of the scaled equations
+        (:meth:`~mollifier.InverseProblem.residual_maps`).
+    equations : dict
+        For a system of equations, each equation's residual map in its own units (empty for a
+        single equation); ``diagnostics["equation_rms"]`` holds their RMS over the interior.
     interior : ndarray of bool
         Grid nodes where the residual was evaluated.
     history : dict
@@ -177,6 +182,7 @@ class Result:
     residual: np.ndarray
     interior: np.ndarray
     data: dict[str, np.ndarray]
+    equations: dict[str, np.ndarray] = field(default_factory=dict)
     truth: dict[str, Any] = field(default_factory=dict)
     history: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -186,6 +192,12 @@ class Result:
     config: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.equations:
+            self.diagnostics["equation_rms"] = {
+                k: float(np.sqrt(np.nanmean(v**2))) for k, v in self.equations.items()
+            }
 
     def unknown_mask(self, name: str) -> np.ndarray:
         """Nodes of a field unknown's axes that carry interior residual rows."""
@@ -320,6 +332,8 @@ class Result:
         for k, v in self.fields.items():
             arrays[f"field_{k}"] = v
         arrays["residual"] = self.residual
+        for k, v in self.equations.items():
+            arrays[f"residual_{k}"] = v
         arrays["interior"] = self.interior
         for k, v in self.history.items():
             arrays[f"history_{k}"] = np.asarray(v, dtype=float)

@@ -11,16 +11,18 @@ where ``R`` is the residual with mollifier derivatives (``derivatives="mollifier
 gridded output goes through the problem's :class:`~mollifier.MollifierLayer`) or nested autograd
 (``derivatives="autodiff"``: the same residual function, derivatives at the nodes), and
 ``R₀ = rms(R)`` of the data at zero unknowns fixes the residual's scale once, identically for both
-backends. Adam with a cosine schedule runs first, then optionally L-BFGS.
+backends. For a system of equations the residual term is ``Σ_e w_e · mean_interior((R_e / R₀_e)²)``,
+each equation scaled by its own ``R₀_e`` and weighted by ``Network.equation_weights``. Adam with
+a cosine schedule runs first, then optionally L-BFGS.
 
 After training, ``result.diagnostics["data_misfit"]`` holds, per data field, the fraction of the
-data's variance the network's field leaves unexplained (:meth:`~mollifier.result.Result.
+data's variance the network's field leaves unexplained (:meth:`~mollifier.inverse.result.Result.
 data_misfit`). Check it: a network that has not fitted the measurements (values near 1) still
 returns unknowns, but they describe the data's smoothed mean state, not the measured pattern.
 ``diagnostics["adam_time_s"]`` is the wall time of the Adam loop (checkpoint saves left out) and
 ``diagnostics["first_step_times_s"]`` the times of its first ``TIMED_FIRST_STEPS`` steps one by
 one (fewer if fewer ran): the first step or two pay one-off costs (memory first touched, kernels
-chosen), which a short probe must not count (:func:`mollifier.bench.run.probe_step_time`).
+chosen), which a short probe must not count (:func:`mollifier_bench.run.probe_step_time`).
 A solve resumed from a checkpoint (``diagnostics["resumed_at_step"]`` > 0) adds the loop and
 wall time of the solves that made it, so ``adam_time_s`` and ``result.wall_time_s`` cover every
 step of the run.
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,20 +39,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from mollifier._checkpoint import (
+from mollifier.autodiff import AutodiffDerivatives
+from mollifier.derivatives import MollifierDerivatives
+from mollifier.inverse.direct import NonAffineResidualError, solve_direct
+from mollifier.inverse.network.checkpoint import (
     CheckpointMismatchError,
     check_resumable,
     problem_identity,
     remove_checkpoint,
     unfinished_save,
 )
-from mollifier.autodiff import AutodiffDerivatives
-from mollifier.derivatives import MollifierDerivatives
-from mollifier.result import Result, peak_memory_mb
-from mollifier.unknowns import Constant, Field
+from mollifier.inverse.problem import InverseProblem
+from mollifier.inverse.result import Result, peak_memory_mb
+from mollifier.inverse.unknowns import Constant, Field
 
 if TYPE_CHECKING:
-    from mollifier.problems import InverseProblem
+    from mollifier.inverse.network.solver import Network
 
 __all__ = [
     "TIMED_FIRST_STEPS",
@@ -140,98 +143,53 @@ def _coordinates(
 
 def solve_network(
     problem: InverseProblem,
+    solver: Network,
     *,
-    arch: str = "mlp",
-    derivatives: str = "mollifier",
-    steps: int = 5000,
-    lr: float = 1e-3,
-    lr_final: float | None = None,
-    lbfgs_steps: int = 0,
-    residual_weight: float = 1.0,
-    field_regularization: float = 0.0,
-    seed: int = 0,
-    dtype: str = "float32",
-    device: str = "cpu",
-    network: Mapping[str, Any] | None = None,
-    patience: int | None = None,
-    min_delta: float = 1e-4,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 500,
     resume: bool = False,
     progress: bool = False,
-    log_every: int = 10,
-    read_off: bool = True,
-    data_loss: str = "pointwise",
 ) -> Result:
-    """Train a coordinate network on ``problem`` (see the module docstring).
+    """Train a coordinate network on ``problem`` as ``solver`` describes (module docstring).
 
     Parameters
     ----------
     problem : InverseProblem
-    arch : {"mlp", "pirate", "pinnsformer"}
-        Network architecture (:func:`mollifier.nets.build_network`).
-    derivatives : {"mollifier", "autodiff"}
-        Derivative backend for the residual; the same residual function serves both.
-    steps : int
-        Adam steps.
-    lr, lr_final : float
-        Adam learning rate, decayed by a cosine schedule to ``lr_final`` (default ``lr / 100``).
-    lbfgs_steps : int
-        L-BFGS iterations after Adam (0 to skip).
-    residual_weight : float
-        ``w_res`` in the loss.
-    field_regularization : float
-        ``w_reg``: squared first differences of grid/channel field unknowns.
-    seed : int
-        Seeds the network initialisation.
-    dtype : {"float32", "float64"}
-    device : str
-        ``"cpu"`` or ``"cuda"`` (or ``"cuda:1"``).
-    network : mapping, optional
-        Options of the architecture (``hidden``, ``depth``, ...).
-    patience, min_delta : int, float
-        Early stopping: stop when the loss has not improved by a relative ``min_delta`` over
-        ``patience`` steps (``None`` disables it).
+    solver : Network
+        The training options (architecture, derivatives, steps, learning rates, weights, ...).
     checkpoint : path, optional
         File to save training state to every ``checkpoint_every`` steps and at the end (one
         solve per file at a time; the time spent saving is not counted in ``adam_time_s``).
     resume : bool
-        Continue from ``checkpoint`` if it exists. It must have been made with the same ``arch``,
-        ``derivatives``, ``steps``, learning rates, ``lbfgs_steps``, weights, ``seed``,
-        ``dtype``, ``network``, ``data_loss``, early-stopping settings, and the problem's grid
-        shape, widths, kernel, boundary, ``crop``, unknowns (their specifications) and residual
-        function (its name and captured values, :func:`mollifier._checkpoint.residual_identity`),
-        and its data (the data fields' order, and a SHA-256 of the grid coordinates,
-        observations, mask and known fields) (:class:`CheckpointMismatchError`, a
+        Continue from ``checkpoint`` if it exists. It must have been made with the same
+        ``solver`` and the same problem (grid shape, widths, kernel, boundary, ``crop``,
+        unknowns, residual function and data; :class:`CheckpointMismatchError`, a
         ``ValueError``, names what differs). A checkpoint of a run that stopped early or ran its
         L-BFGS steps is finished: nothing more is trained.
     progress : bool
         Show a progress bar with the loss terms and current unknowns.
-    log_every : int
-        Record the history every this many steps.
-    data_loss : {"pointwise", "mollified"}
-        Data misfit on the samples, or between the mollified network fields and the mollified
-        data over the interior: the weak-form misfit asks the network to match the data only at
-        the kernel's scale, where the residual looks.
-    read_off : bool
-        After training, also read the unknowns off the network's fields with the direct solver
-        (when the residual is affine), as the paper does; reported in ``diagnostics``.
 
     Raises
     ------
     TrainingDivergedError
         If the loss becomes NaN or infinite.
     """
-    if derivatives not in ("mollifier", "autodiff"):
-        raise ValueError(f"derivatives must be 'mollifier' or 'autodiff', got {derivatives!r}")
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    if steps < 0 or lbfgs_steps < 0:
-        raise ValueError("steps and lbfgs_steps must be non-negative")
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
-    from mollifier.nets import build_network
-
+    arch = solver.arch.name
+    derivatives = solver.derivatives
+    steps, lr, lbfgs_steps = solver.steps, solver.lr, solver.lbfgs_steps
+    residual_weight, field_regularization = solver.residual_weight, solver.field_regularization
+    seed, dtype, device, patience = solver.seed, solver.dtype, solver.device, solver.patience
+    min_delta, log_every, data_loss = solver.min_delta, solver.log_every, solver.data_loss
+    lr_final, read_off = solver.lr_final, solver.read_off
+    n_eq = problem.n_equations
+    weights = solver.equation_weights or (1.0,) * n_eq
+    if len(weights) != n_eq:
+        raise ValueError(
+            f"equation_weights has {len(weights)} entries; the residual has {n_eq} equations "
+            f"{list(problem.equations)}"
+        )
     t0 = time.perf_counter()
     dev = torch.device(device)
     tdtype = getattr(torch, dtype)
@@ -256,13 +214,11 @@ def solve_network(
     torch.manual_seed(seed)
     lower = [grid.extent[a][0] for a in grid.axes]
     upper = [grid.extent[a][1] for a in grid.axes]
-    net = build_network(
-        arch,
+    net = solver.arch.build(
         in_features=grid.ndim,
         out_features=len(problem.data) + len(channels),
         lower=lower,
         upper=upper,
-        **dict(network or {}),
     )
     model = _Model(problem, net, channels).to(device=dev, dtype=tdtype)
     coords = _coordinates(problem, tdtype, dev)
@@ -291,8 +247,9 @@ def solve_network(
                 for n in problem.unknowns
             },
         )
-        scale = float(torch.sqrt(torch.mean(r0.reshape(-1)[problem.interior.reshape(-1)] ** 2)))
-    scale = scale if scale > 0 and math.isfinite(scale) else 1.0
+        r0 = r0.reshape(n_eq, -1)[:, torch.as_tensor(problem.interior.reshape(-1))]
+        scales = [float(torch.sqrt(torch.mean(r0[e] ** 2))) for e in range(n_eq)]
+    scales = [s if s > 0 and math.isfinite(s) else 1.0 for s in scales]
 
     def residual_values() -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         params = model.params_grid()
@@ -303,8 +260,7 @@ def solve_network(
             params.update({k: v.reshape(grid.shape) for k, v in chans.items()})
             d = MollifierDerivatives(layer, grid.shape)
             r = problem.evaluate(fields, params, d, known=known_grid)
-            r = torch.broadcast_to(r, grid.shape).reshape(-1)
-            return r, flat_fields, chans
+            return problem._to_grid(r).reshape(n_eq, -1), flat_fields, chans
         inputs = {
             a: c.detach().clone().requires_grad_(True)
             for a, c in zip(grid.axes, coords, strict=True)
@@ -319,8 +275,9 @@ def solve_network(
         r = problem.evaluate(
             flat_fields, flat_params, AutodiffDerivatives(inputs), known=known_flat
         )
-        r = torch.broadcast_to(r, (n_nodes,)) if r.ndim <= 1 else r.reshape(-1)
-        return r, flat_fields, chans
+        if n_eq == 1:
+            r = torch.broadcast_to(r, (n_nodes,)) if r.ndim <= 1 else r.reshape(-1)
+        return r.reshape(n_eq, -1), flat_fields, chans
 
     if data_loss not in ("pointwise", "mollified"):
         raise ValueError(f"data_loss must be 'pointwise' or 'mollified', got {data_loss!r}")
@@ -341,7 +298,9 @@ def solve_network(
     def loss_terms() -> tuple[torch.Tensor, dict[str, float]]:
         r, flat_fields, chans = residual_values()
         data_term = torch.stack([misfit(i, k, flat_fields[k]) for i, k in enumerate(obs)]).sum()
-        res_loss = torch.mean((r[interior] / scale) ** 2)
+        res_loss = torch.stack(
+            [w * torch.mean((r[e][interior] / scales[e]) ** 2) for e, w in enumerate(weights)]
+        ).sum()
         loss = data_term + residual_weight * res_loss
         terms = {"data": float(data_term.detach()), "residual": float(res_loss.detach())}
         if field_regularization > 0:
@@ -379,7 +338,8 @@ def solve_network(
         "field_regularization": field_regularization,
         "seed": seed,
         "dtype": dtype,
-        "network": dict(network or {}),
+        "network": solver.options()["arch"],
+        "equation_weights": list(weights),
         "data_loss": data_loss,
         "patience": patience,
         "min_delta": min_delta if patience is not None else None,
@@ -538,7 +498,7 @@ def solve_network(
         {
             "steps_done": steps_done,
             "stopped_early": stopping["stopped_early"],
-            "residual_scale": scale,
+            "residual_scale": scales[0] if n_eq == 1 else scales,
             "channels": channels,
             "adam_time_s": prior["adam_time_s"] + loop_time,
             "first_step_times_s": first_step_times,
@@ -575,13 +535,15 @@ def _collect(
         }
         r = problem.mollifier_residual({k: torch.as_tensor(v) for k, v in fields.items()}, params)
     unknowns = {n: unknowns[n] for n in problem.unknowns}
+    residual, equations = problem.residual_maps(r.numpy())
     result = Result(
         method="network",
         grid=grid,
         unknowns=unknowns,
         unknown_axes=problem.unknown_axes,
         fields=fields,
-        residual=np.where(problem.interior, r.numpy(), np.nan),
+        residual=residual,
+        equations=equations,
         interior=problem.interior,
         data=problem.data,
         truth=problem.truth,
@@ -595,9 +557,6 @@ def _collect(
 
 def _read_off(problem: InverseProblem, result: Result) -> None:
     """Unknowns read off the network's fields by the direct solver (affine residuals only)."""
-    from mollifier.direct import NonAffineResidualError, solve_direct
-    from mollifier.problems import InverseProblem
-
     options = dict(problem._options)
     options["data"] = result.fields
     options["mask"] = None
