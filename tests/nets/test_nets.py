@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mollifier.nets._common import ARCHITECTURES, CoordinateBox, build_network
+from mollifier.nets import ARCHITECTURES, CoordinateBox, build_network
 from mollifier.nets.mlp import MLP
 from mollifier.nets.pinnsformer import PINNsFormer
 from mollifier.nets.pirate import PirateNet

@@ -9,8 +9,8 @@ from mollifier.nets._common import (
     ARCHITECTURES,
     AbstractCoordinateNetwork,
     CoordinateBox,
-    build_network,
 )
+from mollifier.nets.factory import build_network
 from mollifier.nets.mlp import MLP
 from mollifier.nets.pinnsformer import PINNsFormer, Wavelet
 from mollifier.nets.pirate import PirateNet
