@@ -8,6 +8,7 @@ the coordinate box. Each description's fields are the architecture's options, de
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -26,8 +27,8 @@ class AbstractArchitecture(abc.ABC):
     """A coordinate network's description; :meth:`build` makes the module."""
 
     name: ClassVar[str]
+    module: ClassVar[type[nn.Module]]
 
-    @abc.abstractmethod
     def build(
         self,
         *,
@@ -37,7 +38,11 @@ class AbstractArchitecture(abc.ABC):
         upper: Sequence[float] | None = None,
     ) -> nn.Module:
         """The network mapping ``(N, in_features)`` coordinates in the box ``[lower, upper]`` to
-        ``(N, out_features)`` outputs."""
+        ``(N, out_features)`` outputs: :attr:`module` built with this description's fields."""
+        options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return self.module(
+            in_features=in_features, out_features=out_features, lower=lower, upper=upper, **options
+        )
 
     def _positive(self, *names: str) -> None:
         for n in names:
@@ -58,29 +63,13 @@ class MLP(AbstractArchitecture):
     """
 
     name: ClassVar[str] = "mlp"
+    module: ClassVar[type[nn.Module]] = MLPModule
     hidden: int = 64
     depth: int = 4
 
     def __post_init__(self) -> None:
         check_fields(self)
         self._positive("hidden", "depth")
-
-    def build(
-        self,
-        *,
-        in_features: int,
-        out_features: int,
-        lower: Sequence[float] | None = None,
-        upper: Sequence[float] | None = None,
-    ) -> nn.Module:
-        return MLPModule(
-            in_features=in_features,
-            out_features=out_features,
-            hidden=self.hidden,
-            depth=self.depth,
-            lower=lower,
-            upper=upper,
-        )
 
 
 @dataclass(frozen=True)
@@ -90,6 +79,7 @@ class PirateNet(AbstractArchitecture):
     ``hidden`` units."""
 
     name: ClassVar[str] = "pirate"
+    module: ClassVar[type[nn.Module]] = PirateNetModule
     hidden: int = 64
     depth: int = 3
     embedding: int = 64
@@ -101,25 +91,6 @@ class PirateNet(AbstractArchitecture):
         if not self.fourier_scale > 0:
             raise ValueError(f"PirateNet.fourier_scale must be positive, got {self.fourier_scale}")
 
-    def build(
-        self,
-        *,
-        in_features: int,
-        out_features: int,
-        lower: Sequence[float] | None = None,
-        upper: Sequence[float] | None = None,
-    ) -> nn.Module:
-        return PirateNetModule(
-            in_features=in_features,
-            out_features=out_features,
-            hidden=self.hidden,
-            depth=self.depth,
-            embedding=self.embedding,
-            fourier_scale=self.fourier_scale,
-            lower=lower,
-            upper=upper,
-        )
-
 
 @dataclass(frozen=True)
 class PINNsFormer(AbstractArchitecture):
@@ -129,6 +100,7 @@ class PINNsFormer(AbstractArchitecture):
     ``output_hidden`` units."""
 
     name: ClassVar[str] = "pinnsformer"
+    module: ClassVar[type[nn.Module]] = PINNsFormerModule
     hidden: int = 32
     depth: int = 1
     heads: int = 2
@@ -143,29 +115,6 @@ class PINNsFormer(AbstractArchitecture):
         self._positive("hidden", "depth", "heads", "feedforward", "output_hidden", "k")
         if not self.delta > 0:
             raise ValueError(f"PINNsFormer.delta must be positive, got {self.delta}")
-
-    def build(
-        self,
-        *,
-        in_features: int,
-        out_features: int,
-        lower: Sequence[float] | None = None,
-        upper: Sequence[float] | None = None,
-    ) -> nn.Module:
-        return PINNsFormerModule(
-            in_features=in_features,
-            out_features=out_features,
-            hidden=self.hidden,
-            depth=self.depth,
-            heads=self.heads,
-            feedforward=self.feedforward,
-            output_hidden=self.output_hidden,
-            k=self.k,
-            delta=self.delta,
-            seq_axis=self.seq_axis,
-            lower=lower,
-            upper=upper,
-        )
 
 
 #: Each architecture description by its short name (TOML ``arch = "pirate"``, the CLI).
