@@ -85,7 +85,7 @@ class StepCostConfig:
     arch : str
         Network architecture (see :func:`mollifier.nets.build_network`).
     hidden, depth : int
-        Network size (MLP default 64 × 4, as in NUMERICS.md §4).
+        Network size (MLP default 64 × 4, as in docs/numerics.md § 4).
     steps, warmup : int
         Timed steps and untimed warm-up steps.
     width_points : float
