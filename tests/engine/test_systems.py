@@ -86,3 +86,19 @@ def test_a_list_residual_is_named_and_its_equation_weights_are_checked():
     res = pb.solve(ml.Network(steps=3, arch=ml.MLP(hidden=8, depth=1), read_off=False))
     assert set(res.diagnostics["equation_rms"]) == {"eq0", "eq1"}
     assert len(res.diagnostics["residual_scale"]) == 2
+
+
+def test_a_one_equation_tuple_is_the_single_equation():
+    grid, data = _reaction_diffusion(n_x=32, n_t=21)
+    kw = {
+        "grid": grid,
+        "data": data,
+        "unknowns": {"D": ml.Constant(), "kf": ml.Constant()},
+        "width": {"t": 0.4, "x": 1.2},
+    }
+    single = ml.InverseProblem(residual=lambda f, d, p: _residual(f, d, p)["a"], **kw)
+    wrapped = ml.InverseProblem(residual=lambda f, d, p: (_residual(f, d, p)["a"],), **kw)
+    assert wrapped.n_equations == 1
+    a, b = single.solve(ml.Direct()), wrapped.solve(ml.Direct())
+    assert a.unknowns == b.unknowns
+    np.testing.assert_array_equal(a.residual, b.residual)

@@ -157,7 +157,7 @@ def refine_width(problem: InverseProblem, *, solver: Direct | None = None) -> In
     if problem.mask is not None and not problem.mask.all():
         return problem
     try:
-        if not has_closed_form(problem.with_width(guess)):
+        if not has_closed_form(problem):
             return problem  # each rung would need an iterative solve
         lower, upper = problem.width_bounds()
         chosen, ladder = stability_scale(

@@ -337,10 +337,7 @@ class InverseProblem:
     # -- residual evaluation -----------------------------------------------------------------
     def fields_namespace(self, fields: Mapping[str, Any]) -> Namespace:
         """Namespace ``f`` of the residual: the given data fields plus the known inputs."""
-        values = dict(fields)
-        for k, v in self.known.items():
-            values[k] = v if isinstance(v, float) else torch.as_tensor(v, dtype=torch.float64)
-        return Namespace("field", values)
+        return Namespace("field", self._known_values(fields))
 
     def evaluate(
         self,
@@ -358,11 +355,12 @@ class InverseProblem:
         name) comes back stacked along a new leading axis, equation ``e`` multiplied by
         ``equation_scale[e]``, each equation broadcast to their common shape.
         """
-        if known is None:
-            values = self._known_values(fields)
-        else:
-            values = {**fields, **known}
-        out = self.residual(Namespace("field", values), d, Namespace("unknown", params))
+        f = (
+            self.fields_namespace(fields)
+            if known is None
+            else Namespace("field", {**fields, **known})
+        )
+        out = self.residual(f, d, Namespace("unknown", params))
         return self._stack(out)
 
     def _stack(self, out: Any) -> torch.Tensor:
@@ -370,6 +368,8 @@ class InverseProblem:
         if isinstance(out, torch.Tensor):
             return out
         terms = [torch.as_tensor(t) for t in _equation_terms(out).values()]
+        if len(terms) == 1:  # a one-equation tuple or dict is a single equation
+            return terms[0]
         scales = self.equation_scale or [1.0] * len(terms)
         stacked = torch.broadcast_tensors(*terms)
         return torch.stack([s * t for s, t in zip(scales, stacked, strict=True)])
@@ -403,15 +403,9 @@ class InverseProblem:
     def _dry_run(self) -> list[tuple[int, ...]]:
         rec = _RecordingDerivatives(self.grid.axes)
         fields = {k: torch.as_tensor(v) for k, v in self.data.items()}
-        params = {
-            name: self.broadcast_unknown(
-                name, torch.full(self.unknown_shape(name), float(u.init), dtype=torch.float64)
-            )
-            for name, u in self.unknowns.items()
-        }
         try:
             out = self.residual(
-                Namespace("field", self._known_values(fields)), rec, Namespace("unknown", params)
+                self.fields_namespace(fields), rec, Namespace("unknown", self._initial_params())
             )
         except AttributeError as exc:
             raise ValueError(f"residual: {exc}") from None
@@ -420,6 +414,15 @@ class InverseProblem:
         if not rec.orders:
             raise ValueError("the residual never calls d(...); it must mollify its terms")
         return rec.orders
+
+    def _initial_params(self) -> dict[str, torch.Tensor]:
+        """Every unknown at its ``init`` value, laid out to broadcast against the grid."""
+        return {
+            name: self.broadcast_unknown(
+                name, torch.full(self.unknown_shape(name), float(u.init), dtype=torch.float64)
+            )
+            for name, u in self.unknowns.items()
+        }
 
     def _known_values(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         values = dict(fields)
@@ -433,15 +436,9 @@ class InverseProblem:
         an equation that vanishes there). A single equation is not rescaled."""
         if self.n_equations == 1:
             return [1.0]
-        params = {
-            name: self.broadcast_unknown(
-                name, torch.full(self.unknown_shape(name), float(u.init), dtype=torch.float64)
-            )
-            for name, u in self.unknowns.items()
-        }
         with torch.no_grad():
             r = self.mollifier_residual(
-                {k: torch.as_tensor(v) for k, v in self.data.items()}, params
+                {k: torch.as_tensor(v) for k, v in self.data.items()}, self._initial_params()
             )
         scales = []
         for e in range(self.n_equations):
@@ -471,8 +468,8 @@ class InverseProblem:
         ``problem.solve(ml.Network(arch=ml.PirateNet(), steps=5000))``.
 
         ``run`` holds the solver's run-time options that do not change the answer (for the
-        network: ``checkpoint``, ``resume``, ``progress``, ``callbacks``); a solver refuses those
-        it does not take (``TypeError``).
+        network: ``checkpoint``, ``checkpoint_every``, ``resume``, ``progress``); a solver
+        refuses those it does not take (``TypeError``).
         """
         if not isinstance(solver, AbstractSolver):
             raise TypeError(

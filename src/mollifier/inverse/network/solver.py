@@ -94,8 +94,10 @@ class Network(AbstractSolver):
         check_fields(self)
         if self.steps < 0 or self.lbfgs_steps < 0:
             raise ValueError("Network.steps and Network.lbfgs_steps must be non-negative")
-        if not self.lr > 0 or (self.lr_final is not None and not self.lr_final >= 0):
+        if not self.lr > 0:
             raise ValueError(f"Network.lr must be positive, got {self.lr}")
+        if self.lr_final is not None and not self.lr_final >= 0:
+            raise ValueError(f"Network.lr_final must be non-negative, got {self.lr_final}")
         if self.residual_weight < 0 or self.field_regularization < 0:
             raise ValueError("Network.residual_weight and field_regularization must be >= 0")
         if self.patience is not None and self.patience < 1:

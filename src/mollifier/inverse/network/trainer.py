@@ -279,8 +279,6 @@ def solve_network(
             r = torch.broadcast_to(r, (n_nodes,)) if r.ndim <= 1 else r.reshape(-1)
         return r.reshape(n_eq, -1), flat_fields, chans
 
-    if data_loss not in ("pointwise", "mollified"):
-        raise ValueError(f"data_loss must be 'pointwise' or 'mollified', got {data_loss!r}")
     if data_loss == "mollified" and problem.mask is not None and not problem.mask.all():
         raise ValueError("data_loss='mollified' needs complete data (no mask)")
     smooth_obs = {}
