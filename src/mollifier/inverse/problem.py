@@ -9,8 +9,8 @@ The residual is a plain function ``residual(f, d, p)``:
 **Weak-form principle.** Mollify every term of the residual with the same kernel, and write
 nonlinear terms in conservative form so that the derivative falls on the kernel:
 ``d(f.u**2 / 2, "x")``, not ``f.u * d(f.u, "x")``. Linear terms are then exact,
-``η ∗ u_xx = (∂²η) ∗ u``, and products of mollified factors (which bias coefficients by 20–50%,
-see ``docs/numerics.md``) never appear. Prefer ``d(f.u, "xxxx")`` to ``d(d(f.u, "xx"), "xx")``:
+``η ∗ u_xx = (∂²η) ∗ u``, and products of mollified factors (which bias coefficients, see
+``docs/numerics.md``) never appear. Prefer ``d(f.u, "xxxx")`` to ``d(d(f.u, "xx"), "xx")``:
 the nested form smooths twice.
 """
 
