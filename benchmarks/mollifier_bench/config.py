@@ -32,8 +32,8 @@ __all__ = [
     "config_hash",
 ]
 
-#: The most steps a probe may time: the solver times its first ``TIMED_FIRST_STEPS`` (16) steps
-#: one by one, and the probe leaves the first out (:func:`mollifier_bench.run.probe_step_time`).
+#: The most steps a probe may time after its first, untimed one
+#: (:func:`mollifier_bench.run.probe_step_time`): a short probe, not a second run.
 MAX_PROBE_STEPS = 15
 
 #: The benchmark's tasks and the highest derivative order of their residuals.

@@ -37,7 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mollifier.inverse.network.trainer import remove_checkpoint
+from mollifier.inverse.network.checkpoint import remove_checkpoint
 from mollifier_bench._process import dead_process_status
 from mollifier_bench.config import STUDIES, RunConfig, TierConfig, canonical_json, config_hash
 

@@ -39,7 +39,7 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +104,12 @@ def _save_arrays(path: Path | None, result: Any) -> None:
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
 
 
-def probe_step_time(diagnostics: Mapping[str, Any], probe_steps: int) -> float:
+def probe_step_time(times: Sequence[float], probe_steps: int) -> float:
     """Seconds per step of a ``1 + probe_steps``-step solve: the median of its steps after the
     first.
 
-    ``diagnostics`` is the solve's :attr:`Result.diagnostics` (``first_step_times_s`` from
-    :func:`~mollifier.inverse.network.solve_network`). The first step pays one-off costs and is
+    ``times`` are the solve's step times one by one (:class:`~mollifier.inverse.network.
+    StepTimer`, which :func:`train` passes as a callback). The first step pays one-off costs and is
     left out; the median keeps a second step that still pays some from moving the estimate (a
     4th-order autodiff PINNsFormer at 32² on CPU: 6–10 s, then 6–8 s, then 2.8–5.7 s per step).
     The earlier estimate, the difference of separate 1-step and ``1 + probe_steps``-step
@@ -118,7 +118,7 @@ def probe_step_time(diagnostics: Mapping[str, Any], probe_steps: int) -> float:
     """
     if not 1 <= probe_steps <= MAX_PROBE_STEPS:
         raise ValueError(f"probe_steps must be in 1..{MAX_PROBE_STEPS}, got {probe_steps}")
-    times = list(diagnostics["first_step_times_s"])
+    times = list(times)
     if len(times) != 1 + probe_steps:
         raise ValueError(f"the probe timed {len(times)} steps, expected {1 + probe_steps}")
     return statistics.median(times[1:])
@@ -132,13 +132,15 @@ def train(
     read_off: bool,
     checkpoint: Path | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    callbacks: Sequence[Any] = (),
 ) -> Any:
     """Train ``config``'s network on ``problem`` for ``steps`` steps; returns the solver's result.
 
     The one place the harness calls the network solver, so the mapping from :class:`RunConfig`
     to the solver's options lives here only. Both backends get the same options (early stopping
-    off); the seed is the dataset's. ``checkpoint`` (resumed if it exists) and
-    ``checkpoint_every`` are the run's own, not training options.
+    off); the seed is the dataset's. ``checkpoint`` (resumed if it exists),
+    ``checkpoint_every`` and ``callbacks`` (:mod:`mollifier.inverse.network.callbacks`) are the
+    run's own, not training options.
     """
     from mollifier.inverse.network.trainer import solve_network
 
@@ -162,6 +164,7 @@ def train(
         checkpoint_every=checkpoint_every,
         resume=checkpoint is not None,
         progress=False,
+        callbacks=callbacks,
     )
 
 
@@ -194,7 +197,7 @@ def execute(
         with the same training options), the probe's projection covers the steps left, and the times
         reported cover every step, those of earlier processes included.
     """
-    from mollifier.inverse.network.trainer import CheckpointMismatchError, TrainingDivergedError
+    from mollifier.inverse.network import CheckpointMismatchError, TrainingDivergedError
     from mollifier.pdes import problem_from_dataset
     from mollifier_bench.datasets import load
 
@@ -248,14 +251,21 @@ def execute(
         doc["resumed_at_step"] = done
         if config.probe_steps and left:
             try:
-                probe = train(problem, config, steps=1 + config.probe_steps, read_off=False)
+                timer = ml.inverse.network.StepTimer(1 + config.probe_steps)
+                probe = train(
+                    problem,
+                    config,
+                    steps=1 + config.probe_steps,
+                    read_off=False,
+                    callbacks=[timer],
+                )
             except TrainingDivergedError as exc:  # the run, same seed, would diverge alike
                 doc.update(status="diverged", diverged=True, error=f"probe: {exc}")
                 doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
                 return _finish(doc, status_path)
-            per_step = probe_step_time(probe.diagnostics, config.probe_steps)
+            per_step = probe_step_time(timer.times, config.probe_steps)
             doc["probe_step_time_s"] = per_step
-            doc["probe_step_times_s"] = probe.diagnostics["first_step_times_s"]
+            doc["probe_step_times_s"] = timer.times
             doc["projected_total_time_s"] = per_step * config.steps
             doc["peak_memory_mb"] = _memory(config, baseline_mb, probe.peak_memory_mb)
             _write(status_path, _finite_or_none(doc))

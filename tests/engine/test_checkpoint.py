@@ -40,13 +40,23 @@ print(residual_identity(make()))
 """
 
 
+def _source_digest(path: object) -> str:
+    import hashlib
+    from pathlib import Path
+
+    return hashlib.sha256(Path(str(path)).read_bytes()).hexdigest()[:16]
+
+
 def test_a_closure_is_named_with_what_it_captured() -> None:
+    digest = _source_digest(residuals.__file__)
     ident = residual_identity(residuals.chromatin(ChromatinModel(l=0.05, phi_max=0.8)))
     assert ident == (
         f"mollifier.pdes.residuals.chromatin.<locals>.residual[l2={0.05**2!r}, phi_max=0.8]"
+        f"#{digest}"
     )
-    assert residual_identity(residuals.heat_steady) == "mollifier.pdes.residuals.heat_steady"
-    assert residual_identity(residuals.heat_steady) != residual_identity(residuals.heat_divergence)
+    heat = residual_identity(residuals.heat_steady)
+    assert heat == f"mollifier.pdes.residuals.heat_steady#{digest}"
+    assert heat != residual_identity(residuals.heat_divergence)
 
 
 def test_the_identity_is_the_same_in_another_process() -> None:
@@ -72,7 +82,7 @@ def test_captured_sets_and_arrays_do_not_depend_on_the_process() -> None:
     assert "specs=list(tuple('xx', set('a', 'b', 'c', 'd')))" in ident
     assert "labels=ndarray(list('xx', 'yy'))" in ident
     assert "half=Tensor(shape=(3,), dtype=float32, sha256=" in ident
-    assert "{" not in ident  # the attribute p.lam is not the module's random global lam
+    assert "lam=" not in ident  # the attribute p.lam is not the module's random global lam
     assert "weights=ndarray(shape=(2000,), dtype=float64, sha256=" in ident
     assert "scale=Tensor(shape=(5,), dtype=float32, sha256=" in ident
     weights = np.linspace(0, 1, 2000)
@@ -117,10 +127,10 @@ def test_partials_objects_and_captured_callables() -> None:
         two
     )
     assert "inner=mollifier.pdes.residuals.burgers" in residual_identity(one)  # not its address
-    assert residual_identity(_Residual(1.0)).endswith("_Residual(_Residual(rate=1.0))")
+    assert "_Residual(_Residual(rate=1.0))#" in residual_identity(_Residual(1.0))
     assert residual_identity(_Residual(1.0)) != residual_identity(_Residual(2.0))
     # a callable object without its own repr: its class, without the address object.__repr__ has
-    assert residual_identity(_Opaque()) == f"{__name__}._Opaque"
+    assert residual_identity(_Opaque()) == f"{__name__}._Opaque#{_source_digest(__file__)}"
     assert " at 0x" not in residual_identity(lambda f, d, p: one)
 
 
@@ -131,13 +141,13 @@ def test_bound_methods_and_self_reference() -> None:
         return recursive(f, d, p, depth + 1) if depth < 1 else 0.0
 
     ident = residual_identity(recursive)
-    assert ident.endswith("recursive[recursive=<recursive>]")
+    assert "recursive[recursive=<recursive>]#" in ident
     broken = _BrokenRepr()
 
     def uses_broken(f: object, d: object, p: object) -> object:
         return broken
 
-    assert residual_identity(uses_broken).endswith("[broken=<_BrokenRepr>]")  # no crash
+    assert "[broken=<_BrokenRepr>]#" in residual_identity(uses_broken)  # no crash
 
 
 _RESIDUAL_FILE = """
@@ -151,15 +161,25 @@ def residual(f, d, p):
 """
 
 
-def test_a_residual_file_is_named_with_the_constants_it_reads(tmp_path) -> None:
-    """A config's ``residual = "my_pde.py:residual"``: editing a module-level constant of that
-    file makes another problem; the module (math) and functions it reads are not values."""
+def test_a_residual_file_is_identified_by_its_source(tmp_path) -> None:
+    """A config's ``residual = "my_pde.py:residual"``: editing the file (a module-level constant
+    here) makes another problem; loading the same file again does not."""
     from mollifier.config import load_residual
 
     path = tmp_path / "my_pde.py"
     path.write_text(_RESIDUAL_FILE.format(nu=0.1))
     first = residual_identity(load_residual(f"{path}:residual"))
-    assert first == "my_pde.residual{NU=0.1}"
+    assert first == f"my_pde.residual#{_source_digest(path)}"
     assert residual_identity(load_residual(f"{path}:residual")) == first  # loaded again
     path.write_text(_RESIDUAL_FILE.format(nu=0.2))
-    assert residual_identity(load_residual(f"{path}:residual")) == "my_pde.residual{NU=0.2}"
+    assert residual_identity(load_residual(f"{path}:residual")) != first
+
+
+def test_a_function_without_a_source_file_is_identified_by_its_code() -> None:
+    """A residual typed at a prompt has no file: its compiled code and constants stand in."""
+    namespace: dict[str, object] = {}
+    exec("def residual(f, d, p):\n    return 0.1 * f.u\n", namespace)
+    one = residual_identity(namespace["residual"])  # type: ignore[arg-type]
+    exec("def residual(f, d, p):\n    return 0.2 * f.u\n", namespace)
+    assert residual_identity(namespace["residual"]) != one  # type: ignore[arg-type]
+    assert one.startswith("builtins.residual#") and len(one.split("#")[1]) == 16

@@ -1,4 +1,5 @@
-"""The network solver: :class:`Network` (the options), the architectures, and the trainer."""
+"""The network solver: :class:`Network` (the options), the architectures, the trainer and its
+callbacks."""
 
 from mollifier.inverse.network.arch import (
     ARCHITECTURES,
@@ -7,18 +8,23 @@ from mollifier.inverse.network.arch import (
     PINNsFormer,
     PirateNet,
 )
+from mollifier.inverse.network.callbacks import Callback, ProgressBar, StepTimer
 from mollifier.inverse.network.checkpoint import CheckpointMismatchError
+from mollifier.inverse.network.loop import TrainingDivergedError
 from mollifier.inverse.network.solver import Network
-from mollifier.inverse.network.trainer import TrainingDivergedError, solve_network
+from mollifier.inverse.network.trainer import solve_network
 
 __all__ = [
     "ARCHITECTURES",
     "MLP",
     "AbstractArchitecture",
+    "Callback",
     "CheckpointMismatchError",
     "Network",
     "PINNsFormer",
     "PirateNet",
+    "ProgressBar",
+    "StepTimer",
     "TrainingDivergedError",
     "solve_network",
 ]

@@ -1,30 +1,34 @@
-"""What a :func:`mollifier.inverse.network.trainer.solve_network` checkpoint pins, and its files.
+"""What a network solver checkpoint pins, and its files.
 
 A checkpoint resumes only the run that made it: the training options (kernel and boundary among
 them) and the problem must agree. The problem is identified by its grid, widths, data fields and
 their order, the network's field channels, the unknowns' specifications, ``crop``, the residual
-function and a SHA-256 of the data (:func:`problem_identity`). Checkpoints written before a key
-existed resume without it being compared.
+function (qualified name, captured values, source hash: :func:`residual_identity`) and a
+SHA-256 of the data (:func:`problem_identity`). :class:`Checkpointer` writes and checks the
+files.
 """
 
 from __future__ import annotations
 
-import dis
 import functools
 import hashlib
+import inspect
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 if TYPE_CHECKING:
     from mollifier.inverse.problem import InverseProblem
 
 __all__ = [
     "CheckpointMismatchError",
+    "Checkpointer",
     "check_resumable",
     "data_fingerprint",
     "problem_identity",
@@ -59,22 +63,37 @@ def data_fingerprint(problem: InverseProblem) -> str:
 
 
 def residual_identity(fn: Callable[..., Any]) -> str:
-    """A residual function's module and qualified name, with what it captured.
+    """A residual function's module and qualified name, what it captured, and a hash of the
+    source file that defines it.
 
-    For a closure (such as :func:`mollifier.pdes.residuals.chromatin`'s), the values of its free
-    variables; for a :func:`functools.partial`, its arguments; callables among them by their own
-    identity; for a callable object whose class defines ``__repr__``, that ``repr``; for a
-    function, also the module-level values (not modules, classes or functions) its body reads,
-    such as a constant in a residual file. Captured arrays and tensors are named by shape,
-    dtype and a hash of their values, sets and dicts by their sorted items, and memory addresses
-    are dropped, so the same function gives the same string in another process. Best effort: an
-    edited function body under the same name, a difference a ``repr`` hides (values inside an
-    object holding an array), or one behind a ``repr`` that fails (the type name stands in), is
-    not seen; a value that differs from one process to the next (unseeded random data, a
-    temporary path, an object whose ``repr`` shows an id) makes a checkpoint that does not
-    resume.
+    Captured are the values of a closure's free variables (such as those of
+    :func:`mollifier.pdes.residuals.chromatin`'s residual), a :func:`functools.partial`'s
+    arguments, a bound method's object and, for a callable object whose class defines
+    ``__repr__``, that ``repr``; callables among them are named by their own identity. Arrays and
+    tensors are named by shape, dtype and a hash of their values, sets and dicts by their sorted
+    items, and memory addresses are dropped, so the same function gives the same string in
+    another process. The source hash covers the file (a residual file's module-level constants
+    included; an edited built-in counts as another residual); a function with no source file,
+    such as one typed at a prompt, is hashed by its compiled code and constants instead.
     """
     return _identity(fn, seen=frozenset())
+
+
+def _source_hash(fn: Callable[..., Any]) -> str:
+    target = inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn)
+    if not (inspect.isfunction(target) or inspect.ismethod(target)):
+        target = type(target)
+    try:
+        path = inspect.getsourcefile(target)
+        text = Path(path).read_bytes() if path else None
+    except (TypeError, OSError):
+        text = None
+    if text is None:
+        code = getattr(target, "__code__", None)
+        if code is None:
+            return "-"
+        text = code.co_code + repr(code.co_consts).encode() + repr(code.co_names).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def _identity(fn: Callable[..., Any], *, seen: frozenset[int]) -> str:
@@ -90,7 +109,7 @@ def _identity(fn: Callable[..., Any], *, seen: frozenset[int]) -> str:
     qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
     name = f"{getattr(fn, '__module__', None) or type(fn).__module__}.{qualname}"
     if not hasattr(fn, "__code__") and type(fn).__repr__ is not object.__repr__:
-        return f"{name}({_repr(fn)})"  # a callable object with its own repr
+        return f"{name}({_repr(fn)})#{_source_hash(fn)}"  # a callable object with its own repr
     owner = getattr(fn, "__self__", None)
     if owner is not None and not isinstance(owner, type):  # a bound method: its object too
         name += f"@{_value_identity(owner, seen=seen)}"
@@ -103,33 +122,7 @@ def _identity(fn: Callable[..., Any], *, seen: frozenset[int]) -> str:
             except ValueError:  # a cell not filled yet
                 captured.append(f"{var}=<empty>")
         name += "[" + ", ".join(captured) + "]"
-    namespace = getattr(fn, "__globals__", None)
-    if code is not None and namespace is not None:
-        # module-level values the body reads (a constant in a residual file); modules, classes
-        # and functions are left out, they name code rather than data
-        read = {
-            var: namespace[var]
-            for var in _globals_read(code)
-            if var in namespace and not callable(namespace[var]) and not _is_module(namespace[var])
-        }
-        if read:
-            values = ", ".join(f"{k}={_value_identity(v, seen=seen)}" for k, v in read.items())
-            name += "{" + values + "}"
-    return name
-
-
-def _globals_read(code: CodeType) -> list[str]:
-    """The global names ``code`` loads (not attribute names, which ``co_names`` also holds)."""
-    names = [
-        str(ins.argval)
-        for ins in dis.get_instructions(code)
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
-    ]
-    return list(dict.fromkeys(names))
-
-
-def _is_module(value: Any) -> bool:
-    return type(value).__name__ == "module"
+    return f"{name}#{_source_hash(fn)}"
 
 
 def _value_identity(value: Any, *, seen: frozenset[int]) -> str:
@@ -193,28 +186,74 @@ def problem_identity(problem: InverseProblem, channels: Sequence[str]) -> dict[s
     }
 
 
-def check_resumable(
-    checkpoint: Path,
-    state: Mapping[str, Any],
-    *,
-    arch: str,
-    derivatives: str,
-    training: Mapping[str, Any],
-) -> None:
+def check_resumable(checkpoint: Path, state: Mapping[str, Any], pinned: Mapping[str, Any]) -> None:
     """Raise :class:`CheckpointMismatchError` naming every pinned option on which the loaded
-    ``state`` and this run differ. Keys a checkpoint lacks (older versions) are not compared."""
-    if state.get("arch") != arch or state.get("derivatives") != derivatives:
+    ``state`` and this run differ (the architecture and derivative backend first)."""
+    saved = state["pinned"]
+    if saved.get("arch") != pinned["arch"] or saved.get("derivatives") != pinned["derivatives"]:
         raise CheckpointMismatchError(
-            f"{checkpoint}: checkpoint is for arch={state.get('arch')!r}, "
-            f"derivatives={state.get('derivatives')!r}"
+            f"{checkpoint}: checkpoint is for arch={_arch_text(saved.get('arch'))}, "
+            f"derivatives={saved.get('derivatives')!r} (now arch={_arch_text(pinned['arch'])}, "
+            f"derivatives={pinned['derivatives']!r})"
         )
-    saved = state.get("training", training)  # checkpoints before commit 22d33af lack it
-    differ = sorted(k for k in training if k in saved and saved[k] != training[k])
+    differ = sorted(k for k in pinned if saved.get(k) != pinned[k])
     if differ:
         raise CheckpointMismatchError(
             f"{checkpoint}: checkpoint was made with different training options: "
-            + ", ".join(f"{k}={saved.get(k)!r} (now {training[k]!r})" for k in differ)
+            + ", ".join(f"{k}={saved.get(k)!r} (now {pinned[k]!r})" for k in differ)
         )
+
+
+def _arch_text(arch: Any) -> str:
+    if not isinstance(arch, Mapping):
+        return repr(arch)
+    options = ", ".join(f"{k}={v!r}" for k, v in arch.items() if k != "name")
+    return f"{arch.get('name')}({options})"
+
+
+@dataclass
+class Checkpointer:
+    """Saves a training run's state to ``path`` every ``every`` steps and resumes from it.
+
+    ``pinned`` is what the run must agree on to be resumed: the solver's options that shape
+    the optimisation (:meth:`Network.options <mollifier.inverse.network.Network.options>`
+    without the device and logging options) and :func:`problem_identity`. A save goes to a
+    temporary file that then replaces ``path``, so a save cut short leaves the previous one.
+    """
+
+    path: Path
+    every: int
+    pinned: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {self.every}")
+
+    def load(self, device: torch.device) -> dict[str, Any] | None:
+        """The saved state, checked against :attr:`pinned`, or ``None`` if there is none."""
+        if not self.path.is_file():
+            return None
+        state = torch.load(self.path, map_location=device, weights_only=False)
+        if not isinstance(state, dict) or "pinned" not in state:
+            raise CheckpointMismatchError(
+                f"{self.path}: not a checkpoint of this version of mollifier's network solver; "
+                "remove it or choose another path"
+            )
+        check_resumable(self.path, state, self.pinned)
+        return state
+
+    def due(self, steps_done: int) -> bool:
+        """Whether a save is due after ``steps_done`` steps."""
+        return steps_done % self.every == 0
+
+    def save(self, state: Mapping[str, Any]) -> float:
+        """Write ``state`` (with :attr:`pinned`); return the seconds it took."""
+        t0 = time.perf_counter()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = unfinished_save(self.path)
+        torch.save({**state, "pinned": self.pinned}, tmp)
+        tmp.replace(self.path)
+        return time.perf_counter() - t0
 
 
 def unfinished_save(checkpoint: Path) -> Path:

@@ -2,18 +2,20 @@
 
 Every option that changes the answer is a field here, declared once; the TOML configuration,
 the STORM pipeline and the benchmark harness build this object. Run-time options that do not
-change the answer (progress bar, checkpoint file, resuming) are keyword arguments of
+change the answer (progress bar, checkpoint file, resuming, callbacks) are keyword arguments of
 :meth:`Network.solve` (``problem.solve(network, progress=True)``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mollifier._options import check_fields
 from mollifier.inverse.network.arch import MLP, AbstractArchitecture
+from mollifier.inverse.network.callbacks import Callback
 from mollifier.inverse.network.trainer import solve_network
 from mollifier.inverse.solver import AbstractSolver
 
@@ -119,6 +121,7 @@ class Network(AbstractSolver):
         checkpoint_every: int = 500,
         resume: bool = False,
         progress: bool = False,
+        callbacks: Sequence[Callback] = (),
     ) -> Result:
         """Train on ``problem``; see :func:`~mollifier.inverse.network.trainer.solve_network`
         for the run-time options."""
@@ -129,4 +132,5 @@ class Network(AbstractSolver):
             checkpoint_every=checkpoint_every,
             resume=resume,
             progress=progress,
+            callbacks=callbacks,
         )
