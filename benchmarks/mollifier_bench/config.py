@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mollifier.inverse.network import ARCHITECTURES, Network
+
 __all__ = [
     "ARCHS",
     "DERIVATIVES",
@@ -39,7 +41,7 @@ MAX_PROBE_STEPS = 15
 #: The benchmark's tasks and the highest derivative order of their residuals.
 TASK_ORDER: dict[str, int] = {"langevin": 1, "heat": 2, "chromatin": 4}
 TASKS = tuple(TASK_ORDER)
-ARCHS = ("mlp", "pirate", "pinnsformer")
+ARCHS = tuple(ARCHITECTURES)
 #: ``"direct"`` is the network-free weak-form least-squares solver.
 DERIVATIVES = ("autodiff", "mollifier", "direct")
 DTYPES = ("float32", "float64")
@@ -146,6 +148,9 @@ class RunConfig:
         Adam learning rate (cosine-decayed to ``lr / 100``).
     network : mapping
         Architecture options (``hidden``, ``depth``, ...), stored as sorted pairs.
+
+    The network options (arch, derivatives, steps, lr, network, dtype, device) are those of
+    :class:`mollifier.Network`, which :meth:`solver` builds and which checks them.
     width : mapping of axis to float
         Explicit mollifier widths, chosen once per dataset and shared by every run on it.
     dtype : {"float32", "float64"}
@@ -187,16 +192,18 @@ class RunConfig:
         if self.derivatives == "direct":
             if self.arch is not None or self.steps != 0:
                 raise ValueError("a direct run has arch=None and steps=0")
-        else:
-            if self.arch not in ARCHS:
-                raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
-            if not isinstance(self.steps, int) or self.steps < 1:
-                raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
-        _positive("lr", self.lr)
+        elif self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         object.__setattr__(self, "network", _pairs("network", self.network))
         object.__setattr__(self, "width", _pairs("width", self.width))
         for axis, w in self.width:
             _positive(f"width[{axis!r}]", w)
+        if self.derivatives != "direct":
+            if not isinstance(self.steps, int) or self.steps < 1:
+                raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+            self.solver(steps=self.steps, read_off=False)  # the solver checks its own options
+        else:
+            _positive("lr", self.lr)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
@@ -210,6 +217,26 @@ class RunConfig:
         _positive("time_limit_s", self.time_limit_s)
         if self.memory_limit_mb is not None:
             _positive("memory_limit_mb", self.memory_limit_mb)
+
+    def solver(self, *, steps: int, read_off: bool) -> Network:
+        """The network solver this run trains for ``steps`` steps: its architecture, backend,
+        learning rate, dtype and device, the dataset's seed, early stopping off."""
+        if self.arch is None:
+            raise ValueError(f"{self.derivatives!r} runs train no network")
+        try:
+            return Network(
+                arch=ARCHITECTURES[self.arch](**dict(self.network)),
+                derivatives=self.derivatives,  # type: ignore[arg-type]
+                steps=steps,
+                lr=self.lr,
+                seed=self.dataset.seed,
+                dtype=self.dtype,  # type: ignore[arg-type]
+                device=self.device,
+                patience=None,
+                read_off=read_off,
+            )
+        except TypeError as exc:  # an architecture option it does not have
+            raise ValueError(f"network options {dict(self.network)}: {exc}") from None
 
     @property
     def label(self) -> str:

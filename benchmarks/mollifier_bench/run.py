@@ -144,19 +144,7 @@ def train(
     """
     from mollifier.inverse.network.trainer import solve_network
 
-    if config.arch is None:
-        raise ValueError(f"{config.derivatives!r} runs train no network")
-    solver = ml.Network(
-        arch=ml.inverse.network.ARCHITECTURES[config.arch](**dict(config.network)),
-        derivatives=config.derivatives,  # type: ignore[arg-type]
-        steps=steps,
-        lr=config.lr,
-        seed=config.dataset.seed,
-        dtype=config.dtype,  # type: ignore[arg-type]
-        device=config.device,
-        patience=None,
-        read_off=read_off,
-    )
+    solver = config.solver(steps=steps, read_off=read_off)
     return solve_network(
         problem,
         solver,

@@ -72,6 +72,8 @@ def test_round_trip_and_unknown_keys() -> None:
         ({"arch": "resnet"}, "arch must be"),
         ({"steps": 0}, "steps must be a positive"),
         ({"lr": -1.0}, "lr must be"),
+        ({"network": {"hiden": 8}}, r"network options \{'hiden': 8\}.*hiden"),
+        ({"network": {"hidden": "8"}}, "hidden must be an integer"),
         ({"device": "tpu"}, "device must be"),
         ({"width": {"x": -1.0}}, "width"),
         ({"time_limit_s": 0.0}, "time_limit_s"),
