@@ -140,26 +140,6 @@ def test_fit_burgers_example_config(tmp_path):
     assert doc["metrics"]["nu"]["rel_error"] < 0.02
 
 
-def test_fit_custom_residual_example(tmp_path, monkeypatch):
-    """examples/damped_wave.toml: a residual from a user module, two constants."""
-    gamma, c2, k = 0.4, 2.0, 2.0
-    omega = np.sqrt(c2 * k**2 - gamma**2 / 4)
-    t = np.linspace(0, 6, 121)
-    x = np.linspace(0, 2 * np.pi, 129)
-    T, X = np.meshgrid(t, x, indexing="ij")
-    u = np.exp(-gamma * T / 2) * np.cos(omega * T) * np.sin(k * X)
-    folder = tmp_path / "wave"
-    folder.mkdir()
-    np.savez(folder / "damped_wave.npz", t=t, x=x, u=u)
-    for name in ("damped_wave.toml", "damped_wave.py"):
-        (folder / name).write_text((EXAMPLES / name).read_text())
-    out = tmp_path / "out"
-    assert main(["fit", str(folder / "damped_wave.toml"), "--out", str(out), "--quiet"]) == 0
-    doc = json.loads((out / "result.json").read_text())
-    assert doc["metrics"]["gamma"]["rel_error"] < 0.02
-    assert doc["metrics"]["c2"]["rel_error"] < 0.01
-
-
 def test_demo_writes_results_and_prints_a_table(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--steps", "30", "--quiet"]) == 0
     text = capsys.readouterr().out
