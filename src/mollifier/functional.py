@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from mollifier._conv import Extrapolate, convolve_axis, resolve_boundary
-from mollifier.kernels import AbstractKernel, get_kernel, stencil
-from mollifier.layers import DEFAULT_KERNEL
+from mollifier._options import show_value
+from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil
+from mollifier.layers import DEFAULT_KERNEL, check_stencil_size
 
 __all__ = ["derivative"]
 
@@ -100,6 +101,14 @@ def derivative(
         raise ValueError("u must have at least one dimension")
     if not torch.isfinite(t).all():
         raise ValueError("u contains NaN or inf; mask or fill missing samples first")
+    if not -t.ndim <= axis < t.ndim:
+        raise ValueError(f"axis {axis} is out of range for an array with {t.ndim} dimensions")
+    for name, value in (("spacing", spacing), ("width", width)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"{name} must be a number, got {show_value(value)}")
+    spacing, width = float(spacing), float(width)
+    check_width(k, k._check_order(order), spacing=spacing, width=width, axis=axis)
+    check_stencil_size(spacing=spacing, width=width, axis=axis, n=t.shape[axis], boundary=bnd)
     taps_np: np.ndarray = stencil(k, order, spacing=spacing, width=width)
     taps = torch.as_tensor(taps_np.copy(), dtype=t.dtype, device=t.device)[None]
     try:

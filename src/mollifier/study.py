@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mollifier.config import FitConfig, load_residual
+from mollifier.config import FitConfig, load_residual, make_unknown
 from mollifier.grid import Grid
 from mollifier.inverse import MLP, Direct, Network, Result, refine_width
 from mollifier.inverse.unknowns import Constant, Field
@@ -100,18 +100,9 @@ def build_problem(config: FitConfig, ds: Dataset) -> Any:
     if pc.builtin is not None:
         return problem_from_dataset(ds, pc.builtin, **options)
     residual = load_residual(pc.residual or "")
-    unknowns: dict[str, Constant | Field] = {}
-    for name, spec in pc.unknowns.items():
-        spec = dict(spec)
-        kind = spec.pop("kind")
-        try:
-            if kind == "constant":
-                unknowns[name] = Constant(**spec)
-            else:
-                spec["axes"] = tuple(spec.get("axes", ()))
-                unknowns[name] = Field(**spec)
-        except TypeError as exc:
-            raise ValueError(f"[problem.unknowns.{name}]: {exc}") from None
+    unknowns: dict[str, Constant | Field] = {
+        name: make_unknown(name, spec) for name, spec in pc.unknowns.items()
+    }
     truth = {k: v for k, v in ds.truth.items() if k in unknowns}
     return InverseProblem(
         grid=Grid(**ds.coords),
