@@ -70,8 +70,8 @@ def describe_type(tp: Any) -> str:
     if tp in names:
         return names[tp]
     if origin in (tuple, list):
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
-        return "a list" + (f" of {_plural(args[0])}" if len(set(args)) == 1 else "")
+        items = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        return "a list" + (f" of {_plural(items[0])}" if len(set(items)) == 1 else "")
     if origin is dict:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is not Any:

@@ -406,6 +406,20 @@ def _check_inputs(args: argparse.Namespace) -> None:
         missing = [str(p) for p in args.inputs if not Path(p).exists()]
         if missing:
             raise FileNotFoundError(f"input {', '.join(missing)} not found")
+        if args.unit is not None:
+            from mollifier.storm.localisations import length_unit_nm
+
+            try:
+                length_unit_nm(args.unit, pixel_size=args.pixel_size)
+            except ValueError as exc:
+                raise ValueError(f"--unit {args.unit}: {exc}") from None
+        if args.method == "network":
+            from mollifier._device import check_device
+
+            try:
+                check_device(args.device)
+            except ValueError as exc:
+                raise ValueError(f"--device {args.device}: {exc}; pass --device cpu") from None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
