@@ -58,9 +58,8 @@ def load_numbers(p: Path, ncolumns: int, delimiter: str | None) -> np.ndarray:
                 encoding="utf-8",
             )
     except ValueError as exc:
-        raise FileFormatError(
-            f"{p}: {_bad_cell(p, delimiter) or f'malformed data rows: {exc}'}"
-        ) from None
+        where = _bad_cell(p, delimiter) or str(exc)
+        raise FileFormatError(f"{p}: malformed data rows: {where}") from None
     if data.size == 0:
         return np.empty((0, ncolumns))
     if data.shape[1] != ncolumns:
