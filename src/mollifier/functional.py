@@ -7,7 +7,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from mollifier._conv import Extrapolate, convolve_axis, resolve_boundary
+from mollifier._conv import Extrapolate, convolve_axis, min_axis_length, resolve_boundary
 from mollifier._options import show_value
 from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil
 from mollifier.layers import DEFAULT_KERNEL, check_stencil_size
@@ -108,7 +108,15 @@ def derivative(
             raise TypeError(f"{name} must be a number, got {show_value(value)}")
     spacing, width = float(spacing), float(width)
     check_width(k, k._check_order(order), spacing=spacing, width=width, axis=axis)
-    check_stencil_size(spacing=spacing, width=width, axis=axis, n=t.shape[axis], boundary=bnd)
+    radius = check_stencil_size(spacing=spacing, width=width, axis=axis)
+    dim = axis % t.ndim
+    need = min_axis_length(radius, bnd)
+    if t.shape[dim] < need:  # refused before the stencil is built
+        raise ValueError(
+            f"derivative along axis {axis}: axis {dim} has {t.shape[dim]} points, but width "
+            f"{width:g} (a stencil of radius {radius}) with boundary {bnd!r} needs at least "
+            f"{need}; use a smaller width or a larger grid"
+        )
     taps_np: np.ndarray = stencil(k, order, spacing=spacing, width=width)
     taps = torch.as_tensor(taps_np.copy(), dtype=t.dtype, device=t.device)[None]
     try:

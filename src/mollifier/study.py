@@ -12,6 +12,7 @@ import numpy as np
 from mollifier.config import FitConfig, load_residual, make_unknown
 from mollifier.grid import Grid
 from mollifier.inverse import MLP, Direct, Network, Result, refine_width
+from mollifier.inverse.problem import constant_fields
 from mollifier.inverse.unknowns import Constant, Field
 from mollifier.io.dataset import Dataset, load_dataset
 
@@ -130,6 +131,13 @@ def run_fit(
         raise ValueError(f"resume applies to the network solver, not {config.solver!r}")
     t0 = time.perf_counter()
     ds = load_study_data(config)
+    constant = constant_fields(ds.fields)
+    if constant:
+        raise ValueError(
+            f"{config.data.path}: data {constant} are constant (all observed values equal); "
+            "their derivatives vanish, so they cannot determine any unknown. Check [data] "
+            "fields and the file"
+        )
     problem = build_problem(config, ds)
     problem = refine_width(problem)
     run: dict[str, Any] = {}

@@ -70,7 +70,7 @@ def toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+        escaped = "".join(c if c.isprintable() else _escape(c) for c in escaped)
         return f'"{escaped}"'
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
@@ -79,6 +79,10 @@ def toml_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"no TOML form for {value!r}")
+
+
+def _escape(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
 
 
 def toml_document(doc: Mapping[str, Mapping[str, Any]]) -> str:

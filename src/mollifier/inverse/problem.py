@@ -32,7 +32,7 @@ from mollifier.inverse.autowidth import choose_widths, width_bounds
 from mollifier.inverse.solver import AbstractSolver, refine_auto_width
 from mollifier.inverse.unknowns import Constant, Field, Namespace
 from mollifier.kernels import AbstractKernel, get_kernel
-from mollifier.layers import DEFAULT_KERNEL, MollifierLayer, check_stencil_size
+from mollifier.layers import DEFAULT_KERNEL, MollifierLayer
 
 if TYPE_CHECKING:
     from mollifier.inverse.result import Result
@@ -43,6 +43,7 @@ __all__ = [
     "Residual",
     "ResidualError",
     "ResidualTypeError",
+    "constant_fields",
     "noise_fraction",
 ]
 
@@ -78,6 +79,24 @@ def _residual_name(fn: Any) -> str:
     """``residual (my_pde.py, line 3)`` for a Python function; the name alone otherwise."""
     where = code_location(fn)
     return function_name(fn) + (f" ({where[0]}, line {where[1]})" if where else "")
+
+
+def constant_fields(data: Mapping[str, Any]) -> list[str]:
+    """Names of the fields whose observed (finite) values are all equal, e.g. all zero: their
+    derivatives vanish, so they cannot determine any unknown.
+
+    Examples
+    --------
+    >>> constant_fields({"u": np.zeros(5), "v": np.arange(5.0)})
+    ['u']
+    """
+    out = []
+    for name, values in data.items():
+        arr = np.asarray(values, dtype=float)
+        seen = arr[np.isfinite(arr)]
+        if seen.size and np.all(seen == seen[0]):
+            out.append(name)
+    return out
 
 
 def noise_fraction(values: np.ndarray) -> float:
@@ -269,13 +288,7 @@ class InverseProblem:
                     f"data {name!r} has {int(bad.sum())} NaN or inf values at observed nodes; "
                     "remove them or pass mask= marking those nodes unobserved"
                 )
-            seen = arr[np.isfinite(arr)]
-            if seen.size and np.all(seen == seen[0]):
-                raise ValueError(
-                    f"data {name!r} is constant (every observed value is {float(seen[0]):g}); "
-                    "its derivatives vanish, so it cannot determine any unknown. Check the "
-                    "field name and the file"
-                )
+
         self.known = {}
         for name, value in (known or {}).items():
             arr = np.asarray(value, dtype=np.float64)
@@ -334,7 +347,6 @@ class InverseProblem:
         else:
             self.width_rule = "given"
             self.width = self._resolve_width(width)  # type: ignore[arg-type]  # str → error
-        self._check_stencils_fit()
         self.layer = self.make_layer()
         self.interior = self._interior_mask()
         if not self.interior.any():
@@ -383,17 +395,6 @@ class InverseProblem:
                     f"width along axis {a!r} must be a positive number, got {show_value(w)}"
                 )
         return {a: float(w) for a, w in out.items()}
-
-    def _check_stencils_fit(self) -> None:
-        """Refuse, before any stencil is built, widths whose stencils do not fit their axis."""
-        for i, a in enumerate(self.grid.axes):
-            check_stencil_size(
-                spacing=self.grid.spacing[a],
-                width=self.width[a],
-                axis=a,
-                n=self.grid.shape[i],
-                boundary=self.boundary,
-            )
 
     def with_width(self, width: float | Mapping[str, float]) -> InverseProblem:
         """The same problem with other (explicit) widths."""
@@ -663,8 +664,13 @@ class InverseProblem:
     def assess(self, result: Result) -> Result:
         """Mark ``result`` unreliable (:meth:`Result.mark_unreliable`) where the data cannot
         support it: a data field that is mostly noise (:func:`noise_fraction` above
-        :data:`NOISE_DOMINATED`), an unknown with no estimate, or a positive unknown estimated
+        :data:`NOISE_DOMINATED`) or constant (:func:`constant_fields`), an unknown with no
+        estimate, or a positive unknown estimated
         non-positive (a constant, or more than a tenth of a field's estimated nodes)."""
+        for name in constant_fields(self.data):
+            result.mark_unreliable(
+                f"data {name!r} is constant: its derivatives vanish, so it determines nothing"
+            )
         for name, frac in self.noise_fraction.items():
             if frac > NOISE_DOMINATED:
                 result.mark_unreliable(
