@@ -61,7 +61,13 @@ API_CASES: list[tuple[str, Callable[[], Any], type[BaseException], list[str]]] =
     ("width-bool", lambda: problem(width=True), ValueError, ["width", "True"]),
     ("width-negative", lambda: problem(width=-0.3), ValueError, ["width", "-0.3"]),
     ("width-nan", lambda: problem(width=float("nan")), ValueError, ["width", "nan"]),
-    ("width-huge", lambda: problem(width=1e5), ValueError, ["width", "axis 't'"]),
+    ("width-huge", lambda: problem(width=1e5), ValueError, ["no interior", "t = 100000"]),
+    (
+        "width-too-many-points-uncropped",
+        lambda: problem(width=1e5, crop=False),
+        ValueError,
+        ["width 100000", "axis 't'", "4096"],
+    ),
     ("width-word", lambda: problem(width="wide"), ValueError, ["width", "'wide'"]),
     (
         "width-numpy-negative",

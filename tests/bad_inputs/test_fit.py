@@ -23,7 +23,12 @@ CONFIG_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("width-word", {"mollifier.width": "wide"}, ["[mollifier] width", "'wide'"]),
     ("width-nan", {"mollifier.width": float("nan")}, ["[mollifier] width", "nan"]),
     ("width-negative", {"mollifier.width": -0.1}, ["width", "-0.1"]),
-    ("width-huge", {"mollifier.width": 1.0e5}, ["width", "axis"]),
+    ("width-huge", {"mollifier.width": 1.0e5}, ["no interior nodes", "x = 100000"]),
+    (
+        "width-too-many-points",
+        {"mollifier.width": 1.0e3, "mollifier.crop": False},
+        ["width 1000", "axis 'x'", "4096"],
+    ),
     ("width-missing-axis", {"mollifier.width": {"x": 0.2}}, ["width", "'y'"]),
     ("width-axis-bool", {"mollifier.width": {"x": 0.2, "y": False}}, ["[mollifier] width"]),
     ("kernel-unknown", {"mollifier.kernel": "box"}, ["[mollifier] kernel", "'box'"]),

@@ -31,7 +31,7 @@ from mollifier.grid import Grid
 from mollifier.inverse.autowidth import choose_widths, width_bounds
 from mollifier.inverse.solver import AbstractSolver, refine_auto_width
 from mollifier.inverse.unknowns import Constant, Field, Namespace
-from mollifier.kernels import AbstractKernel, get_kernel
+from mollifier.kernels import AbstractKernel, get_kernel, stencil_radius
 from mollifier.layers import DEFAULT_KERNEL, MollifierLayer
 
 if TYPE_CHECKING:
@@ -347,14 +347,17 @@ class InverseProblem:
         else:
             self.width_rule = "given"
             self.width = self._resolve_width(width)  # type: ignore[arg-type]  # str → error
+        # Known before any stencil is built: the cropped band leaves no interior node.
+        radius = {
+            a: stencil_radius(spacing=grid.spacing[a], width=self.width[a]) for a in grid.axes
+        }
+        cropped = self.crop and self.boundary not in ("periodic", "valid")
+        if cropped and any(2 * radius[a] >= n for a, n in zip(grid.axes, grid.shape, strict=True)):
+            raise ValueError(self._no_interior(radius))
         self.layer = self.make_layer()
         self.interior = self._interior_mask()
         if not self.interior.any():
-            raise ValueError(
-                f"no interior nodes remain after cropping the stencil radius {self.layer.radius} "
-                f"from a grid of shape {grid.shape}; use smaller widths, boundary='periodic', or "
-                "crop=False"
-            )
+            raise ValueError(self._no_interior(self.layer.radius))
         self.equation_scale = self._equation_scales()
         if self.width_rule == "spectral":
             # the registered refinement (the direct solver's stability ladder, when it applies)
@@ -363,6 +366,14 @@ class InverseProblem:
                 self.__dict__.update(refined.__dict__)
 
     # -- construction helpers --------------------------------------------------------------
+    def _no_interior(self, radius: Mapping[str, int]) -> str:
+        widths = ", ".join(f"{a} = {w:g}" for a, w in self.width.items())
+        return (
+            f"no interior nodes remain after cropping the stencil radius {dict(radius)} from a "
+            f"grid of shape {self.grid.shape} (widths {widths}); use smaller widths, "
+            "boundary='periodic', or crop=False"
+        )
+
     def _grid_array(self, what: str, value: Any) -> np.ndarray:
         arr = np.asarray(value)
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
