@@ -76,6 +76,13 @@ def run(args: argparse.Namespace, *, command: str | None = None) -> int:
     from mollifier_bench.tiers import get_tier
 
     tier = get_tier(args.tier)
+    if args.device not in (None, "auto"):
+        from mollifier._device import check_device
+
+        try:
+            check_device(args.device)
+        except ValueError as exc:
+            raise ValueError(f"--device {args.device}: {exc}; pass --device cpu") from None
     t0 = time.perf_counter()
     if command is None:
         command = f"mollifier bench --tier {args.tier} --out {shlex.quote(str(args.out))}"

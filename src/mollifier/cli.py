@@ -8,16 +8,99 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
+import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_NOT_OK", "EXIT_OK", "EXIT_USAGE", "main"]
 
-#: Errors a command reports as one line with exit status 2 (bad input, a missing optional package).
-_USER_ERRORS = (ValueError, FileNotFoundError, ImportError)
+#: Exit statuses (``docs/cli.md``): done and every result ``ok``; done, results written, but some
+#: result is not ``ok`` (a fit marked unreliable, a STORM nucleus that failed); the input was
+#: refused (nothing written to ``--out``) or the run stopped on a problem the input caused; an
+#: internal error (a bug: the traceback is printed); interrupted (Ctrl-C).
+EXIT_OK, EXIT_NOT_OK, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors a command reports as one line with exit status 2: bad input (values, files, the
+    user's residual), a missing optional package, a solver or simulation that the chosen options
+    made diverge, a request larger than the machine's memory."""
+    from mollifier._options import OptionTypeError
+    from mollifier.inverse import TrainingDivergedError
+    from mollifier.sim import SimulationDivergedError, SteadyStateNotReachedError
+
+    return (
+        ValueError,
+        OptionTypeError,
+        OSError,
+        ImportError,
+        MemoryError,
+        TrainingDivergedError,
+        SimulationDivergedError,
+        SteadyStateNotReachedError,
+    )
+
+
+def _non_negative(option: str) -> Any:
+    """An argparse type: a finite number >= 0 (exit status 2 with the option's name otherwise)."""
+
+    def parse(value: str) -> float:
+        try:
+            out = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be a number, got {value!r}") from None
+        if not (math.isfinite(out) and out >= 0):
+            raise argparse.ArgumentTypeError(f"{option} must be a finite number >= 0, got {value}")
+        return out
+
+    return parse
+
+
+def _positive_int(option: str) -> Any:
+    """An argparse type: an integer >= 1."""
+
+    def parse(value: str) -> int:
+        try:
+            out = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{option} must be an integer, got {value!r}"
+            ) from None
+        if out < 1:
+            raise argparse.ArgumentTypeError(f"{option} must be >= 1, got {value}")
+        return out
+
+    return parse
+
+
+def check_out(out: Path) -> None:
+    """Refuse an output directory that cannot be written, before any work is done.
+
+    ``out`` may exist (as a directory) or not; it must not be a file, lie under a file, or sit
+    in a directory this process cannot write. Nothing is created here.
+
+    Raises
+    ------
+    ValueError
+        Naming ``--out`` and what is wrong.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file; give a directory")
+    parent = out
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if parent != out and parent.exists() and not parent.is_dir():
+        raise ValueError(f"--out {out} lies under {parent}, which is a file, not a directory")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        where = "" if parent == out else f" (in {parent})"
+        raise ValueError(f"--out {out}: this process may not write there{where}")
 
 
 def _lam_argument(value: str) -> float | str:
@@ -102,26 +185,36 @@ def _add_simulate(sub: Any) -> None:
     common.add_argument("--out", required=True, type=Path, help="output directory")
     common.add_argument(
         "--noise",
-        type=float,
+        type=_non_negative("--noise"),
         default=0.01,
         help="Gaussian noise level relative to each field's std (default 0.01)",
     )
     common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG)
     p = systems.add_parser("langevin", parents=[common], help="ensemble mean of Langevin particles")
-    p.add_argument("--grid", type=int, default=201, help="number of output times")
+    p.add_argument(
+        "--grid", type=_positive_int("--grid"), default=201, help="number of output times"
+    )
     p.add_argument("--forcing", choices=["sines", "step", "random"], default="sines")
-    p.add_argument("--particles", type=int, default=10_000)
+    p.add_argument("--particles", type=_positive_int("--particles"), default=10_000)
     p = systems.add_parser("heat", parents=[common], help="2-D heat conduction, varying λ")
     _add_lambda_options(p, HEAT_LAMBDA)
-    p.add_argument("--grid", type=int, default=64, help="observation nodes per axis")
+    p.add_argument(
+        "--grid", type=_positive_int("--grid"), default=64, help="observation nodes per axis"
+    )
     p.add_argument("--form", choices=["steady", "divergence", "transient"], default="steady")
     p.add_argument("--boundary", choices=["dirichlet", "neumann"], default="dirichlet")
-    p.add_argument("--refine", type=int, default=4, help="fine-to-observation grid factor")
+    p.add_argument(
+        "--refine",
+        type=_positive_int("--refine"),
+        default=4,
+        help="fine-to-observation grid factor",
+    )
     p = systems.add_parser(
         "chromatin", parents=[common], help="4th-order chromatin phase field at steady state"
     )
     _add_lambda_options(p, LognormalLambda())
-    p.add_argument("--grid", type=int, default=128, help="nodes per axis")
+    p.add_argument("--grid", type=_positive_int("--grid"), default=128, help="nodes per axis")
     p.add_argument("--length", type=float, default=10.0, help="domain side (model units)")
     p.add_argument("--boundary", choices=["periodic", "noflux"], default="periodic")
     p.add_argument(
@@ -144,8 +237,6 @@ def _run_simulate(args: argparse.Namespace) -> int:
         from mollifier.storm.cli import run_simulate_storm
 
         return run_simulate_storm(args)
-    if not args.noise >= 0:
-        raise SystemExit("error: --noise must be non-negative")
     noise = sim.GaussianNoise(args.noise) if args.noise > 0 else sim.NoNoise()
     t0 = time.perf_counter()
     if args.system == "langevin":
@@ -201,7 +292,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     result = run_fit(config, args.out, progress=not args.quiet, resume=args.resume)
     print(result.summary())
     print(f"wrote {args.out / 'result.json'}, {args.out / 'unknowns.npz'} and figures")
-    return 0
+    return EXIT_OK if result.status == "ok" else EXIT_NOT_OK
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -236,12 +327,17 @@ def _parser() -> argparse.ArgumentParser:
         "noisy gridded data.",
     )
     parser.add_argument("--version", action="version", version=f"mollifier {__version__}")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = sub.add_parser("demo", help="recover λ(x,y) of a small heat problem (built-in data)")
+    demo = sub.add_parser(
+        "demo", parents=[debug], help="recover λ(x,y) of a small heat problem (built-in data)"
+    )
     demo.add_argument("--out", type=Path, default=Path("out/demo"))
     demo.add_argument("--steps", type=int, default=2500, help="network training steps")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    fit = sub.add_parser("fit", help="run a study from a TOML config")
+    fit = sub.add_parser("fit", parents=[debug], help="run a study from a TOML config")
     fit.add_argument("config", type=Path)
     fit.add_argument("--out", type=Path, required=True)
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -260,7 +356,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     from mollifier.storm.cli import add_storm_parser
 
-    add_storm_parser(sub)
+    storm = add_storm_parser(sub)
+    storm.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG)
     return parser
 
 
@@ -280,32 +377,97 @@ def _run_bench(argv: Sequence[str]) -> int:
 
     try:
         return bench_main(argv, prog="mollifier bench")
-    except _USER_ERRORS as exc:
-        print(f"mollifier bench: error: {exc}", file=sys.stderr)
-        return 2
+    except _user_errors() as exc:
+        print(f"mollifier bench: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+_DEBUG = "on an error, print the whole traceback as well as the one-line message"
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of a refused input, for one line of the terminal."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, MemoryError):
+        return f"not enough memory ({exc or 'the allocation failed'})"
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split("\n")) if len(text) < 400 else text
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output directory that cannot be written and input files that
+    do not exist."""
+    if getattr(args, "out", None) is not None:
+        check_out(Path(args.out))
+    if args.command == "fit" and not Path(args.config).is_file():
+        raise FileNotFoundError(f"config file {args.config} not found")
+    if args.command == "storm":
+        missing = [str(p) for p in args.inputs if not Path(p).exists()]
+        if missing:
+            raise FileNotFoundError(f"input {', '.join(missing)} not found")
+        if args.unit is not None:
+            from mollifier.storm.localisations import length_unit_nm
+
+            try:
+                length_unit_nm(args.unit, pixel_size=args.pixel_size)
+            except ValueError as exc:
+                raise ValueError(f"--unit {args.unit}: {exc}") from None
+        if args.method == "network":
+            from mollifier._device import check_device
+
+            try:
+                check_device(args.device)
+            except ValueError as exc:
+                raise ValueError(f"--device {args.device}: {exc}; pass --device cpu") from None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    _check_inputs(args)
+    if args.command == "demo":
+        return _run_demo(args)
+    if args.command == "fit":
+        return _run_fit(args)
+    if args.command == "simulate":
+        return _run_simulate(args)
+    if args.command == "storm":
+        from mollifier.storm.cli import run_storm
+
+        return run_storm(args)
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mollifier`` command."""
+    """Entry point of the ``mollifier`` command; returns the exit status (``docs/cli.md``).
+
+    A refused input prints one line, ``mollifier COMMAND: error: ...``, and returns 2 (with
+    ``--debug``, after the traceback); an unexpected error returns 3 after the traceback.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
         return _run_bench(argv[1:])
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            return _run_demo(args)
-        if args.command == "fit":
-            return _run_fit(args)
-        if args.command == "simulate":
-            return _run_simulate(args)
-        if args.command == "storm":
-            from mollifier.storm.cli import run_storm
+        return _dispatch(args)
+    except _user_errors() as exc:
+        if args.debug:
+            traceback.print_exception(exc)
+        from mollifier.inverse import ResidualError
 
-            return run_storm(args)
-    except _USER_ERRORS as exc:
-        print(f"mollifier {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+        hint = " (--debug shows the traceback)" if isinstance(exc, ResidualError) else ""
+        print(f"mollifier {args.command}: error: {_one_line(exc)}{hint}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"mollifier {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        traceback.print_exception(exc)
+        print(
+            f"mollifier {args.command}: internal error: {type(exc).__name__}: {exc}. This is a "
+            "bug in mollifier; please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,13 +30,20 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from mollifier._conv import resolve_boundary
+from mollifier._device import check_device
 from mollifier._expr import check_expression, evaluate_expression
+from mollifier._options import OptionTypeError, check_fields, show_value
+from mollifier._user_code import describe_exception, raised_at
 from mollifier.inverse import Direct, Network, Tikhonov, TotalVariation
 from mollifier.inverse.network import ARCHITECTURES
+from mollifier.inverse.problem import ResidualError
+from mollifier.inverse.unknowns import Constant, Field
+from mollifier.kernels import get_kernel
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,18 +63,29 @@ __all__ = [
 
 
 class ConfigError(ValueError):
-    """A configuration file that is malformed or names unknown keys."""
+    """A configuration file that is malformed, names unknown keys or gives a value of the wrong
+    type; the message names the section, the key, the value and what was expected."""
+
+
+def _type_error(where: str, exc: OptionTypeError) -> ConfigError:
+    """``exc`` restated in the config's terms: ``[section] key = value: must be ...``."""
+    key = f"{where} {exc.field}" if where.endswith("]") else f"{where}.{exc.field}"
+    return ConfigError(
+        f"{key} = {show_value(exc.value)}: must be {exc.expected} ({exc.owner}.{exc.field})"
+    )
 
 
 def _build(cls: type, table: Any, section: str) -> Any:
     if not isinstance(table, dict):
-        raise ConfigError(f"[{section}] must be a table")
+        raise ConfigError(f"[{section}] must be a table, got {show_value(table)}")
     names = {f.name for f in fields(cls)}
     extra = sorted(set(table) - names)
     if extra:
         raise ConfigError(f"[{section}] has unknown keys {extra}; valid keys are {sorted(names)}")
     try:
         return cls(**table)
+    except OptionTypeError as exc:
+        raise _type_error(f"[{section}]", exc) from None
     except TypeError as exc:
         raise ConfigError(f"[{section}]: {exc}") from None
 
@@ -87,23 +105,19 @@ class DataConfig:
     fields: dict[str, str] | list[str] = field(default_factory=list)
     #: For a ``.npy`` node table: the name of every column (``["t", "x", "y", "u"]``).
     columns: list[str] = field(default_factory=list)
-    known: dict[str, Any] = field(default_factory=dict)
+    known: dict[str, str | float] = field(default_factory=dict)
     truth: dict[str, Any] = field(default_factory=dict)
     add_noise: float = 0.0
     noise_seed: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.path, str) or not self.path:
+        check_fields(self)
+        if not self.path:
             raise ConfigError("[data] path must be a non-empty string")
         if self.add_noise < 0:
-            raise ConfigError("[data] add_noise must be non-negative")
+            raise ConfigError(f"[data] add_noise = {self.add_noise}: must be non-negative")
         for key, value in self.truth.items():
             _check_truth(key, value)
-        if not isinstance(self.columns, list) or not all(isinstance(c, str) for c in self.columns):
-            raise ConfigError(
-                f"[data] columns must be a list of column names such as ['t', 'x', 'y', 'u'], "
-                f"got {self.columns!r}"
-            )
 
     def resolve_truth(self, coords: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
         """``truth`` with array files loaded (relative to ``base``, the config's folder) and
@@ -153,13 +167,27 @@ def _check_truth(key: str, value: Any) -> None:
             return
         if value.strip().lower().endswith(".npy"):
             return
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif _is_number(value):
         return
-    elif isinstance(value, list) and not isinstance(value, bool):
-        flat = np.asarray(value, dtype=object).ravel()
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+    elif isinstance(value, list):
+        try:
+            flat = np.asarray(value, dtype=object).ravel()
+        except ValueError:  # ragged nesting
+            flat = np.asarray([None], dtype=object)
+        if flat.size and all(_is_number(v) for v in flat):
             return
-    raise ConfigError(f"[data] truth.{key} = {value!r} is not accepted; give {_TRUTH_FORMS}")
+    raise ConfigError(
+        f"[data] truth.{key} = {show_value(value)} is not accepted; give {_TRUTH_FORMS}"
+    )
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float that is not a bool."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and bool(np.isfinite(float(value)))
+    )
 
 
 @dataclass(frozen=True)
@@ -171,25 +199,64 @@ class ProblemConfig:
     unknowns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if (self.builtin is None) == (self.residual is None):
             raise ConfigError(
                 "[problem] needs exactly one of builtin = '...' or residual = 'file.py:function'"
             )
-        if self.residual is not None and not self.unknowns:
-            raise ConfigError("[problem] a custom residual needs [problem.unknowns]")
+        if self.builtin is not None:
+            from mollifier.pdes import BUILTIN_PROBLEMS
+
+            if self.builtin not in BUILTIN_PROBLEMS:
+                raise ConfigError(
+                    f"[problem] builtin = {self.builtin!r}: must be one of "
+                    f"{sorted(BUILTIN_PROBLEMS)}"
+                )
+        if self.residual is not None:
+            if not self.unknowns:
+                raise ConfigError("[problem] a custom residual needs [problem.unknowns]")
+            if ":" not in self.residual:
+                raise ConfigError(
+                    f"[problem] residual = {self.residual!r}: must look like 'file.py:function' "
+                    "or 'module:function'"
+                )
+            file = self.residual.rsplit(":", 1)[0]
+            if file.endswith(".py") and not Path(file).is_file():
+                raise ConfigError(f"[problem] residual = {self.residual!r}: {file} not found")
         for name, spec in self.unknowns.items():
-            if not isinstance(spec, dict) or spec.get("kind") not in ("constant", "field"):
-                raise ConfigError(f"[problem.unknowns.{name}] needs kind = 'constant' or 'field'")
+            make_unknown(name, spec)
+
+
+def make_unknown(name: str, spec: Mapping[str, Any]) -> Constant | Field:
+    """The :class:`Constant` or :class:`Field` of a ``[problem.unknowns.<name>]`` table."""
+    where = f"[problem.unknowns.{name}]"
+    if spec.get("kind") not in ("constant", "field"):
+        raise ConfigError(f"{where} needs kind = 'constant' or 'field'")
+    options = {k: v for k, v in spec.items() if k != "kind"}
+    cls: type[Constant] | type[Field] = Constant if spec["kind"] == "constant" else Field
+    if cls is Field and isinstance(options.get("axes"), list):
+        options["axes"] = tuple(options["axes"])
+    return _instantiate(cls, options, where)
 
 
 @dataclass(frozen=True)
 class MollifierConfig:
     """Mollifier settings (``[mollifier]``)."""
 
-    width: Any = "auto"
+    width: float | dict[str, float] | Literal["auto"] = "auto"
     kernel: str = "polybump"
     boundary: str = "reflect"
     crop: bool = True
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if isinstance(self.width, dict) and not self.width:
+            raise ConfigError("[mollifier] width = {}: give a width for every axis")
+        for key, value in (("kernel", self.kernel), ("boundary", self.boundary)):
+            try:
+                get_kernel(value) if key == "kernel" else resolve_boundary(value)
+            except ValueError as exc:
+                raise ConfigError(f"[mollifier] {key} = {value!r}: {exc}") from None
 
 
 _REGULARIZATIONS: dict[str, type] = {"tikhonov": Tikhonov, "total_variation": TotalVariation}
@@ -199,16 +266,21 @@ def _option_object(kinds: Mapping[str, type], value: Any, where: str) -> Any:
     """An option object from ``"name"`` or ``{ kind = "name", option = value, ... }``."""
     if isinstance(value, str):
         value = {"kind": value}
-    if not isinstance(value, dict) or value.get("kind") not in kinds:
+    if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
+        value = {"kind": value}
+    if value["kind"] not in kinds:
         raise ConfigError(
             f"{where} must be one of {sorted(kinds)} or a table with kind = one of them and its "
-            f"options; got {value!r}"
+            f"options; got {show_value(value['kind'])}"
         )
     options = {k: v for k, v in value.items() if k != "kind"}
     return _instantiate(kinds[value["kind"]], options, where)
 
 
-def _instantiate(cls: type, options: Mapping[str, Any], where: str) -> Any:
+def _instantiate(
+    cls: type, options: Mapping[str, Any], where: str, section: str | None = None
+) -> Any:
+    """``cls(**options)``; errors name ``where`` (a wrong type: ``section`` and the key)."""
     names = {f.name for f in fields(cls)}
     extra = sorted(set(options) - names)
     if extra:
@@ -217,6 +289,8 @@ def _instantiate(cls: type, options: Mapping[str, Any], where: str) -> Any:
         )
     try:
         return cls(**options)
+    except OptionTypeError as exc:
+        raise _type_error(section or where, exc) from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
@@ -230,7 +304,7 @@ def solver_from_table(table: Any) -> Direct | Network:
     A key that the chosen solver does not have is an error, never ignored.
     """
     if not isinstance(table, dict):
-        raise ConfigError("[solver] must be a table")
+        raise ConfigError(f"[solver] must be a table, got {show_value(table)}")
     options = dict(table)
     method = options.pop("method", "direct")
     if method == "direct":
@@ -238,14 +312,23 @@ def solver_from_table(table: Any) -> Direct | Network:
             options["regularization"] = _option_object(
                 _REGULARIZATIONS, options["regularization"], "[solver] regularization"
             )
-        return _instantiate(Direct, options, "[solver] (method = 'direct')")
+        return _instantiate(Direct, options, "[solver] (method = 'direct')", "[solver]")
     if method == "network":
         if "arch" in options:
             options["arch"] = _option_object(ARCHITECTURES, options["arch"], "[solver] arch")
         if isinstance(options.get("equation_weights"), list):
             options["equation_weights"] = tuple(options["equation_weights"])
-        return _instantiate(Network, options, "[solver] (method = 'network')")
-    raise ConfigError(f"[solver] method must be 'direct' or 'network', got {method!r}")
+        solver: Network = _instantiate(
+            Network, options, "[solver] (method = 'network')", "[solver]"
+        )
+        try:
+            check_device(solver.device)
+        except ValueError as exc:
+            raise ConfigError(
+                f'[solver] device = {solver.device!r}: {exc}; set device = "cpu" in [solver]'
+            ) from None
+        return solver
+    raise ConfigError(f"[solver] method must be 'direct' or 'network', got {show_value(method)}")
 
 
 @dataclass(frozen=True)
@@ -268,6 +351,8 @@ def load_config(path: str | Path) -> FitConfig:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the config ({exc.strerror})") from None
     extra = sorted(set(doc) - {"data", "problem", "mollifier", "solver"})
     if extra:
         raise ConfigError(
@@ -276,12 +361,16 @@ def load_config(path: str | Path) -> FitConfig:
     for required in ("data", "problem"):
         if required not in doc:
             raise ConfigError(f"{p}: missing section [{required}]")
+    for section, table in doc.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{p}: [{section}] must be a table, got {show_value(table)}")
     data_table = dict(doc["data"])
-    if "path" in data_table and not Path(data_table["path"]).is_absolute():
+    if isinstance(data_table.get("path"), str) and not Path(data_table["path"]).is_absolute():
         data_table["path"] = str((p.parent / data_table["path"]).resolve())
     problem_table = dict(doc["problem"])
-    if problem_table.get("residual") and ":" in problem_table["residual"]:
-        file, func = problem_table["residual"].rsplit(":", 1)
+    residual = problem_table.get("residual")
+    if isinstance(residual, str) and ":" in residual:
+        file, func = residual.rsplit(":", 1)
         if file.endswith(".py") and not Path(file).is_absolute():
             problem_table["residual"] = f"{(p.parent / file).resolve()}:{func}"
     try:
@@ -297,8 +386,17 @@ def load_config(path: str | Path) -> FitConfig:
 
 
 def load_residual(spec: str) -> Any:
-    """Import ``"path/to/file.py:function"`` or ``"package.module:function"``."""
-    if ":" not in spec:
+    """Import ``"path/to/file.py:function"`` or ``"package.module:function"``.
+
+    Raises
+    ------
+    ConfigError
+        For a malformed spec, a missing file or a missing function.
+    ResidualError
+        When importing the module fails (a syntax error, an exception at import time, a failed
+        import inside it): the message names the residual's file, the line and the exception.
+    """
+    if not isinstance(spec, str) or ":" not in spec:
         raise ConfigError(
             f"residual {spec!r} must look like 'file.py:function' or 'module:function'"
         )
@@ -311,9 +409,15 @@ def load_residual(spec: str) -> Any:
         if module_spec is None or module_spec.loader is None:
             raise ConfigError(f"cannot import {file}")
         module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            raise _import_failure(str(file), exc) from exc
     else:
-        module = importlib.import_module(target)
+        try:
+            module = importlib.import_module(target)
+        except Exception as exc:
+            raise _import_failure(target, exc) from exc
     try:
         fn = getattr(module, name)
     except AttributeError:
@@ -321,3 +425,12 @@ def load_residual(spec: str) -> Any:
     if not callable(fn):
         raise ConfigError(f"{target}:{name} is not callable")
     return fn
+
+
+def _import_failure(target: str, exc: BaseException) -> ResidualError:
+    """One line for a residual module that fails to import: which module, where, what."""
+    at = raised_at(exc, target) if target.endswith(".py") else None
+    at = at or raised_at(exc)
+    place = f" ({at[0]}, line {at[1]})" if at and at[0] != "<frozen importlib._bootstrap>" else ""
+    what = "has a syntax error" if isinstance(exc, SyntaxError) else "failed to import"
+    return ResidualError(f"residual module {target} {what}{place}: {describe_exception(exc)}")

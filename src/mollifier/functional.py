@@ -7,9 +7,10 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from mollifier._conv import Extrapolate, convolve_axis, resolve_boundary
-from mollifier.kernels import AbstractKernel, get_kernel, stencil
-from mollifier.layers import DEFAULT_KERNEL
+from mollifier._conv import Extrapolate, convolve_axis, min_axis_length, resolve_boundary
+from mollifier._options import show_value
+from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil
+from mollifier.layers import DEFAULT_KERNEL, check_stencil_size
 
 __all__ = ["derivative"]
 
@@ -100,6 +101,22 @@ def derivative(
         raise ValueError("u must have at least one dimension")
     if not torch.isfinite(t).all():
         raise ValueError("u contains NaN or inf; mask or fill missing samples first")
+    if not -t.ndim <= axis < t.ndim:
+        raise ValueError(f"axis {axis} is out of range for an array with {t.ndim} dimensions")
+    for name, value in (("spacing", spacing), ("width", width)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"{name} must be a number, got {show_value(value)}")
+    spacing, width = float(spacing), float(width)
+    check_width(k, k._check_order(order), spacing=spacing, width=width, axis=axis)
+    radius = check_stencil_size(spacing=spacing, width=width, axis=axis)
+    dim = axis % t.ndim
+    need = min_axis_length(radius, bnd)
+    if t.shape[dim] < need:  # refused before the stencil is built
+        raise ValueError(
+            f"derivative along axis {axis}: axis {dim} has {t.shape[dim]} points, but width "
+            f"{width:g} (a stencil of radius {radius}) with boundary {bnd!r} needs at least "
+            f"{need}; use a smaller width or a larger grid"
+        )
     taps_np: np.ndarray = stencil(k, order, spacing=spacing, width=width)
     taps = torch.as_tensor(taps_np.copy(), dtype=t.dtype, device=t.device)[None]
     try:

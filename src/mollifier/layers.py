@@ -24,10 +24,18 @@ from mollifier._conv import (
     resolve_boundary,
     resolve_method,
 )
+from mollifier._options import show_value
 from mollifier.grid import Grid
 from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil, stencil_radius
 
-__all__ = ["DEFAULT_KERNEL", "OPERATOR_CACHE_SIZE", "MollifierLayer", "parse_spec"]
+__all__ = [
+    "DEFAULT_KERNEL",
+    "MAX_POINTS_PER_WIDTH",
+    "OPERATOR_CACHE_SIZE",
+    "MollifierLayer",
+    "check_stencil_size",
+    "parse_spec",
+]
 
 #: Kernel used when none is given: chosen by measured order-4 accuracy per width
 #: (benchmarks/kernel_families.py, docs/kernels.md).
@@ -36,6 +44,62 @@ DEFAULT_KERNEL = "polybump"
 #: Dense axis operators a layer keeps (least recently used dropped first); each holds
 #: ``len(orders) × n²`` numbers.
 OPERATOR_CACHE_SIZE = 16
+
+
+#: Widest kernel, in grid points per width (``width / spacing``), a layer or
+#: :func:`~mollifier.derivative` builds. Stencils cost about 0.25 ms per tap to build on one CPU
+#: core (exact quadrature per cell), so this bounds a stencil's build at about two seconds; a
+#: wider request is refused before anything is built. Subsample the data instead: a kernel
+#: spanning thousands of points averages far more samples than it needs.
+MAX_POINTS_PER_WIDTH = 4096
+
+
+def check_stencil_size(
+    *,
+    spacing: float,
+    width: float,
+    axis: str | int,
+    n: int | None = None,
+    boundary: str | Extrapolate = "reflect",
+) -> int:
+    """Refuse a stencil too long to build, or too long for an axis of ``n`` points, before it is
+    built; return its radius.
+
+    Raises
+    ------
+    ValueError
+        If ``width / spacing`` exceeds :data:`MAX_POINTS_PER_WIDTH`, or the stencil of
+        ``2 * radius + 1`` taps needs more points than the axis has under ``boundary``.
+
+    Examples
+    --------
+    >>> check_stencil_size(spacing=0.1, width=0.5, axis="x", n=100)
+    8
+    >>> try:
+    ...     check_stencil_size(spacing=0.1, width=50.0, axis="x", n=100)
+    ... except ValueError as exc:
+    ...     print(str(exc)[:60])
+    width 50 along axis 'x' needs a stencil of 1007 points (radi
+    """
+    h, w = float(spacing), float(width)
+    if not (np.isfinite(h) and np.isfinite(w) and h > 0 and w > 0):
+        return 0  # check_width names the bad value
+    radius = stencil_radius(spacing=h, width=w) if w / h < 1e12 else -1
+    if n is not None and radius >= 0:
+        need = min_axis_length(radius, resolve_boundary(boundary))
+        if n < need:
+            raise ValueError(
+                f"width {w:g} along axis {axis!r} needs a stencil of {2 * radius + 1} points "
+                f"(radius {radius}); with boundary {boundary!r} the axis needs at least {need} "
+                f"points, but it has {n} (spacing {h:g}). Use a smaller width"
+            )
+    if w / h > MAX_POINTS_PER_WIDTH:
+        raise ValueError(
+            f"width {w:g} along axis {axis!r} spans {w / h:.3g} grid points (spacing {h:g}); "
+            f"at most {MAX_POINTS_PER_WIDTH} are supported (building such a stencil would take "
+            "minutes). Use a smaller width, or subsample the data to a coarser spacing"
+        )
+    return radius
 
 
 def parse_spec(spec: str | Sequence[str], axes: Sequence[str]) -> tuple[int, ...]:
@@ -53,6 +117,13 @@ def parse_spec(spec: str | Sequence[str], axes: Sequence[str]) -> tuple[int, ...
             )
         orders[list(axes).index(a)] += 1
     return tuple(orders)
+
+
+def _number(name: str, axis: str, value: Any) -> float:
+    """``float(value)`` for a real number (not a bool); ``TypeError`` naming ``name`` otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} along axis {axis!r} must be a number, got {show_value(value)}")
+    return float(value)
 
 
 def _per_axis(name: str, value: Any, axes: tuple[str, ...]) -> tuple[Any, ...]:
@@ -166,11 +237,18 @@ class MollifierLayer(nn.Module):
                 f"got {max_order!r}"
             )
         self.max_order = max_order
-        spacings = tuple(float(s) for s in _per_axis("spacing", spacing, axes))
-        widths = tuple(float(w) for w in _per_axis("width", width, axes))
+        spacings = tuple(
+            _number("spacing", a, s)
+            for a, s in zip(axes, _per_axis("spacing", spacing, axes), strict=True)
+        )
+        widths = tuple(
+            _number("width", a, w)
+            for a, w in zip(axes, _per_axis("width", width, axes), strict=True)
+        )
         for a, h, w in zip(axes, spacings, widths, strict=True):
             for order in range(max_order + 1):
                 check_width(self.kernel, order, spacing=h, width=w, axis=a)
+            check_stencil_size(spacing=h, width=w, axis=a)
         self.spacing = dict(zip(axes, spacings, strict=True))
         self.width = dict(zip(axes, widths, strict=True))
         self.radius = {

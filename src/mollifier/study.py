@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from mollifier.config import FitConfig, load_residual
+from mollifier.config import FitConfig, load_residual, make_unknown
 from mollifier.grid import Grid
 from mollifier.inverse import MLP, Direct, Network, Result, refine_width
+from mollifier.inverse.problem import constant_fields
 from mollifier.inverse.unknowns import Constant, Field
 from mollifier.io.dataset import Dataset, load_dataset
 
@@ -100,18 +101,9 @@ def build_problem(config: FitConfig, ds: Dataset) -> Any:
     if pc.builtin is not None:
         return problem_from_dataset(ds, pc.builtin, **options)
     residual = load_residual(pc.residual or "")
-    unknowns: dict[str, Constant | Field] = {}
-    for name, spec in pc.unknowns.items():
-        spec = dict(spec)
-        kind = spec.pop("kind")
-        try:
-            if kind == "constant":
-                unknowns[name] = Constant(**spec)
-            else:
-                spec["axes"] = tuple(spec.get("axes", ()))
-                unknowns[name] = Field(**spec)
-        except TypeError as exc:
-            raise ValueError(f"[problem.unknowns.{name}]: {exc}") from None
+    unknowns: dict[str, Constant | Field] = {
+        name: make_unknown(name, spec) for name, spec in pc.unknowns.items()
+    }
     truth = {k: v for k, v in ds.truth.items() if k in unknowns}
     return InverseProblem(
         grid=Grid(**ds.coords),
@@ -139,6 +131,13 @@ def run_fit(
         raise ValueError(f"resume applies to the network solver, not {config.solver!r}")
     t0 = time.perf_counter()
     ds = load_study_data(config)
+    constant = constant_fields(ds.fields)
+    if constant:
+        raise ValueError(
+            f"{config.data.path}: data {constant} are constant (all observed values equal); "
+            "their derivatives vanish, so they cannot determine any unknown. Check [data] "
+            "fields and the file"
+        )
     problem = build_problem(config, ds)
     problem = refine_width(problem)
     run: dict[str, Any] = {}

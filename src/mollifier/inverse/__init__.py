@@ -19,7 +19,7 @@ from mollifier.inverse.network import (
     PirateNet,
     TrainingDivergedError,
 )
-from mollifier.inverse.problem import InverseProblem
+from mollifier.inverse.problem import InverseProblem, ResidualError
 from mollifier.inverse.result import Result
 from mollifier.inverse.solver import AbstractSolver
 from mollifier.inverse.unknowns import Constant, Field
@@ -36,6 +36,7 @@ __all__ = [
     "NonAffineResidualError",
     "PINNsFormer",
     "PirateNet",
+    "ResidualError",
     "Result",
     "Tikhonov",
     "TotalVariation",

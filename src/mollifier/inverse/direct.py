@@ -430,6 +430,7 @@ def solve_direct(
                 for j, n in enumerate(constants):
                     theta[aff.slices[n]] = sol[j]
                 b_eff = b + c @ sol
+                _blank_unused_constants(c_red, constants, aff, theta, diagnostics)
             else:
                 b_eff = b
             ab = np.bincount(idx, weights=a * b_eff, minlength=m)
@@ -446,6 +447,7 @@ def solve_direct(
                 theta[aff.slices[n]] = sol[j]
             diagnostics["solver"] = "dense least squares"
             diagnostics["condition_number"] = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
+            _blank_unused_constants(c, constants, aff, theta, diagnostics)
     else:
         reg = regularization if regularization is not None else Tikhonov()
         theta = _solve_regularised(aff, b, field_names, reg, diagnostics)
@@ -457,6 +459,23 @@ def solve_direct(
         unknowns[n] = float(v[0]) if not aff.shapes[n] else v.reshape(aff.shapes[n])
     result = _finish(problem, aff, theta, unknowns, unidentified, diagnostics, t0)
     return result
+
+
+def _blank_unused_constants(
+    c: np.ndarray,
+    constants: list[str],
+    aff: _Affine,
+    theta: np.ndarray,
+    diagnostics: dict[str, Any],
+) -> None:
+    """Constants whose least-squares column vanishes (the residual does not change with them)
+    are not identifiable: NaN, listed in ``diagnostics["unidentifiable_constants"]``."""
+    norms = np.linalg.norm(c, axis=0)
+    dead = [n for j, n in enumerate(constants) if not norms[j] > 1e-12 * max(norms.max(), 1e-300)]
+    for n in dead:
+        theta[aff.slices[n]] = np.nan
+    if dead:
+        diagnostics["unidentifiable_constants"] = dead
 
 
 def _footprint(aff: _Affine, name: str) -> np.ndarray:

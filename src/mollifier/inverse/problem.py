@@ -24,20 +24,130 @@ import numpy as np
 import torch
 
 from mollifier._conv import Extrapolate
+from mollifier._options import show_value
+from mollifier._user_code import code_location, describe_exception, function_name, raised_at
 from mollifier.derivatives import AbstractDerivatives, MollifierDerivatives
 from mollifier.grid import Grid
 from mollifier.inverse.autowidth import choose_widths, width_bounds
 from mollifier.inverse.solver import AbstractSolver, refine_auto_width
 from mollifier.inverse.unknowns import Constant, Field, Namespace
-from mollifier.kernels import AbstractKernel, get_kernel
+from mollifier.kernels import AbstractKernel, get_kernel, stencil_radius
 from mollifier.layers import DEFAULT_KERNEL, MollifierLayer
 
 if TYPE_CHECKING:
     from mollifier.inverse.result import Result
 
-__all__ = ["InverseProblem", "Residual"]
+__all__ = [
+    "NOISE_DOMINATED",
+    "InverseProblem",
+    "Residual",
+    "ResidualError",
+    "ResidualTypeError",
+    "constant_fields",
+    "noise_fraction",
+]
 
 Residual = Callable[[Namespace, AbstractDerivatives, Namespace], Any]
+
+#: A data field whose estimated white-noise variance (:func:`noise_fraction`) is more than this
+#: fraction of its total variance is mostly noise: results fitted to it are marked unreliable.
+NOISE_DOMINATED = 0.5
+
+
+class ResidualError(ValueError):
+    """The residual function (or its module) failed: it raised, returned something that is not a
+    residual on the grid, or reduced the residual to fewer values than grid nodes. The message
+    names the function, its file and line, and the exception; the original is ``__cause__``."""
+
+
+class ResidualTypeError(ResidualError, TypeError):
+    """The residual function returned something other than a tensor or a tuple, list or dict of
+    tensors (``None``, a float, a string, ...)."""
+
+
+def residual_failure(fn: Any, exc: BaseException, what: str = "raised") -> ResidualError:
+    """A :class:`ResidualError` for ``exc`` raised inside the residual ``fn`` (one line)."""
+    where = code_location(fn)
+    at = raised_at(exc, where[0] if where else None) or raised_at(exc)
+    place = f" ({at[0]}, line {at[1]}, in {at[2]})" if at else ""
+    return ResidualError(
+        f"the residual {function_name(fn)}{place} {what} {describe_exception(exc)}"
+    )
+
+
+def _residual_name(fn: Any) -> str:
+    """``residual (my_pde.py, line 3)`` for a Python function; the name alone otherwise."""
+    where = code_location(fn)
+    return function_name(fn) + (f" ({where[0]}, line {where[1]})" if where else "")
+
+
+def constant_fields(data: Mapping[str, Any]) -> list[str]:
+    """Names of the fields whose observed (finite) values are all equal, e.g. all zero: their
+    derivatives vanish, so they cannot determine any unknown.
+
+    Examples
+    --------
+    >>> constant_fields({"u": np.zeros(5), "v": np.arange(5.0)})
+    ['u']
+    """
+    out = []
+    for name, values in data.items():
+        arr = np.asarray(values, dtype=float)
+        seen = arr[np.isfinite(arr)]
+        if seen.size and np.all(seen == seen[0]):
+            out.append(name)
+    return out
+
+
+def noise_fraction(values: np.ndarray) -> float:
+    """Estimated fraction of a gridded field's variance that is white noise, 0 to 1.
+
+    Along each axis with at least 8 points, third differences remove a smooth signal (up to its
+    third derivative times ``spacing³``) and scale white noise of variance ``σ²`` to ``20 σ²``,
+    so ``σ̂² = median-based variance of Δ³u / 20``; the smallest estimate over the axes is
+    divided by the field's variance. NaN (unobserved) values are skipped; ``nan`` when no axis
+    is long enough or the field is constant.
+
+    Examples
+    --------
+    >>> x = np.linspace(0, 1, 200)
+    >>> smooth = np.sin(2 * np.pi * x)
+    >>> noise_fraction(smooth) < 1e-3
+    True
+    >>> noise_fraction(np.random.default_rng(0).standard_normal(200)) > 0.8
+    True
+    """
+    u = np.asarray(values, dtype=float)
+    total = float(np.nanvar(u)) if np.isfinite(u).any() else 0.0
+    if not total > 0:
+        return float("nan")
+    best = float("inf")
+    for axis in range(u.ndim):
+        if u.shape[axis] < 8:
+            continue
+        d3 = np.diff(u, n=3, axis=axis)
+        d3 = d3[np.isfinite(d3)]
+        if d3.size < 5:
+            continue
+        # robust variance: (1.4826 MAD)², insensitive to a few outliers and to signal spikes
+        mad = float(np.median(np.abs(d3 - np.median(d3))))
+        best = min(best, (1.4826 * mad) ** 2 / 20.0)
+    if not np.isfinite(best):
+        return float("nan")
+    return min(1.0, best / total)
+
+
+class _TrackingNamespace(Namespace):
+    """A :class:`Namespace` that records which names the residual reads."""
+
+    def __init__(self, role: str, values: Mapping[str, Any]) -> None:
+        super().__init__(role, values)
+        object.__setattr__(self, "_used", set())
+
+    def __getattr__(self, name: str) -> Any:
+        value = super().__getattr__(name)
+        object.__getattribute__(self, "_used").add(name)
+        return value
 
 
 class _RecordingDerivatives(AbstractDerivatives):
@@ -50,6 +160,10 @@ class _RecordingDerivatives(AbstractDerivatives):
     def _compute(self, q: Any, orders: tuple[int, ...]) -> torch.Tensor:
         self.orders.append(orders)
         return q if isinstance(q, torch.Tensor) else torch.as_tensor(q, dtype=torch.float64)
+
+
+def _returned(out: Any) -> str:
+    return "None" if out is None else f"a {type(out).__name__}"
 
 
 def _equation_terms(out: Any) -> dict[str, Any]:
@@ -136,7 +250,24 @@ class InverseProblem:
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be a mollifier.Grid, got {type(grid).__name__}")
         if not callable(residual):
-            raise TypeError("residual must be a callable residual(f, d, p)")
+            raise TypeError(
+                f"residual must be a callable residual(f, d, p), got {type(residual).__name__}"
+            )
+        for arg, value, example in (
+            ("data", data, "{'u': u}, observed fields by name"),
+            ("unknowns", unknowns, "{'nu': ml.Constant()}"),
+            ("known", known, "{'m': m}, known inputs by name"),
+            ("truth", truth, "{'nu': 0.1}"),
+        ):
+            if value is not None and not isinstance(value, Mapping):
+                raise TypeError(
+                    f"{arg} must be a dict such as {example}, got {type(value).__name__}"
+                )
+            bad = [k for k in (value or {}) if not isinstance(k, str) or not k.isidentifier()]
+            if bad:
+                raise TypeError(
+                    f"{arg} keys must be names usable as f.<name> / p.<name>, got {bad!r}"
+                )
         self.grid = grid
         self.residual = residual
         self.kernel = get_kernel(kernel)
@@ -157,6 +288,7 @@ class InverseProblem:
                     f"data {name!r} has {int(bad.sum())} NaN or inf values at observed nodes; "
                     "remove them or pass mask= marking those nodes unobserved"
                 )
+
         self.known = {}
         for name, value in (known or {}).items():
             arr = np.asarray(value, dtype=np.float64)
@@ -188,6 +320,7 @@ class InverseProblem:
                     raise ValueError(f"field {name!r}: axes {u.axes} must follow grid order")
         self.unknowns = dict(unknowns)
         self.truth = dict(truth or {})
+        self.noise_fraction = {name: noise_fraction(arr) for name, arr in self.data.items()}
         for name in self.truth:
             if name not in self.unknowns:
                 raise ValueError(f"truth given for {name!r}, which is not an unknown")
@@ -214,14 +347,17 @@ class InverseProblem:
         else:
             self.width_rule = "given"
             self.width = self._resolve_width(width)  # type: ignore[arg-type]  # str → error
+        # Known before any stencil is built: the cropped band leaves no interior node.
+        radius = {
+            a: stencil_radius(spacing=grid.spacing[a], width=self.width[a]) for a in grid.axes
+        }
+        cropped = self.crop and self.boundary not in ("periodic", "valid")
+        if cropped and any(2 * radius[a] >= n for a, n in zip(grid.axes, grid.shape, strict=True)):
+            raise ValueError(self._no_interior(radius))
         self.layer = self.make_layer()
         self.interior = self._interior_mask()
         if not self.interior.any():
-            raise ValueError(
-                f"no interior nodes remain after cropping the stencil radius {self.layer.radius} "
-                f"from a grid of shape {grid.shape}; use smaller widths, boundary='periodic', or "
-                "crop=False"
-            )
+            raise ValueError(self._no_interior(self.layer.radius))
         self.equation_scale = self._equation_scales()
         if self.width_rule == "spectral":
             # the registered refinement (the direct solver's stability ladder, when it applies)
@@ -230,6 +366,14 @@ class InverseProblem:
                 self.__dict__.update(refined.__dict__)
 
     # -- construction helpers --------------------------------------------------------------
+    def _no_interior(self, radius: Mapping[str, int]) -> str:
+        widths = ", ".join(f"{a} = {w:g}" for a, w in self.width.items())
+        return (
+            f"no interior nodes remain after cropping the stencil radius {dict(radius)} from a "
+            f"grid of shape {self.grid.shape} (widths {widths}); use smaller widths, "
+            "boundary='periodic', or crop=False"
+        )
+
     def _grid_array(self, what: str, value: Any) -> np.ndarray:
         arr = np.asarray(value)
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
@@ -246,12 +390,22 @@ class InverseProblem:
                     f"width must give every grid axis {self.grid.axes}: missing {missing}, "
                     f"unknown {extra}"
                 )
-            return {a: float(width[a]) for a in self.grid.axes}
-        if isinstance(width, str):
+            out = {a: width[a] for a in self.grid.axes}
+        elif isinstance(width, (str, bool)) or not isinstance(width, (int, float, np.number)):
             raise ValueError(
-                f"width must be a number, a mapping of axis to number, or 'auto'; got {width!r}"
+                "width must be a number, a mapping of axis to number, or 'auto'; got "
+                f"{show_value(width)}"
             )
-        return {a: float(width) for a in self.grid.axes}
+        else:
+            out = {a: width for a in self.grid.axes}
+        for a, w in out.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.number)):
+                raise ValueError(f"width along axis {a!r} must be a number, got {show_value(w)}")
+            if not (np.isfinite(w) and w > 0):
+                raise ValueError(
+                    f"width along axis {a!r} must be a positive number, got {show_value(w)}"
+                )
+        return {a: float(w) for a, w in out.items()}
 
     def with_width(self, width: float | Mapping[str, float]) -> InverseProblem:
         """The same problem with other (explicit) widths."""
@@ -360,7 +514,10 @@ class InverseProblem:
             if known is None
             else Namespace("field", {**fields, **known})
         )
-        out = self.residual(f, d, Namespace("unknown", params))
+        try:
+            out = self.residual(f, d, Namespace("unknown", params))
+        except Exception as exc:
+            raise residual_failure(self.residual, exc) from exc
         return self._stack(out)
 
     def _stack(self, out: Any) -> torch.Tensor:
@@ -401,18 +558,53 @@ class InverseProblem:
             ) from None
 
     def _dry_run(self) -> list[tuple[int, ...]]:
+        """Call the residual once on the data with identity derivatives: record the derivative
+        orders it asks for and the unknowns it reads, and check what it returns."""
         rec = _RecordingDerivatives(self.grid.axes)
         fields = {k: torch.as_tensor(v) for k, v in self.data.items()}
+        params = _TrackingNamespace("unknown", self._initial_params())
         try:
-            out = self.residual(
-                self.fields_namespace(fields), rec, Namespace("unknown", self._initial_params())
-            )
-        except AttributeError as exc:
-            raise ValueError(f"residual: {exc}") from None
-        self.equations = tuple(_equation_terms(out))
-        self._to_grid(self._stack(out))
+            out = self.residual(self.fields_namespace(fields), rec, params)
+        except Exception as exc:
+            raise residual_failure(self.residual, exc) from exc
+        name = _residual_name(self.residual)
+        try:
+            self.equations = tuple(_equation_terms(out))
+        except TypeError as exc:
+            raise ResidualTypeError(
+                f"the residual {name} returned {_returned(out)}: {exc}"
+            ) from None
+        try:
+            self._to_grid(self._stack(out))
+        except ValueError as exc:
+            raise ResidualError(f"{exc} (the residual {name})") from None
+        size = int(np.prod(self.grid.shape))
+        for eq, term in _equation_terms(out).items():
+            if isinstance(term, torch.Tensor) and size > 1 and term.numel() < size:
+                which = "" if eq == "residual" else f"equation {eq!r} of "
+                if term.numel() == 1:
+                    raise ResidualError(
+                        f"{which}the residual {name} returned a single number (shape "
+                        f"{tuple(term.shape)}); it must return the residual at every grid node "
+                        f"(shape {self.grid.shape}). Do not reduce it with .sum(), .mean() or a "
+                        "norm: the solvers form their own loss"
+                    )
+                raise ResidualError(
+                    f"{which}the residual {name} returned shape {tuple(term.shape)}, fewer values "
+                    f"than the {size} grid nodes {self.grid.shape}; it looks reduced along an "
+                    "axis (.sum(dim), .mean(dim)); return the residual at every node"
+                )
         if not rec.orders:
-            raise ValueError("the residual never calls d(...); it must mollify its terms")
+            raise ResidualError(
+                f"the residual {name} never calls d(...); it must mollify its terms"
+            )
+        unused = [n for n in self.unknowns if n not in object.__getattribute__(params, "_used")]
+        if unused:
+            raise ResidualError(
+                f"the residual {name} never reads the unknowns {unused} (p.{unused[0]}), so the "
+                "data cannot determine them; remove them from unknowns or use them in the "
+                "residual"
+            )
         return rec.orders
 
     def _initial_params(self) -> dict[str, torch.Tensor]:
@@ -476,7 +668,48 @@ class InverseProblem:
                 f"solve() takes a solver object such as ml.Direct() or ml.Network(...), got "
                 f"{solver!r}"
             )
-        return solver.solve(self, **run)
+        result = solver.solve(self, **run)
+        self.assess(result)
+        return result
+
+    def assess(self, result: Result) -> Result:
+        """Mark ``result`` unreliable (:meth:`Result.mark_unreliable`) where the data cannot
+        support it: a data field that is mostly noise (:func:`noise_fraction` above
+        :data:`NOISE_DOMINATED`) or constant (:func:`constant_fields`), an unknown with no
+        estimate, or a positive unknown estimated
+        non-positive (a constant, or more than a tenth of a field's estimated nodes)."""
+        for name in constant_fields(self.data):
+            result.mark_unreliable(
+                f"data {name!r} is constant: its derivatives vanish, so it determines nothing"
+            )
+        for name, frac in self.noise_fraction.items():
+            if frac > NOISE_DOMINATED:
+                result.mark_unreliable(
+                    f"data {name!r} is mostly noise: about {frac:.0%} of its variance is white "
+                    "noise (estimated from third differences), so the unknowns fitted to it "
+                    "are not meaningful"
+                )
+        for name, unknown in self.unknowns.items():
+            value = np.asarray(result.unknowns.get(name, np.nan), dtype=float)
+            finite = value[np.isfinite(value)]
+            if finite.size == 0:
+                result.mark_unreliable(
+                    f"unknown {name!r} is not identifiable from these data (no estimate)"
+                )
+                continue
+            nonpositive = int(np.sum(finite <= 0))
+            if not unknown.positive or nonpositive == 0:
+                continue
+            if value.ndim == 0:
+                result.mark_unreliable(
+                    f"unknown {name!r} is declared positive but came out {float(value):.4g}"
+                )
+            elif nonpositive > 0.1 * finite.size:
+                result.mark_unreliable(
+                    f"field {name!r} is declared positive but {nonpositive} of its {finite.size} "
+                    "estimated nodes are <= 0"
+                )
+        return result
 
     def __repr__(self) -> str:
         return (

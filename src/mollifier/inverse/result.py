@@ -172,6 +172,13 @@ class Result:
         Solver options, kernel, boundary, versions.
     diagnostics : dict
         Solver-specific facts (affinity, structure, unidentifiable nodes, steps, ...).
+    status : {"ok", "unreliable"}
+        ``"unreliable"`` when the data cannot support the answer (data that are mostly noise, an
+        unknown with no estimate, a positive unknown estimated non-positive, ...); ``reasons``
+        then says why, one sentence each. Set by :meth:`mark_unreliable`
+        (:meth:`InverseProblem.assess` applies the checks after every solve).
+    reasons : list of str
+        Why the status is not ``"ok"``.
     """
 
     method: str
@@ -192,6 +199,14 @@ class Result:
     config: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    reasons: list[str] = field(default_factory=list)
+
+    def mark_unreliable(self, reason: str) -> None:
+        """Set :attr:`status` to ``"unreliable"`` and record ``reason`` (once)."""
+        self.status = "unreliable"
+        if reason not in self.reasons:
+            self.reasons.append(reason)
 
     def __post_init__(self) -> None:
         if self.equations:
@@ -253,6 +268,8 @@ class Result:
         """The ``result.json`` document (its top-level keys are a contract)."""
         return to_jsonable(
             {
+                "status": self.status,
+                "reasons": list(self.reasons),
                 "unknowns": {k: _summary_value(v) for k, v in self.unknowns.items()},
                 "metrics": self.metrics,
                 "widths": self.widths,
@@ -267,7 +284,8 @@ class Result:
         )
 
     def summary(self) -> str:
-        """A plain-text table of the unknowns and, when known, their errors.
+        """A plain-text table of the unknowns and, when known, their errors, after the
+        :attr:`status` line (and its reasons).
 
         For a network result it adds, per data field, the fraction of the data's variance its
         fitted field leaves unexplained (:meth:`data_misfit`), and a warning above
@@ -277,6 +295,8 @@ class Result:
             f"method: {self.method}   wall time: {self.wall_time_s:.2f} s   "
             f"peak memory: {self.peak_memory_mb:.0f} MB"
         ]
+        lines.append(f"status: {self.status}")
+        lines.extend(f"  unreliable: {reason}" for reason in self.reasons)
         lines.append(
             "widths: "
             + ", ".join(f"{a}={w:.4g}" for a, w in self.widths.items() if isinstance(w, float))

@@ -6,6 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mollifier._options import check_fields
+
 __all__ = ["Constant", "Field", "Namespace"]
 
 
@@ -26,8 +28,7 @@ class Constant:
     positive: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.init, (int, float)) or self.init != self.init:
-            raise ValueError(f"Constant.init must be a finite number, got {self.init!r}")
+        check_fields(self)
         if self.positive and self.init <= 0:
             raise ValueError(f"Constant(positive=True) needs init > 0, got {self.init}")
 
@@ -56,8 +57,9 @@ class Field:
     representation: str = "auto"
 
     def __post_init__(self) -> None:
-        if isinstance(self.axes, str):
+        if isinstance(self.axes, (str, list)):
             object.__setattr__(self, "axes", tuple(self.axes))
+        check_fields(self)
         if not self.axes or len(set(self.axes)) != len(self.axes):
             raise ValueError(f"Field.axes must name one or more distinct axes, got {self.axes!r}")
         if self.representation not in ("auto", "channel", "grid"):

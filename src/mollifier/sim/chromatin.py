@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mollifier._limits import check_memory
 from mollifier.io.dataset import Dataset
 from mollifier.sim._chromatin_model import (
     Boundary,
@@ -493,6 +494,12 @@ def simulate_chromatin(
     if int(n) != n or n < 8:
         raise ValueError(f"n must be an integer >= 8, got {n}")
     n = int(n)
+    # about 30 grid-sized float64 arrays live at once (fields, spectral operators, FFT buffers)
+    check_memory(
+        30 * 8 * n * n,
+        f"simulate_chromatin on a {n} × {n} grid",
+        hint="use a smaller n (mollifier simulate chromatin --grid)",
+    )
     _positive("length", length)
     if noise is not None and not (hasattr(noise, "apply") and hasattr(noise, "describe")):
         raise ValueError(f"noise must have apply(clean, rng) and describe(), got {noise!r}")

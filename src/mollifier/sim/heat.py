@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from scipy.interpolate import RectBivariateSpline
 from scipy.sparse.linalg import factorized, spsolve
 
+from mollifier._limits import check_memory
 from mollifier.io.dataset import Dataset
 from mollifier.sim.noise import AbstractNoise, GaussianNoise
 from mollifier.sim.random_fields import LognormalLambda
@@ -476,6 +477,16 @@ def simulate_heat(
     noise = GaussianNoise(0.01) if noise is None else noise
     if not isinstance(noise, AbstractNoise):
         raise ValueError(f"noise must be an AbstractNoise, got {type(noise).__name__}")
+    fine = ((nx - 1) * int(refine) + 1) * ((ny - 1) * int(refine) + 1)
+    frames = int(n_times) if form == "transient" and isinstance(n_times, int) else 0
+    # A lower bound: the 5-point matrix (5 entries of 12 bytes per node), about six node-sized
+    # float64 arrays, and the transient solution's frames; the sparse factorisation comes on top.
+    check_memory(
+        fine * (60 + 6 * 8 + 8 * frames),
+        f"simulate_heat on a fine grid of {(nx - 1) * int(refine) + 1} × "
+        f"{(ny - 1) * int(refine) + 1} nodes (n = {(nx, ny)}, refine = {int(refine)})",
+        hint="use a smaller n (mollifier simulate heat --grid) or refine (--refine)",
+    )
     lengths = (float(length[0]), float(length[1]))
     xc, yc = np.linspace(0.0, lengths[0], nx), np.linspace(0.0, lengths[1], ny)
     xf = np.linspace(0.0, lengths[0], (nx - 1) * refine + 1)

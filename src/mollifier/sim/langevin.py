@@ -23,11 +23,13 @@ from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 from scipy.interpolate import CubicSpline
 
+from mollifier._limits import check_memory
 from mollifier.io.dataset import Dataset
 from mollifier.sim.noise import AbstractNoise, GaussianNoise
 from mollifier.sim.random_fields import gaussian_random_field
 
 __all__ = [
+    "MAX_PARTICLE_STEPS",
     "AbstractForcing",
     "RandomForcing",
     "SineForcing",
@@ -306,6 +308,12 @@ def langevin_mean_ode(
     return np.asarray(sol.y[0], dtype=np.float64)
 
 
+#: Most particle steps (Euler steps × particles) :func:`simulate_langevin` takes; the default
+#: run has 2·10⁷, which took 0.9 s on a shared 2-core CPU, so the limit is a run of about a
+#: minute there. Larger requests are refused up front rather than left running.
+MAX_PARTICLE_STEPS = 10**9
+
+
 def simulate_langevin(
     *,
     n_times: int = 201,
@@ -398,6 +406,19 @@ def simulate_langevin(
         raise ValueError(f"dt_sim must lie in (0, output spacing {spacing:.6g}], got {dt_sim}")
     substeps = math.ceil(spacing / dt_sim * (1 - 1e-12))
     dt = spacing / substeps
+    steps = (n_times - 1) * substeps
+    if steps * n_particles > MAX_PARTICLE_STEPS:
+        raise ValueError(
+            f"{n_times} output times × {substeps} Euler steps each × {n_particles} particles is "
+            f"{steps * n_particles:.2g} particle steps, above the {MAX_PARTICLE_STEPS:.0e} this "
+            "simulator takes (such a run would take minutes); use fewer output times "
+            "(mollifier simulate langevin --grid), fewer particles (--particles) or a larger dt_sim"
+        )
+    check_memory(
+        8 * (steps + (trajectories + 2) * n_times + 3 * n_particles),
+        f"simulate_langevin with {n_times} output times and {n_particles} particles",
+        hint="use fewer output times or particles",
+    )
 
     particle_seed, noise_seed = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(particle_seed)

@@ -58,7 +58,8 @@ def load_numbers(p: Path, ncolumns: int, delimiter: str | None) -> np.ndarray:
                 encoding="utf-8",
             )
     except ValueError as exc:
-        raise FileFormatError(f"{p}: malformed data rows: {exc}") from None
+        where = _bad_cell(p, delimiter) or str(exc)
+        raise FileFormatError(f"{p}: malformed data rows: {where}") from None
     if data.size == 0:
         return np.empty((0, ncolumns))
     if data.shape[1] != ncolumns:
@@ -66,6 +67,22 @@ def load_numbers(p: Path, ncolumns: int, delimiter: str | None) -> np.ndarray:
             f"{p}: the data rows have {data.shape[1]} columns but the header names {ncolumns}"
         )
     return data
+
+
+def _bad_cell(p: Path, delimiter: str | None) -> str | None:
+    """The first data cell that is not a number, by its line in the file (header included)."""
+    with open(p, encoding="utf-8", errors="replace") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            text = line.strip()
+            if line_no == 1 or not text or text.startswith(("#", "%")):
+                continue
+            for j, cell in enumerate(text.split(delimiter)):
+                try:
+                    float(cell)
+                except ValueError:
+                    shown = "an empty cell" if not cell.strip() else repr(cell.strip())
+                    return f"line {line_no}, column {j + 1}: cannot read {shown} as a number"
+    return None
 
 
 def column(names: list[tuple[str, str | None]], *candidates: str) -> int | None:

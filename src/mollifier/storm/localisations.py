@@ -209,8 +209,8 @@ class Localisations:
             raise UnitError(
                 f"{where}the localisations span only {span:.3g} nm (1st-99th percentile), far "
                 f"less than a nucleus (> {MIN_EXTENT_NM:g} nm); are the coordinates in µm or "
-                "camera pixels rather than nm? Declare the unit (unit='um' or 'px' with a "
-                "pixel size)"
+                "camera pixels rather than nm? Declare the unit (--unit um, or --unit px with "
+                "--pixel-size; unit=... in Python)"
             )
         if span > MAX_EXTENT_NM:
             raise UnitError(

@@ -81,7 +81,7 @@ def read_density_map(
         if chosen is None:
             raise UnitError(
                 f"{source}: the density map does not say its coordinate unit; give unit='nm', "
-                "'um' or 'px' (with pixel_size)"
+                "'um' or 'px' (with pixel_size), or --unit on the command line"
             )
         scale = length_unit_nm(chosen, pixel_size=pixel_size, source=source)
         if field is not None:

@@ -117,7 +117,7 @@ def read_thunderstorm(
         if unit is None:
             raise UnitError(
                 f"{source}: column {names[i][0]!r} has no unit in brackets (ThunderSTORM writes "
-                "'x [nm]'); read it with read_localisation_table(path, unit=...)"
+                "'x [nm]'); give the unit: --unit nm|um|px on the command line, unit=... in Python"
             )
         scales.append(length_unit_nm(unit, pixel_size=pixel_size, source=source))
     delimiter = sniff_delimiter(line)

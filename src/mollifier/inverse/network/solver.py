@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mollifier._device import check_device
 from mollifier._options import check_fields
 from mollifier.inverse.network.arch import MLP, AbstractArchitecture
 from mollifier.inverse.network.callbacks import Callback
@@ -125,6 +126,10 @@ class Network(AbstractSolver):
     ) -> Result:
         """Train on ``problem``; see :func:`~mollifier.inverse.network.trainer.solve_network`
         for the run-time options."""
+        try:
+            check_device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"Network(device={self.device!r}): {exc}; use device='cpu'") from None
         return solve_network(
             problem,
             self,
