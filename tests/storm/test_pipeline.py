@@ -128,3 +128,21 @@ def test_bad_inputs_give_clear_errors(small_nucleus):
     huge = StormConfig(twin=False, inference=InferenceConfig(width=1500.0))
     with pytest.raises(NucleusTooSmallError, match="too small for the kernel"):
         analyse_nucleus(locs, config=huge)
+
+
+def test_bootstrap_replicates_on_a_grid_other_than_the_data_grid(small_nucleus):
+    """A replicate that misses the outermost localisation has a smaller density grid; its
+    density is placed on the data's grid (it failed with a shape mismatch before)."""
+    locs = small_nucleus.localisations
+    far = Localisations(
+        x=np.r_[locs.x, locs.x.max() + 2000.0],
+        y=np.r_[locs.y, locs.y.max() + 2000.0],
+        frame=np.r_[locs.frame, 1.0],
+        uncertainty=np.r_[locs.uncertainty, 15.0],
+    )
+    cfg = StormConfig(
+        twin=False, inference=InferenceConfig(width=450.0), uncertainty="bootstrap", replicates=3
+    )
+    a = analyse_nucleus(far, config=cfg)
+    assert a.uncertainty is not None
+    assert np.all(np.isfinite(a.uncertainty[a.lam.valid]))

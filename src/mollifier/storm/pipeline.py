@@ -215,7 +215,7 @@ def _uncertainty(
             dens_b = estimate_density(
                 sample, method=cfg.density, spacing=cfg.spacing, bandwidth=cfg.bandwidth
             )
-            dens_b = replace(dens_b, values=_on_grid(dens_b, density))
+            dens_b = replace(density, values=_on_grid(dens_b, density))
             ref_b = fields.reference_density
             if reference is not None:
                 again = calibrated_reference(
@@ -234,7 +234,8 @@ def _uncertainty(
             )
             lam_b = infer_lambda(f_b, length_scale=cfg.length_scale, config=cfg.inference)
         else:
-            inf = replace(cfg.inference, seed=cfg.inference.seed + 1 + b)
+            net = cfg.inference.network
+            inf = replace(cfg.inference, network=replace(net, seed=net.seed + 1 + b))
             lam_b = infer_lambda(fields, length_scale=cfg.length_scale, config=inf)
         draws.append(np.where(lam.valid, lam_b.smoothed, np.nan))
     stack = np.stack(draws)
