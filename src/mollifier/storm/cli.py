@@ -35,10 +35,12 @@ def _width(value: str) -> float | str:
 
 def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``storm`` command to ``mollifier``'s subparsers."""
+    from mollifier.inverse.network.solver import Network
     from mollifier.storm.density import DENSITY_METHODS
     from mollifier.storm.readers import INPUT_KINDS
     from mollifier.storm.segmentation import SEGMENTATION_METHODS
 
+    network = Network()
     p = subparsers.add_parser(
         "storm",
         help="infer λ(x,y) from STORM localisations of chromatin (per nucleus)",
@@ -102,8 +104,17 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="direct",
         help="inverse solver (default direct)",
     )
-    p.add_argument("--steps", type=int, default=2000, help="network training steps")
-    p.add_argument("--device", default="cpu", help="network solver device: cpu or cuda")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=network.steps,
+        help=f"network training steps (default {network.steps})",
+    )
+    p.add_argument(
+        "--device",
+        default=network.device,
+        help=f"network solver device: cpu or cuda (default {network.device})",
+    )
     p.add_argument(
         "--contrast",
         type=_positive,
@@ -141,7 +152,8 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from mollifier.storm.inference import DEFAULT_LENGTH_SCALE_NM, InferenceConfig, NetworkOptions
+    from mollifier.inverse.network.solver import Network
+    from mollifier.storm.inference import DEFAULT_LENGTH_SCALE_NM, InferenceConfig
     from mollifier.storm.mapping import DensityMapping
     from mollifier.storm.options import StormConfig
 
@@ -150,7 +162,7 @@ def _config(args: argparse.Namespace) -> Any:
         width=args.width,
         method=args.method,
         seed=args.seed,
-        network=NetworkOptions(steps=args.steps, device=args.device),
+        network=Network(steps=args.steps, device=args.device, seed=args.seed),
     )
     return StormConfig(
         length_scale=args.length_scale or DEFAULT_LENGTH_SCALE_NM,

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mollifier._json import to_jsonable
 from mollifier.storm.pipeline import NucleusAnalysis
 from mollifier.storm.summaries import write_rows_csv
 
@@ -66,20 +66,6 @@ def nucleus_row(analysis: NucleusAnalysis) -> dict[str, Any]:
     return row
 
 
-def _json(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _json(obj.tolist())
-    return obj
-
-
 def _result_json(a: NucleusAnalysis) -> dict[str, Any]:
     from mollifier.inverse.result import versions
 
@@ -109,7 +95,7 @@ def _result_json(a: NucleusAnalysis) -> dict[str, Any]:
     }
     if a.metrics is not None:
         doc["metrics"] = a.metrics
-    return _json(doc)
+    return to_jsonable(doc)
 
 
 def save_nucleus(
