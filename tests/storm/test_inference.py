@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import mollifier as ml
-
 from mollifier.storm.calibration import reference_state
 from mollifier.storm.inference import (
     InferenceConfig,
