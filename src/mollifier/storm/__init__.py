@@ -3,6 +3,7 @@
 The pipeline, one module per step::
 
     readers       ThunderSTORM / Picasso / plain tables / density maps → Localisations (nm)
+    formats       N-STORM, Zeiss ZEN/Elyra, SMAP, DECODE exports (unit fixed by the format)
     density       localisations → DensityMap (Voronoi or kernel estimate, per µm²)
     segmentation  DensityMap → nucleus mask (threshold or alpha shape; holes kept)
     mapping       normalised density → φ_h, φ_e (→ φ_w, φ_d) through a label model + closure
@@ -23,6 +24,14 @@ the model's units at the inference step only.
 from mollifier.storm.batch import run_batch
 from mollifier.storm.calibration import Acquisition, calibrate_reference, calibrated_reference
 from mollifier.storm.density import DensityMap, estimate_density, kernel_density, voronoi_density
+from mollifier.storm.formats import (
+    TableFormat,
+    read_decode,
+    read_smap_mat,
+    read_text_localisations,
+    write_decode,
+    write_text_localisations,
+)
 from mollifier.storm.inference import (
     DEFAULT_LENGTH_SCALE_NM,
     DEFAULT_WIDTH_UNITS,
@@ -76,6 +85,7 @@ __all__ = [
     "StormConfig",
     "SyntheticNucleus",
     "SyntheticStorm",
+    "TableFormat",
     "Truth",
     "UnitError",
     "analyse_nucleus",
@@ -90,10 +100,13 @@ __all__ = [
     "infer_lambda",
     "kernel_density",
     "nucleus_row",
+    "read_decode",
     "read_density_map",
     "read_localisation_table",
     "read_picasso",
+    "read_smap_mat",
     "read_storm_input",
+    "read_text_localisations",
     "read_thunderstorm",
     "run_batch",
     "save_nucleus",
@@ -102,6 +115,8 @@ __all__ = [
     "smooth_to_kernel",
     "truth_metrics",
     "voronoi_density",
+    "write_decode",
     "write_picasso",
+    "write_text_localisations",
     "write_thunderstorm",
 ]

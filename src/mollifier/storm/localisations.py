@@ -116,6 +116,8 @@ class Localisations:
         read).
     uncertainty : ndarray, shape (N,), optional
         Localisation precision (standard deviation of the position error) in nm, > 0.
+    channel : ndarray of str, shape (N,), optional
+        Channel name of each localisation (multi-colour exports), kept as text.
     source : str
         Where the table came from (file name), for messages and provenance.
     meta : dict
@@ -138,6 +140,7 @@ class Localisations:
     y: np.ndarray
     frame: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
+    channel: np.ndarray | None = None
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -160,6 +163,11 @@ class Localisations:
                     f"({int(np.sum(~(np.isfinite(u) & (u > 0))))} are not)"
                 )
             object.__setattr__(self, "uncertainty", u)
+        if self.channel is not None:
+            c = np.asarray(self.channel).astype(str).reshape(-1)
+            if c.size != x.size:
+                raise LocalisationError(f"{where}channel has {c.size} entries, but x has {x.size}")
+            object.__setattr__(self, "channel", c)
 
     def __len__(self) -> int:
         return int(self.x.size)
@@ -181,8 +189,63 @@ class Localisations:
             y=self.y[idx],
             frame=None if self.frame is None else self.frame[idx],
             uncertainty=None if self.uncertainty is None else self.uncertainty[idx],
+            channel=None if self.channel is None else self.channel[idx],
             source=self.source,
             meta=dict(self.meta),
+        )
+
+    def channels(self) -> dict[str, int]:
+        """Localisations per channel name, in order of first appearance (``{}`` without a
+        channel column).
+
+        Examples
+        --------
+        >>> Localisations(x=[0.0, 1, 2], y=[0.0, 1, 2], channel=["647", "561", "647"]).channels()
+        {'647': 2, '561': 1}
+        """
+        if self.channel is None:
+            return {}
+        names, first, counts = np.unique(self.channel, return_index=True, return_counts=True)
+        order = np.argsort(first)
+        return {str(names[i]): int(counts[i]) for i in order}
+
+    def select_channel(self, name: str | None) -> Localisations:
+        """The localisations of channel ``name``.
+
+        With ``name=None`` a table of one channel (or without a channel column) is returned as
+        it is, and a table of several channels is an error that lists them with their counts.
+
+        Raises
+        ------
+        LocalisationError
+            ``name`` is not a channel of the table, or several channels and no ``name``.
+        """
+        where = f"{self.source}: " if self.source else ""
+        found = self.channels()
+        listing = ", ".join(f"{k!r} ({v} localisations)" for k, v in found.items())
+        if name is None:
+            if len(found) <= 1:
+                return self
+            raise LocalisationError(
+                f"{where}the table holds {len(found)} channels: {listing}; choose one with "
+                "--channel NAME (channel=...) and, if another outlines the nucleus, "
+                "--mask-channel NAME"
+            )
+        if name not in found:
+            have = listing if found else "no channel column"
+            raise LocalisationError(f"{where}no channel {name!r}; the table has {have}")
+        assert self.channel is not None
+        out = self.subset(np.asarray(self.channel == name))
+        meta = dict(out.meta)
+        meta["channel"] = name
+        return Localisations(
+            x=out.x,
+            y=out.y,
+            frame=out.frame,
+            uncertainty=out.uncertainty,
+            channel=out.channel,
+            source=out.source,
+            meta=meta,
         )
 
     def check_analysable(self, *, min_count: int = MIN_LOCALISATIONS) -> None:
