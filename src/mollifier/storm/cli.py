@@ -65,6 +65,34 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--kind", choices=INPUT_KINDS, default="auto", help="input format")
     p.add_argument(
+        "--columns",
+        nargs="+",
+        default=None,
+        metavar="ROLE=NAME",
+        help="a generic table's columns, e.g. x=pos_x y=pos_y channel=probe (roles: "
+        "x, y, frame, uncertainty, channel)",
+    )
+    p.add_argument(
+        "--channel", default=None, help="channel to analyse (required for multi-channel files)"
+    )
+    p.add_argument(
+        "--mask-channel",
+        default=None,
+        help="channel outlining the nuclei (e.g. a nuclear-envelope label); it segments them",
+    )
+    p.add_argument(
+        "--nucleus",
+        type=int,
+        default=None,
+        metavar="INDEX",
+        help="analyse only the INDEX-th nucleus of each field (1-based; default all)",
+    )
+    p.add_argument(
+        "--include-unreliable",
+        action="store_true",
+        help="compare items the quality gate marked unreliable too",
+    )
+    p.add_argument(
         "--unit", default=None, help="coordinate unit of plain tables and maps: nm, um or px"
     )
     p.add_argument(
@@ -178,11 +206,25 @@ def _config(args: argparse.Namespace) -> Any:
         uncertainty=args.uncertainty,
         replicates=args.replicates,
         seed=args.seed,
+        nucleus=args.nucleus,
     )
 
 
+def _columns(specs: list[str] | None) -> dict[str, str] | None:
+    if specs is None:
+        return None
+    out = {}
+    for spec in specs:
+        role, sep, name = spec.partition("=")
+        if not sep or not role or not name:
+            raise ValueError(f"--columns takes ROLE=NAME pairs, got {spec!r}")
+        out[role.strip()] = name.strip()
+    return out
+
+
 def run_storm(args: argparse.Namespace) -> int:
-    """Run ``mollifier storm``; 0 when every nucleus was analysed, 1 when some failed."""
+    """Run ``mollifier storm``; 0 when no item failed (``ok`` or ``unreliable``), 1 when some
+    did."""
     from mollifier.storm.batch import run_batch
 
     t0 = time.perf_counter()
@@ -195,25 +237,30 @@ def run_storm(args: argparse.Namespace) -> int:
         kind=args.kind,
         unit=args.unit,
         pixel_size=args.pixel_size,
+        columns=_columns(args.columns),
+        channel=args.channel,
+        mask_channel=args.mask_channel,
+        include_unreliable=args.include_unreliable,
         figures=not args.no_figures,
         progress=not args.quiet,
         stop_on_error=args.stop_on_error,
     )
-    failed = [r for r in rows if r.get("status") != "ok"]
+    failed = [r for r in rows if r.get("status") == "failed"]
     for r in rows:
-        if r.get("status") == "ok":
-            extra = ""
-            if r.get("pearson") is not None and r.get("pearson") == r.get("pearson"):
-                extra = (
-                    f"  vs truth: r = {r['pearson']:.3f}, median error "
-                    f"{100 * r['median_error']:+.1f}%"
-                )
-            print(
-                f"{r['name']:<24} {r['condition'] or '-':<12} median λ̂ = "
-                f"{r['lambda_median']:.4g}  domains {r['domain_count']:.0f}{extra}"
-            )
-        else:
+        if r.get("error"):
             print(f"{r['name']:<24} FAILED: {r['error']}", file=sys.stderr)
+            continue
+        extra = ""
+        if r.get("pearson") is not None and r.get("pearson") == r.get("pearson"):
+            extra = (
+                f"  vs truth: r = {r['pearson']:.3f}, median error {100 * r['median_error']:+.1f}%"
+            )
+        print(
+            f"{r['name']:<24} {r['condition'] or '-':<12} {r['status']:<10} median λ̂ = "
+            f"{r['lambda_median']:.4g}  domains {r['domain_count']:.0f}{extra}"
+        )
+        if r.get("reasons"):
+            print(f"{'':<24} {r['status']}: {r['reasons']}")
     print(
         f"wrote {args.out}/summary.csv, comparison.csv and per-nucleus folders "
         f"({time.perf_counter() - t0:.0f} s)"

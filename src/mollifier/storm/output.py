@@ -17,7 +17,7 @@ import numpy as np
 
 from mollifier._json import to_jsonable
 from mollifier.storm.pipeline import NucleusAnalysis
-from mollifier.storm.summaries import write_rows_csv
+from mollifier.storm.summaries import QUALITY_CHECKS, write_rows_csv
 
 __all__ = ["nucleus_row", "save_nucleus"]
 
@@ -27,10 +27,12 @@ def nucleus_row(analysis: NucleusAnalysis) -> dict[str, Any]:
     a = analysis
     raw = a.lam.values(smoothed=False)
     h_um = a.fields.spacing * 1e-3
+    q = a.quality
     row: dict[str, Any] = {
         "name": a.name,
         "condition": a.condition,
-        "status": "ok",
+        "status": q.status if q is not None else "ok",
+        "reasons": "; ".join(q.reasons) if q is not None else "",
         "source": a.source,
         "localisations": len(a.localisations) if a.localisations is not None else "",
         "area_um2": float(a.segmentation.mask.sum()) * h_um**2,
@@ -60,6 +62,8 @@ def nucleus_row(analysis: NucleusAnalysis) -> dict[str, Any]:
         "wall_time_s": float(sum(a.timings.values())),
         "error": "",
     }
+    for key in QUALITY_CHECKS:
+        row[key] = q.checks.get(key, float("nan")) if q is not None else float("nan")
     for key in ("pearson", "median_rel_error", "median_error"):
         row[key] = a.metrics[key] if a.metrics else float("nan")
     row["lambda_true_median"] = a.metrics["true_median"] if a.metrics else float("nan")
@@ -86,6 +90,7 @@ def _result_json(a: NucleusAnalysis) -> dict[str, Any]:
             "data outside the nucleus)",
             "diagnostics": a.lam.diagnostics,
         },
+        "quality": None if a.quality is None else asdict(a.quality),
         "segmentation": {k: v for k, v in asdict(a.segmentation).items() if k != "mask"},
         "reference": None if a.reference is None else asdict(a.reference),
         "domains": {k: v for k, v in asdict(a.domains).items() if k != "domains"},
