@@ -332,6 +332,13 @@ def add_simulate_storm_parser(simulate_subparsers: Any) -> argparse.ArgumentPars
         help="nm per model length unit (default 300)",
     )
     p.add_argument("--no-nucleolus", action="store_true", help="no nucleolus hole")
+    p.add_argument(
+        "--field",
+        action="store_true",
+        help="one field of view holding the --nuclei nuclei side by side, two channels "
+        "(chromatin '647', nuclear envelope '561'), as an N-STORM text export "
+        "PREFIX_000.txt with PREFIX_000.nucleusK.truth.npz per nucleus",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -359,6 +366,17 @@ def run_simulate_storm(args: argparse.Namespace) -> int:
         nucleolus=not args.no_nucleolus,
     )
     t0 = time.perf_counter()
+    if args.field:
+        from mollifier.storm.synthetic import simulate_field, write_field
+
+        fov = simulate_field(cfg, nuclei=args.nuclei, seed=args.seed)
+        txt, truths = write_field(fov, args.out, f"{args.prefix}_000")
+        print(
+            f"wrote {txt} ({len(fov.localisations):,} localisations, channels "
+            f"{fov.localisations.channels()}) and {len(truths)} truths "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
+        return 0
     for k in progress_bar(range(args.nuclei), desc="nuclei", unit="nucleus", disable=args.quiet):
         nucleus = simulate_storm(cfg, seed=args.seed + k)
         csv, npz = write_synthetic(nucleus, args.out, f"{args.prefix}_{k:03d}")

@@ -279,6 +279,18 @@ def _solidity(mask: np.ndarray) -> float:
     return float(filled.sum()) / float(hull.volume)
 
 
+def _inside_rim(ring: np.ndarray) -> np.ndarray:
+    """The region a rim (an envelope label's ring) encloses, up to the rim's middle: the
+    enclosed pixels plus the ring pixels nearer to them than to the outside."""
+    filled = ndimage.binary_fill_holes(ring)
+    interior = filled & ~ring
+    if not interior.any():
+        return np.zeros_like(ring)
+    d_in = ndimage.distance_transform_edt(~interior)
+    d_out = ndimage.distance_transform_edt(filled)
+    return np.asarray(interior | (ring & (d_in <= d_out)))
+
+
 def segment_nuclei(
     density: DensityMap,
     *,
@@ -298,8 +310,9 @@ def segment_nuclei(
     then ``y``).
 
     The pixels above the threshold (as :func:`segment_nucleus`) are split into connected
-    components; each is opened, its small holes filled (all holes with ``fill_holes``, for a
-    nuclear-envelope mask channel whose rim encloses the nucleus), and kept as a nucleus if
+    components; each is opened and its small holes filled; with ``fill_holes`` (a
+    nuclear-envelope mask channel) each component is a rim and the nucleus is what it
+    encloses, up to the rim's middle. A component is kept as a nucleus if
 
     * its area is at least ``min_area`` nm² (default 2 µm², smaller blobs are debris or
       fragments);
@@ -336,8 +349,6 @@ def segment_nuclei(
         assert locs is not None
         raw = alpha_shape_mask(locs, density.x, density.y, alpha=base.alpha)
     raw &= np.isfinite(density.values)
-    if fill_holes:
-        raw = ndimage.binary_fill_holes(raw)
     labels, count = ndimage.label(raw)
     min_hole_pixels = max(1, round(min_hole_area / (h * h)))
     open_radius = max(1, round(smoothing / (3 * h)))
@@ -347,10 +358,10 @@ def segment_nuclei(
         comp = labels == k
         if comp.sum() * h * h < 0.25 * min_area:
             continue
-        mask, _, holes = _clean(comp, min_hole_pixels=min_hole_pixels, open_radius=open_radius)
         if fill_holes:
-            mask = ndimage.binary_fill_holes(mask)
-            holes = 0
+            mask, holes = _inside_rim(comp), 0
+        else:
+            mask, _, holes = _clean(comp, min_hole_pixels=min_hole_pixels, open_radius=open_radius)
         area = float(mask.sum()) * h * h
         solidity = _solidity(mask)
         level = float(np.mean(sm[mask])) if mask.any() else 0.0
