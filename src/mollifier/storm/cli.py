@@ -162,6 +162,12 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="mean detections per fluorophore, for the reference calibration",
     )
     p.add_argument(
+        "--merge-blinks",
+        action="store_true",
+        help="merge detections of one blink in consecutive frames within 3 precisions "
+        "(files without a linked column); then give --blinking for what is left",
+    )
+    p.add_argument(
         "--no-twin",
         action="store_true",
         help="skip the synthetic-twin calibration of the reference density",
@@ -207,6 +213,7 @@ def _config(args: argparse.Namespace) -> Any:
         replicates=args.replicates,
         seed=args.seed,
         nucleus=args.nucleus,
+        merge_blinks=args.merge_blinks,
     )
 
 

@@ -59,6 +59,10 @@ class StormConfig:
         :func:`~mollifier.storm.segmentation.segment_nuclei`'s order); default all.
     min_nucleus_area : float
         Smallest nucleus of a field, nm².
+    merge_blinks : bool
+        Merge repeated detections of one blink first
+        (:func:`~mollifier.storm.localisations.merge_blinks`), for files without a linked or
+        grouped column; then set ``blinking`` to the detections left per fluorophore.
     """
 
     length_scale: float = DEFAULT_LENGTH_SCALE_NM
@@ -84,6 +88,7 @@ class StormConfig:
     quality: QualityGate = field(default_factory=QualityGate)
     nucleus: int | None = None
     min_nucleus_area: float = MIN_NUCLEUS_AREA_NM2
+    merge_blinks: bool = False
 
     def __post_init__(self) -> None:
         for name in ("length_scale", "spacing", "segmentation_smoothing", "reference_bandwidth"):

@@ -21,7 +21,7 @@ from scipy import ndimage
 from mollifier.storm.calibration import ReferenceEstimate, calibrated_reference
 from mollifier.storm.density import DensityMap, estimate_density
 from mollifier.storm.inference import LambdaMap, infer_lambda
-from mollifier.storm.localisations import Localisations
+from mollifier.storm.localisations import Localisations, merge_blinks
 from mollifier.storm.mapping import ChromatinFields
 from mollifier.storm.options import StormConfig
 from mollifier.storm.quality import Quality, assess
@@ -157,6 +157,8 @@ def _density(
     data: Localisations | DensityMap, cfg: StormConfig
 ) -> tuple[Localisations | None, DensityMap]:
     if isinstance(data, Localisations):
+        if cfg.merge_blinks:
+            data = merge_blinks(data)
         data.check_analysable(min_count=cfg.min_localisations)
         density = estimate_density(
             data, method=cfg.density, spacing=cfg.spacing, bandwidth=cfg.bandwidth
