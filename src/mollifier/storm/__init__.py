@@ -41,11 +41,17 @@ from mollifier.storm.inference import (
     infer_lambda,
     smooth_to_kernel,
 )
-from mollifier.storm.localisations import LocalisationError, Localisations, UnitError
+from mollifier.storm.localisations import (
+    LocalisationError,
+    Localisations,
+    UnitError,
+    merge_blinks,
+)
 from mollifier.storm.mapping import ChromatinFields, DensityMapping, dilute_mode
 from mollifier.storm.options import StormConfig
 from mollifier.storm.output import nucleus_row, save_nucleus
-from mollifier.storm.pipeline import NucleusAnalysis, analyse_nucleus
+from mollifier.storm.pipeline import NucleusAnalysis, analyse_field, analyse_nucleus
+from mollifier.storm.quality import Quality, QualityGate, assess, density_bound
 from mollifier.storm.readers import (
     read_density_map,
     read_localisation_table,
@@ -55,7 +61,7 @@ from mollifier.storm.readers import (
     write_picasso,
     write_thunderstorm,
 )
-from mollifier.storm.segmentation import Segmentation, segment_nucleus
+from mollifier.storm.segmentation import Segmentation, segment_nuclei, segment_nucleus
 from mollifier.storm.summaries import (
     DomainStatistics,
     LognormalFit,
@@ -63,7 +69,14 @@ from mollifier.storm.summaries import (
     domain_statistics,
     fit_lognormal,
 )
-from mollifier.storm.synthetic import SyntheticNucleus, SyntheticStorm, simulate_storm
+from mollifier.storm.synthetic import (
+    SyntheticField,
+    SyntheticNucleus,
+    SyntheticStorm,
+    simulate_field,
+    simulate_storm,
+    write_field,
+)
 from mollifier.storm.truth import Truth, find_truth, truth_metrics
 
 __all__ = [
@@ -81,17 +94,23 @@ __all__ = [
     "LognormalFit",
     "NucleusAnalysis",
     "NucleusTooSmallError",
+    "Quality",
+    "QualityGate",
     "Segmentation",
     "StormConfig",
+    "SyntheticField",
     "SyntheticNucleus",
     "SyntheticStorm",
     "TableFormat",
     "Truth",
     "UnitError",
+    "analyse_field",
     "analyse_nucleus",
+    "assess",
     "calibrate_reference",
     "calibrated_reference",
     "compare_conditions",
+    "density_bound",
     "dilute_mode",
     "domain_statistics",
     "estimate_density",
@@ -99,6 +118,7 @@ __all__ = [
     "fit_lognormal",
     "infer_lambda",
     "kernel_density",
+    "merge_blinks",
     "nucleus_row",
     "read_decode",
     "read_density_map",
@@ -110,12 +130,15 @@ __all__ = [
     "read_thunderstorm",
     "run_batch",
     "save_nucleus",
+    "segment_nuclei",
     "segment_nucleus",
+    "simulate_field",
     "simulate_storm",
     "smooth_to_kernel",
     "truth_metrics",
     "voronoi_density",
     "write_decode",
+    "write_field",
     "write_picasso",
     "write_text_localisations",
     "write_thunderstorm",
