@@ -176,7 +176,5 @@ def run_batch(
     if figures and any(r.get("status") in compared for r in rows):
         from mollifier.storm import figures as fig
 
-        fig.plot_comparison(
-            [r for r in rows if r.get("status") in compared], root / "comparison.png"
-        )
+        fig.plot_comparison(rows, root / "comparison.png", include_unreliable=include_unreliable)
     return rows

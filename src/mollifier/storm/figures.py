@@ -305,10 +305,17 @@ def plot_fields(a: NucleusAnalysis, path: str | os.PathLike[str]) -> Path:
     return _save(fig, path)
 
 
-def plot_comparison(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Per-condition comparison of per-nucleus λ̂ medians and domain statistics (box + points)."""
+def plot_comparison(
+    rows: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    include_unreliable: bool = False,
+) -> Path:
+    """Per-condition comparison of per-nucleus λ̂ medians and domain statistics (box + points)
+    over the ``ok`` items (and the ``unreliable`` ones with ``include_unreliable``)."""
     plt = _pyplot()
-    ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    allowed = ("ok", "unreliable") if include_unreliable else ("ok",)
+    ok = [r for r in rows if r.get("status", "ok") in allowed]
     conds = list(dict.fromkeys(str(r.get("condition", "")) for r in ok))
     metrics = [
         ("lambda_median", "median λ̂ per nucleus"),
