@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import mollifier as ml
 from mollifier.storm.calibration import reference_state
 from mollifier.storm.inference import (
     InferenceConfig,
-    NetworkOptions,
     NucleusTooSmallError,
     infer_lambda,
     smooth_to_kernel,
@@ -81,7 +81,7 @@ def test_smoothing_reproduces_linear_fields():
 
 def test_network_solver_runs_on_the_mask():
     cfg = InferenceConfig(
-        width=250.0, method="network", network=NetworkOptions(steps=5, hidden=16, depth=2)
+        width=250.0, method="network", network=ml.Network(steps=5, arch=ml.MLP(hidden=16, depth=2))
     )
     lam = infer_lambda(_fields(750.0), length_scale=LENGTH_SCALE, config=cfg)
     assert lam.method == "network"

@@ -60,3 +60,26 @@ def test_subset_keeps_columns():
     np.testing.assert_array_equal(sub.x, [2.0, 2.0, 0.0])
     np.testing.assert_array_equal(sub.uncertainty, [11.0, 11.0, 9.0])
     np.testing.assert_array_equal(sub.frame, [3, 3, 1])
+
+
+def test_merge_blinks_recovers_the_fluorophores():
+    """Repeats of one fluorophore (geometric count, frame gaps of 1 or more) merge into one when
+    linked across gaps; without repeats nothing merges."""
+    from mollifier.storm.localisations import merge_blinks
+    from mollifier.storm.synthetic import sample_localisations
+
+    x = np.arange(200) * 50.0
+    label = np.ones((200, 200))
+    for blinking, expect_merge in ((3.0, True), (1.0, False)):
+        locs, _ = sample_localisations(
+            label, x, x, expected=3e4, blinking=blinking, precision=8.0, frames=20000, seed=3
+        )
+        merged = merge_blinks(locs, max_gap=30)
+        fluorophores = locs.meta["fluorophores"]
+        if expect_merge:
+            assert len(locs) > 2.5 * fluorophores
+            assert abs(len(merged) - fluorophores) < 0.03 * fluorophores
+            assert np.median(merged.uncertainty) < np.median(locs.uncertainty)
+        else:
+            assert len(locs) - len(merged) < 0.01 * len(locs)
+        assert merged.meta["merged_blinks"] == len(locs) - len(merged)

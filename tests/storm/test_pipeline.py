@@ -108,9 +108,14 @@ def test_cli_simulate_then_analyse_with_a_bad_input(tmp_path, capsys):
     ):
         assert (out / "nucleus_000" / name).is_file()
     lines = (out / "summary.csv").read_text().splitlines()
-    assert len(lines) == 3 and lines[1].startswith("nucleus_000,control,ok")
-    assert lines[2].startswith("empty,treated,error")
-    assert (out / "comparison.csv").is_file() and (out / "comparison.png").is_file()
+    # 4·10⁴ localisations/µm² are far below what a 300 nm kernel needs: kept, but flagged.
+    assert len(lines) == 3 and lines[1].startswith("nucleus_000,control,unreliable,")
+    assert "localisations/µm² in the nucleus, below the" in lines[1]
+    assert doc["quality"]["status"] == "unreliable"
+    assert lines[2].startswith("empty,treated,failed")
+    # Unreliable items stay out of the comparison unless --include-unreliable.
+    assert len((out / "comparison.csv").read_text().splitlines()) == 1
+    assert not (out / "comparison.png").exists()
 
 
 def test_bad_inputs_give_clear_errors(small_nucleus):
@@ -128,3 +133,21 @@ def test_bad_inputs_give_clear_errors(small_nucleus):
     huge = StormConfig(twin=False, inference=InferenceConfig(width=1500.0))
     with pytest.raises(NucleusTooSmallError, match="too small for the kernel"):
         analyse_nucleus(locs, config=huge)
+
+
+def test_bootstrap_replicates_on_a_grid_other_than_the_data_grid(small_nucleus):
+    """A replicate that misses the outermost localisation has a smaller density grid; its
+    density is placed on the data's grid (it failed with a shape mismatch before)."""
+    locs = small_nucleus.localisations
+    far = Localisations(
+        x=np.r_[locs.x, locs.x.max() + 2000.0],
+        y=np.r_[locs.y, locs.y.max() + 2000.0],
+        frame=np.r_[locs.frame, 1.0],
+        uncertainty=np.r_[locs.uncertainty, 15.0],
+    )
+    cfg = StormConfig(
+        twin=False, inference=InferenceConfig(width=450.0), uncertainty="bootstrap", replicates=3
+    )
+    a = analyse_nucleus(far, config=cfg)
+    assert a.uncertainty is not None
+    assert np.all(np.isfinite(a.uncertainty[a.lam.valid]))

@@ -56,3 +56,18 @@ def test_compare_conditions_statistics():
     # Perfectly separated groups of 4: exact two-sided Mann-Whitney p = 2 / C(8, 4).
     assert treated["p_mann_whitney"] == pytest.approx(2 / math.comb(8, 4))
     assert control["sd"] == pytest.approx(np.std([0.50, 0.52, 0.55, 0.58], ddof=1))
+
+
+def test_comparison_keeps_unreliable_items_out_unless_asked():
+    from mollifier.storm.summaries import compare_conditions
+
+    rows = [
+        {"condition": "a", "status": "ok", "lambda_median": 0.5},
+        {"condition": "a", "status": "unreliable", "lambda_median": 0.9},
+        {"condition": "a", "status": "failed", "lambda_median": -3.0},
+        {"condition": "b", "status": "ok", "lambda_median": 0.4},
+    ]
+    default = {r["condition"]: r for r in compare_conditions(rows)}
+    assert default["a"]["n"] == 1 and default["a"]["mean"] == 0.5
+    wide = {r["condition"]: r for r in compare_conditions(rows, include_unreliable=True)}
+    assert wide["a"]["n"] == 2 and abs(wide["a"]["mean"] - 0.7) < 1e-12

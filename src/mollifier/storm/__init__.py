@@ -3,6 +3,7 @@
 The pipeline, one module per step::
 
     readers       ThunderSTORM / Picasso / plain tables / density maps → Localisations (nm)
+    formats       N-STORM, Zeiss ZEN/Elyra, SMAP, DECODE exports (unit fixed by the format)
     density       localisations → DensityMap (Voronoi or kernel estimate, per µm²)
     segmentation  DensityMap → nucleus mask (threshold or alpha shape; holes kept)
     mapping       normalised density → φ_h, φ_e (→ φ_w, φ_d) through a label model + closure
@@ -23,21 +24,34 @@ the model's units at the inference step only.
 from mollifier.storm.batch import run_batch
 from mollifier.storm.calibration import Acquisition, calibrate_reference, calibrated_reference
 from mollifier.storm.density import DensityMap, estimate_density, kernel_density, voronoi_density
+from mollifier.storm.formats import (
+    TableFormat,
+    read_decode,
+    read_smap_mat,
+    read_text_localisations,
+    write_decode,
+    write_text_localisations,
+)
 from mollifier.storm.inference import (
     DEFAULT_LENGTH_SCALE_NM,
     DEFAULT_WIDTH_UNITS,
     InferenceConfig,
     LambdaMap,
-    NetworkOptions,
     NucleusTooSmallError,
     infer_lambda,
     smooth_to_kernel,
 )
-from mollifier.storm.localisations import LocalisationError, Localisations, UnitError
+from mollifier.storm.localisations import (
+    LocalisationError,
+    Localisations,
+    UnitError,
+    merge_blinks,
+)
 from mollifier.storm.mapping import ChromatinFields, DensityMapping, dilute_mode
 from mollifier.storm.options import StormConfig
 from mollifier.storm.output import nucleus_row, save_nucleus
-from mollifier.storm.pipeline import NucleusAnalysis, analyse_nucleus
+from mollifier.storm.pipeline import NucleusAnalysis, analyse_field, analyse_nucleus
+from mollifier.storm.quality import Quality, QualityGate, assess, density_bound
 from mollifier.storm.readers import (
     read_density_map,
     read_localisation_table,
@@ -47,7 +61,7 @@ from mollifier.storm.readers import (
     write_picasso,
     write_thunderstorm,
 )
-from mollifier.storm.segmentation import Segmentation, segment_nucleus
+from mollifier.storm.segmentation import Segmentation, segment_nuclei, segment_nucleus
 from mollifier.storm.summaries import (
     DomainStatistics,
     LognormalFit,
@@ -55,7 +69,14 @@ from mollifier.storm.summaries import (
     domain_statistics,
     fit_lognormal,
 )
-from mollifier.storm.synthetic import SyntheticNucleus, SyntheticStorm, simulate_storm
+from mollifier.storm.synthetic import (
+    SyntheticField,
+    SyntheticNucleus,
+    SyntheticStorm,
+    simulate_field,
+    simulate_storm,
+    write_field,
+)
 from mollifier.storm.truth import Truth, find_truth, truth_metrics
 
 __all__ = [
@@ -71,19 +92,25 @@ __all__ = [
     "LocalisationError",
     "Localisations",
     "LognormalFit",
-    "NetworkOptions",
     "NucleusAnalysis",
     "NucleusTooSmallError",
+    "Quality",
+    "QualityGate",
     "Segmentation",
     "StormConfig",
+    "SyntheticField",
     "SyntheticNucleus",
     "SyntheticStorm",
+    "TableFormat",
     "Truth",
     "UnitError",
+    "analyse_field",
     "analyse_nucleus",
+    "assess",
     "calibrate_reference",
     "calibrated_reference",
     "compare_conditions",
+    "density_bound",
     "dilute_mode",
     "domain_statistics",
     "estimate_density",
@@ -91,19 +118,28 @@ __all__ = [
     "fit_lognormal",
     "infer_lambda",
     "kernel_density",
+    "merge_blinks",
     "nucleus_row",
+    "read_decode",
     "read_density_map",
     "read_localisation_table",
     "read_picasso",
+    "read_smap_mat",
     "read_storm_input",
+    "read_text_localisations",
     "read_thunderstorm",
     "run_batch",
     "save_nucleus",
+    "segment_nuclei",
     "segment_nucleus",
+    "simulate_field",
     "simulate_storm",
     "smooth_to_kernel",
     "truth_metrics",
     "voronoi_density",
+    "write_decode",
+    "write_field",
     "write_picasso",
+    "write_text_localisations",
     "write_thunderstorm",
 ]

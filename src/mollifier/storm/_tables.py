@@ -31,15 +31,23 @@ def split_header(line: str, source: str) -> list[tuple[str, str | None]]:
     return out
 
 
+def text_encoding(p: Path) -> str:
+    """``"utf-16"`` when the file starts with a UTF-16 byte-order mark (some Windows exports),
+    else ``"utf-8-sig"`` (UTF-8, a byte-order mark skipped)."""
+    with p.open("rb") as fh:
+        head = fh.read(2)
+    return "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
 def first_line(p: Path) -> str:
     """The first line that is neither blank nor a ``#``/``%`` comment."""
     try:
-        with p.open("r", encoding="utf-8") as fh:
+        with p.open("r", encoding=text_encoding(p)) as fh:
             for line in fh:
                 if line.strip() and not line.lstrip().startswith(("#", "%")):
                     return line.rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        raise FileFormatError(f"{p}: not a UTF-8 text table ({exc})") from exc
+        raise FileFormatError(f"{p}: not a UTF-8 or UTF-16 text table ({exc})") from exc
     raise FileFormatError(f"{p}: the file is empty (no header row)")
 
 

@@ -2,24 +2,25 @@
 
 :func:`run_batch` reads each input (:func:`~mollifier.storm.readers.read_storm_input`), finds its
 ``truth.npz`` sidecar if any, runs :func:`~mollifier.storm.pipeline.analyse_nucleus`, writes the
-nucleus' folder, and records one row of ``summary.csv`` per input. A nucleus that fails (an empty
-table, wrong units, a nucleus smaller than the kernel, ...) gets a row with ``status = "error"``
-and the message, and the batch goes on.
+nucleus' folder, and records one row of ``summary.csv`` per nucleus, with the quality gate's
+status (``ok``, ``unreliable`` with reasons, ``failed``). An input that cannot be analysed (an
+empty table, wrong units, a nucleus smaller than the kernel, ...) gets a row with
+``status = "failed"`` and the message, and the batch goes on.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mollifier.storm.localisations import LocalisationError
+from mollifier.storm.localisations import LocalisationError, Localisations
 from mollifier.storm.options import StormConfig
 from mollifier.storm.output import nucleus_row, save_nucleus
-from mollifier.storm.pipeline import analyse_nucleus
+from mollifier.storm.pipeline import analyse_field
 from mollifier.storm.summaries import compare_conditions, write_rows_csv, write_summary_csv
-from mollifier.storm.truth import Truth, find_truth
+from mollifier.storm.truth import find_truths
 
 __all__ = ["COMPARISON_METRICS", "run_batch"]
 
@@ -49,6 +50,10 @@ def run_batch(
     kind: str = "auto",
     unit: str | None = None,
     pixel_size: float | None = None,
+    columns: Mapping[str, str] | None = None,
+    channel: str | None = None,
+    mask_channel: str | None = None,
+    include_unreliable: bool = False,
     figures: bool = True,
     progress: bool = True,
     stop_on_error: bool = False,
@@ -64,11 +69,20 @@ def run_batch(
         figures) ``comparison.png``.
     conditions : sequence of str, optional
         One condition for all inputs, or one per input.
-    kind, unit, pixel_size
+    kind, unit, pixel_size, columns
         Passed to the reader.
+    channel : str, optional
+        The channel to analyse in multi-channel files (required for them).
+    mask_channel : str, optional
+        A channel that outlines the nuclei (e.g. a nuclear-envelope label); it segments them.
+    include_unreliable : bool
+        Also compare items that the quality gate marked ``unreliable``.
     stop_on_error : bool
         Re-raise the first failure instead of recording it in ``summary.csv`` (``status`` =
-        ``"error"``, the message in ``error``) and going on.
+        ``"failed"``, the message in ``error``) and going on.
+
+    Every nucleus of each input is analysed (:func:`~mollifier.storm.pipeline.analyse_field`)
+    and written to ``<name>/`` (``<name>#k/`` for the k-th of several).
 
     Returns
     -------
@@ -100,12 +114,27 @@ def run_batch(
     ):
         name = _unique_name(path.stem, taken)
         try:
-            data = read_storm_input(path, kind=kind, unit=unit, pixel_size=pixel_size)
-            truth_path = find_truth(path)
-            truth = Truth.load(truth_path) if truth_path is not None else None
-            a = analyse_nucleus(data, config=cfg, name=name, condition=cond, truth=truth)
-            save_nucleus(a, root / name, figures=figures)
-            rows.append(nucleus_row(a))
+            data = read_storm_input(
+                path, kind=kind, unit=unit, pixel_size=pixel_size, columns=columns
+            )
+            mask_locs = None
+            if isinstance(data, Localisations):
+                if mask_channel is not None:
+                    mask_locs = data.select_channel(mask_channel)
+                data = data.select_channel(channel)
+            elif channel is not None or mask_channel is not None:
+                raise ValueError(f"{path}: a density map has no channels")
+            items = analyse_field(
+                data,
+                config=cfg,
+                name=name,
+                condition=cond,
+                truths=find_truths(path),
+                mask_channel=mask_locs,
+            )
+            for a in items:
+                save_nucleus(a, root / a.name, figures=figures)
+                rows.append(nucleus_row(a))
         except (LocalisationError, FileFormatError, ValueError, ImportError) as exc:
             if stop_on_error:
                 raise
@@ -113,7 +142,7 @@ def run_batch(
                 {
                     "name": name,
                     "condition": cond,
-                    "status": "error",
+                    "status": "failed",
                     "source": str(path),
                     "error": f"{type(exc).__name__}: {exc}",
                 }
@@ -126,7 +155,9 @@ def run_batch(
         "domain_density_per_um2",
         "domain_area_fraction",
     ):
-        comparison.extend(compare_conditions(rows, metric=metric))
+        comparison.extend(
+            compare_conditions(rows, metric=metric, include_unreliable=include_unreliable)
+        )
     write_rows_csv(
         comparison,
         root / "comparison.csv",
@@ -141,8 +172,9 @@ def run_batch(
             "p_mann_whitney",
         ],
     )
-    if figures and any(r.get("status") == "ok" for r in rows):
+    compared = ("ok", "unreliable") if include_unreliable else ("ok",)
+    if figures and any(r.get("status") in compared for r in rows):
         from mollifier.storm import figures as fig
 
-        fig.plot_comparison(rows, root / "comparison.png")
+        fig.plot_comparison(rows, root / "comparison.png", include_unreliable=include_unreliable)
     return rows

@@ -35,10 +35,12 @@ def _width(value: str) -> float | str:
 
 def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``storm`` command to ``mollifier``'s subparsers."""
+    from mollifier.inverse.network.solver import Network
     from mollifier.storm.density import DENSITY_METHODS
     from mollifier.storm.readers import INPUT_KINDS
     from mollifier.storm.segmentation import SEGMENTATION_METHODS
 
+    network = Network()
     p = subparsers.add_parser(
         "storm",
         help="infer λ(x,y) from STORM localisations of chromatin (per nucleus)",
@@ -62,6 +64,34 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="condition label: one for all inputs, or one per input",
     )
     p.add_argument("--kind", choices=INPUT_KINDS, default="auto", help="input format")
+    p.add_argument(
+        "--columns",
+        nargs="+",
+        default=None,
+        metavar="ROLE=NAME",
+        help="a generic table's columns, e.g. x=pos_x y=pos_y channel=probe (roles: "
+        "x, y, frame, uncertainty, channel)",
+    )
+    p.add_argument(
+        "--channel", default=None, help="channel to analyse (required for multi-channel files)"
+    )
+    p.add_argument(
+        "--mask-channel",
+        default=None,
+        help="channel outlining the nuclei (e.g. a nuclear-envelope label); it segments them",
+    )
+    p.add_argument(
+        "--nucleus",
+        type=int,
+        default=None,
+        metavar="INDEX",
+        help="analyse only the INDEX-th nucleus of each field (1-based; default all)",
+    )
+    p.add_argument(
+        "--include-unreliable",
+        action="store_true",
+        help="compare items the quality gate marked unreliable too",
+    )
     p.add_argument(
         "--unit", default=None, help="coordinate unit of plain tables and maps: nm, um or px"
     )
@@ -102,8 +132,17 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="direct",
         help="inverse solver (default direct)",
     )
-    p.add_argument("--steps", type=int, default=2000, help="network training steps")
-    p.add_argument("--device", default="cpu", help="network solver device: cpu or cuda")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=network.steps,
+        help=f"network training steps (default {network.steps})",
+    )
+    p.add_argument(
+        "--device",
+        default=network.device,
+        help=f"network solver device: cpu or cuda (default {network.device})",
+    )
     p.add_argument(
         "--contrast",
         type=_positive,
@@ -121,6 +160,12 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=float,
         default=3.0,
         help="mean detections per fluorophore, for the reference calibration",
+    )
+    p.add_argument(
+        "--merge-blinks",
+        action="store_true",
+        help="merge detections of one blink in consecutive frames within 3 precisions "
+        "(files without a linked column); then give --blinking for what is left",
     )
     p.add_argument(
         "--no-twin",
@@ -141,7 +186,8 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from mollifier.storm.inference import DEFAULT_LENGTH_SCALE_NM, InferenceConfig, NetworkOptions
+    from mollifier.inverse.network.solver import Network
+    from mollifier.storm.inference import DEFAULT_LENGTH_SCALE_NM, InferenceConfig
     from mollifier.storm.mapping import DensityMapping
     from mollifier.storm.options import StormConfig
 
@@ -150,7 +196,7 @@ def _config(args: argparse.Namespace) -> Any:
         width=args.width,
         method=args.method,
         seed=args.seed,
-        network=NetworkOptions(steps=args.steps, device=args.device),
+        network=Network(steps=args.steps, device=args.device, seed=args.seed),
     )
     return StormConfig(
         length_scale=args.length_scale or DEFAULT_LENGTH_SCALE_NM,
@@ -166,11 +212,26 @@ def _config(args: argparse.Namespace) -> Any:
         uncertainty=args.uncertainty,
         replicates=args.replicates,
         seed=args.seed,
+        nucleus=args.nucleus,
+        merge_blinks=args.merge_blinks,
     )
 
 
+def _columns(specs: list[str] | None) -> dict[str, str] | None:
+    if specs is None:
+        return None
+    out = {}
+    for spec in specs:
+        role, sep, name = spec.partition("=")
+        if not sep or not role or not name:
+            raise ValueError(f"--columns takes ROLE=NAME pairs, got {spec!r}")
+        out[role.strip()] = name.strip()
+    return out
+
+
 def run_storm(args: argparse.Namespace) -> int:
-    """Run ``mollifier storm``; 0 when every nucleus was analysed, 1 when some failed."""
+    """Run ``mollifier storm``; 0 when no item failed (``ok`` or ``unreliable``), 1 when some
+    did."""
     from mollifier.storm.batch import run_batch
 
     t0 = time.perf_counter()
@@ -183,25 +244,30 @@ def run_storm(args: argparse.Namespace) -> int:
         kind=args.kind,
         unit=args.unit,
         pixel_size=args.pixel_size,
+        columns=_columns(args.columns),
+        channel=args.channel,
+        mask_channel=args.mask_channel,
+        include_unreliable=args.include_unreliable,
         figures=not args.no_figures,
         progress=not args.quiet,
         stop_on_error=args.stop_on_error,
     )
-    failed = [r for r in rows if r.get("status") != "ok"]
+    failed = [r for r in rows if r.get("status") == "failed"]
     for r in rows:
-        if r.get("status") == "ok":
-            extra = ""
-            if r.get("pearson") is not None and r.get("pearson") == r.get("pearson"):
-                extra = (
-                    f"  vs truth: r = {r['pearson']:.3f}, median error "
-                    f"{100 * r['median_error']:+.1f}%"
-                )
-            print(
-                f"{r['name']:<24} {r['condition'] or '-':<12} median λ̂ = "
-                f"{r['lambda_median']:.4g}  domains {r['domain_count']:.0f}{extra}"
-            )
-        else:
+        if r.get("error"):
             print(f"{r['name']:<24} FAILED: {r['error']}", file=sys.stderr)
+            continue
+        extra = ""
+        if r.get("pearson") is not None and r.get("pearson") == r.get("pearson"):
+            extra = (
+                f"  vs truth: r = {r['pearson']:.3f}, median error {100 * r['median_error']:+.1f}%"
+            )
+        print(
+            f"{r['name']:<24} {r['condition'] or '-':<12} {r['status']:<10} median λ̂ = "
+            f"{r['lambda_median']:.4g}  domains {r['domain_count']:.0f}{extra}"
+        )
+        if r.get("reasons"):
+            print(f"{'':<24} {r['status']}: {r['reasons']}")
     print(
         f"wrote {args.out}/summary.csv, comparison.csv and per-nucleus folders "
         f"({time.perf_counter() - t0:.0f} s)"
@@ -273,6 +339,13 @@ def add_simulate_storm_parser(simulate_subparsers: Any) -> argparse.ArgumentPars
         help="nm per model length unit (default 300)",
     )
     p.add_argument("--no-nucleolus", action="store_true", help="no nucleolus hole")
+    p.add_argument(
+        "--field",
+        action="store_true",
+        help="one field of view holding the --nuclei nuclei side by side, two channels "
+        "(chromatin '647', nuclear envelope '561'), as an N-STORM text export "
+        "PREFIX_000.txt with PREFIX_000.nucleusK.truth.npz per nucleus",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -300,6 +373,17 @@ def run_simulate_storm(args: argparse.Namespace) -> int:
         nucleolus=not args.no_nucleolus,
     )
     t0 = time.perf_counter()
+    if args.field:
+        from mollifier.storm.synthetic import simulate_field, write_field
+
+        fov = simulate_field(cfg, nuclei=args.nuclei, seed=args.seed)
+        txt, truths = write_field(fov, args.out, f"{args.prefix}_000")
+        print(
+            f"wrote {txt} ({len(fov.localisations):,} localisations, channels "
+            f"{fov.localisations.channels()}) and {len(truths)} truths "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
+        return 0
     for k in progress_bar(range(args.nuclei), desc="nuclei", unit="nucleus", disable=args.quiet):
         nucleus = simulate_storm(cfg, seed=args.seed + k)
         csv, npz = write_synthetic(nucleus, args.out, f"{args.prefix}_{k:03d}")

@@ -127,17 +127,36 @@ def plot_overview(a: NucleusAnalysis, path: str | os.PathLike[str]) -> Path:
         ax.axis("off")
         ax.set_title("1. (density map input)")
     ax = axes[0, 1]
-    _image(
-        ax,
-        a.density.values,
-        x,
-        y,
-        f"2. density ({a.density.method}) + mask",
-        vmax=_robust(a.density.values)[1],
-        label="loc/µm²",
-        cmap="magma",
-    )
-    _contour(ax, f.mask, x, y)
+    if a.field_density is not None and a.field_mask is not None:
+        fd = a.field_density
+        _image(
+            ax,
+            fd.values,
+            fd.x,
+            fd.y,
+            "2. field: nuclei found (this one white)",
+            vmax=_robust(fd.values)[1],
+            label="loc/µm²",
+            cmap="magma",
+        )
+        _contour(ax, a.field_mask, fd.x, fd.y, color="c")
+        on_field = np.zeros(fd.shape, dtype=bool)
+        i0 = round((x[0] - fd.x[0]) / fd.spacing)
+        j0 = round((y[0] - fd.y[0]) / fd.spacing)
+        on_field[i0 : i0 + x.size, j0 : j0 + y.size] = f.mask
+        _contour(ax, on_field, fd.x, fd.y, color="w")
+    else:
+        _image(
+            ax,
+            a.density.values,
+            x,
+            y,
+            f"2. density ({a.density.method}) + mask",
+            vmax=_robust(a.density.values)[1],
+            label="loc/µm²",
+            cmap="magma",
+        )
+        _contour(ax, f.mask, x, y)
     ax = axes[0, 2]
     _image(
         ax,
@@ -165,16 +184,29 @@ def plot_overview(a: NucleusAnalysis, path: str | os.PathLike[str]) -> Path:
     )
     _contour(ax, f.mask, x, y, color="k")
     _histogram_axes(axes[1, 2], a, "6. λ̂ distribution")
-    fig.suptitle(f"{a.name}" + (f"  [{a.condition}]" if a.condition else ""))
+    fig.suptitle(_title(a, a.name + (f"  [{a.condition}]" if a.condition else "")), fontsize=9)
     return _save(fig, path)
+
+
+def _title(a: NucleusAnalysis, text: str) -> str:
+    """``text`` with the quality status and, unless ``ok``, its reasons (wrapped)."""
+    import textwrap
+
+    q = a.quality
+    if q is None or q.status == "ok":
+        return text
+    reasons = textwrap.fill("; ".join(q.reasons), 110)
+    return f"{text}: {q.status.upper()}\n{reasons}"
 
 
 def _histogram_axes(ax: Any, a: NucleusAnalysis, title: str) -> None:
     raw = a.lam.values(smoothed=False)
     sm = a.lam.values()
     lo, hi = _robust(raw, 0.5, 99.5)
-    bins = np.linspace(max(lo, 1e-6), hi, 50)
+    bins = np.linspace(lo if lo <= 0 else max(lo, 1e-6), hi, 50)
     ax.hist(raw, bins=bins, density=True, alpha=0.5, label="λ̂ (nodes)")
+    median = float(np.median(raw))  # the summary row's (and the console's) lambda_median
+    ax.axvline(median, color="k", lw=1.2, label=f"median λ̂ = {median:.4g}")
     ax.hist(sm, bins=bins, density=True, histtype="step", lw=1.2, label="λ̂ smoothed")
     if a.lognormal is not None:
         grid = np.linspace(bins[0], bins[-1], 300)
@@ -183,7 +215,8 @@ def _histogram_axes(ax: Any, a: NucleusAnalysis, title: str) -> None:
             a.lognormal.pdf(grid),
             "k--",
             lw=1,
-            label=f"lognormal: median {a.lognormal.median:.3g}, σ {a.lognormal.sigma:.2f}",
+            label=f"lognormal fit to λ̂ > 0: median {a.lognormal.median:.3g}, "
+            f"σ {a.lognormal.sigma:.2f}",
         )
     if a.truth is not None:
         t = a.truth.lam_at(a.lam.x, a.lam.y)[a.lam.valid]
@@ -206,7 +239,7 @@ def plot_histogram(a: NucleusAnalysis, path: str | os.PathLike[str]) -> Path:
     """The λ̂ histogram (pointwise and smoothed) with the lognormal fit (and the truth)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    _histogram_axes(ax, a, f"{a.name}: λ̂ distribution")
+    _histogram_axes(ax, a, _title(a, f"{a.name}: λ̂ distribution"))
     return _save(fig, path)
 
 
@@ -252,6 +285,8 @@ def plot_lambda(a: NucleusAnalysis, path: str | os.PathLike[str]) -> Path:
             cmap="viridis",
             label="sd of λ̂",
         )
+    if a.quality is not None and a.quality.status != "ok":
+        fig.suptitle(_title(a, a.name), fontsize=9)
     return _save(fig, path)
 
 
@@ -265,13 +300,22 @@ def plot_fields(a: NucleusAnalysis, path: str | os.PathLike[str]) -> Path:
     ):
         lo, hi = _robust(np.where(f.mask, arr, np.nan))
         _image(ax, np.where(f.mask, arr, np.nan), f.x, f.y, name, vmin=lo, vmax=hi)
+    if a.quality is not None and a.quality.status != "ok":
+        fig.suptitle(_title(a, a.name), fontsize=9)
     return _save(fig, path)
 
 
-def plot_comparison(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Per-condition comparison of per-nucleus λ̂ medians and domain statistics (box + points)."""
+def plot_comparison(
+    rows: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    include_unreliable: bool = False,
+) -> Path:
+    """Per-condition comparison of per-nucleus λ̂ medians and domain statistics (box + points)
+    over the ``ok`` items (and the ``unreliable`` ones with ``include_unreliable``)."""
     plt = _pyplot()
-    ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    allowed = ("ok", "unreliable") if include_unreliable else ("ok",)
+    ok = [r for r in rows if r.get("status", "ok") in allowed]
     conds = list(dict.fromkeys(str(r.get("condition", "")) for r in ok))
     metrics = [
         ("lambda_median", "median λ̂ per nucleus"),

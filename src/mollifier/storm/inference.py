@@ -23,21 +23,17 @@ truth.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from mollifier.inverse.network import ARCHITECTURES
+from mollifier.inverse.network.solver import Network
 from mollifier.kernels import get_kernel, stencil, stencil_radius
 from mollifier.storm.mapping import ChromatinFields
-
-if TYPE_CHECKING:
-    import mollifier as ml
 
 __all__ = [
     "DEFAULT_LENGTH_SCALE_NM",
@@ -45,7 +41,6 @@ __all__ = [
     "INFERENCE_METHODS",
     "InferenceConfig",
     "LambdaMap",
-    "NetworkOptions",
     "NucleusTooSmallError",
     "infer_lambda",
     "smooth_to_kernel",
@@ -66,52 +61,6 @@ class NucleusTooSmallError(ValueError):
 
 
 @dataclass(frozen=True)
-class NetworkOptions:
-    """Options of the network solver (see :func:`mollifier.inverse.network.trainer.solve_network`).
-
-    ``read_off=True`` reports λ̂ read off the trained network's fields with the direct formula
-    (the paper's practice); ``False`` reports the network's own λ channel. ``device`` is
-    ``"cpu"`` or ``"cuda"``.
-    """
-
-    arch: str = "mlp"
-    derivatives: str = "mollifier"
-    steps: int = 2000
-    lr: float = 3e-3
-    hidden: int = 64
-    depth: int = 4
-    lbfgs_steps: int = 0
-    read_off: bool = True
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.hidden < 1 or self.depth < 1 or self.lbfgs_steps < 0:
-            raise ValueError("NetworkOptions needs steps, hidden, depth >= 1 and lbfgs_steps >= 0")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be positive, got {self.lr}")
-
-    def solver(self, *, seed: int) -> ml.Network:
-        """The :class:`~mollifier.Network` these options describe."""
-        from mollifier.inverse.network import Network
-
-        arch = ARCHITECTURES[self.arch]
-        fields = {f.name for f in dataclasses.fields(arch)}  # type: ignore[arg-type]
-        sizes = {
-            k: v for k, v in {"hidden": self.hidden, "depth": self.depth}.items() if k in fields
-        }
-        return Network(
-            arch=arch(**sizes),
-            derivatives=self.derivatives,  # type: ignore[arg-type]
-            steps=self.steps,
-            lr=self.lr,
-            seed=seed,
-            lbfgs_steps=self.lbfgs_steps,
-            read_off=self.read_off,
-            device=self.device,
-        )
-
-
-@dataclass(frozen=True)
 class InferenceConfig:
     """How λ is inferred.
 
@@ -125,10 +74,13 @@ class InferenceConfig:
         Weak-form least squares (seconds) or a coordinate network (minutes).
     kernel : str
         Mollifier family.
-    network : NetworkOptions
-        Used when ``method="network"``.
+    network : mollifier.Network
+        The network solver (architecture, steps, learning rate, device, ``read_off``, its own
+        ``seed``), used when ``method="network"``. With ``read_off=True`` λ̂ is read off the
+        trained fields by the direct formula (the paper's practice), else it is the network's
+        own λ channel.
     seed : int
-        Seed of the solver (network initialisation; direct-solver probes).
+        Seed of the direct solver's probes.
     min_nodes : int
         Fewest reported nodes before the nucleus counts as too small for the kernel.
     """
@@ -136,7 +88,7 @@ class InferenceConfig:
     width: float | str | None = None
     method: str = "direct"
     kernel: str = "polybump"
-    network: NetworkOptions = field(default_factory=NetworkOptions)
+    network: Network = field(default_factory=Network)
     seed: int = 0
     min_nodes: int = 25
 
@@ -306,7 +258,7 @@ def infer_lambda(
         lam_crop = np.asarray(result.unknowns["lam"], dtype=float)
     else:
         opts = cfg.network
-        result = problem.solve(opts.solver(seed=cfg.seed), progress=progress)
+        result = problem.solve(opts, progress=progress)
         channel = np.asarray(result.unknowns["lam"], dtype=float)
         read = result.extras.get("algebraic_unknowns", {}).get("lam")
         lam_crop = np.asarray(read, dtype=float) if opts.read_off and read is not None else channel

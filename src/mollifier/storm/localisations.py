@@ -20,6 +20,7 @@ __all__ = [
     "Localisations",
     "UnitError",
     "length_unit_nm",
+    "merge_blinks",
 ]
 
 #: Fewest localisations a nucleus needs before any density estimate means something.
@@ -116,6 +117,8 @@ class Localisations:
         read).
     uncertainty : ndarray, shape (N,), optional
         Localisation precision (standard deviation of the position error) in nm, > 0.
+    channel : ndarray of str, shape (N,), optional
+        Channel name of each localisation (multi-colour exports), kept as text.
     source : str
         Where the table came from (file name), for messages and provenance.
     meta : dict
@@ -138,6 +141,7 @@ class Localisations:
     y: np.ndarray
     frame: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
+    channel: np.ndarray | None = None
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -160,6 +164,11 @@ class Localisations:
                     f"({int(np.sum(~(np.isfinite(u) & (u > 0))))} are not)"
                 )
             object.__setattr__(self, "uncertainty", u)
+        if self.channel is not None:
+            c = np.asarray(self.channel).astype(str).reshape(-1)
+            if c.size != x.size:
+                raise LocalisationError(f"{where}channel has {c.size} entries, but x has {x.size}")
+            object.__setattr__(self, "channel", c)
 
     def __len__(self) -> int:
         return int(self.x.size)
@@ -181,8 +190,63 @@ class Localisations:
             y=self.y[idx],
             frame=None if self.frame is None else self.frame[idx],
             uncertainty=None if self.uncertainty is None else self.uncertainty[idx],
+            channel=None if self.channel is None else self.channel[idx],
             source=self.source,
             meta=dict(self.meta),
+        )
+
+    def channels(self) -> dict[str, int]:
+        """Localisations per channel name, in order of first appearance (``{}`` without a
+        channel column).
+
+        Examples
+        --------
+        >>> Localisations(x=[0.0, 1, 2], y=[0.0, 1, 2], channel=["647", "561", "647"]).channels()
+        {'647': 2, '561': 1}
+        """
+        if self.channel is None:
+            return {}
+        names, first, counts = np.unique(self.channel, return_index=True, return_counts=True)
+        order = np.argsort(first)
+        return {str(names[i]): int(counts[i]) for i in order}
+
+    def select_channel(self, name: str | None) -> Localisations:
+        """The localisations of channel ``name``.
+
+        With ``name=None`` a table of one channel (or without a channel column) is returned as
+        it is, and a table of several channels is an error that lists them with their counts.
+
+        Raises
+        ------
+        LocalisationError
+            ``name`` is not a channel of the table, or several channels and no ``name``.
+        """
+        where = f"{self.source}: " if self.source else ""
+        found = self.channels()
+        listing = ", ".join(f"{k!r} ({v} localisations)" for k, v in found.items())
+        if name is None:
+            if len(found) <= 1:
+                return self
+            raise LocalisationError(
+                f"{where}the table holds {len(found)} channels: {listing}; choose one with "
+                "--channel NAME (channel=...) and, if another outlines the nucleus, "
+                "--mask-channel NAME"
+            )
+        if name not in found:
+            have = listing if found else "no channel column"
+            raise LocalisationError(f"{where}no channel {name!r}; the table has {have}")
+        assert self.channel is not None
+        out = self.subset(np.asarray(self.channel == name))
+        meta = dict(out.meta)
+        meta["channel"] = name
+        return Localisations(
+            x=out.x,
+            y=out.y,
+            frame=out.frame,
+            uncertainty=out.uncertainty,
+            channel=out.channel,
+            source=out.source,
+            meta=meta,
         )
 
     def check_analysable(self, *, min_count: int = MIN_LOCALISATIONS) -> None:
@@ -218,3 +282,91 @@ class Localisations:
                 f"(< {MAX_EXTENT_NM:g} nm); are the coordinates in Å or pm, or is the pixel "
                 "size wrong?"
             )
+
+
+def merge_blinks(
+    locs: Localisations,
+    *,
+    max_gap: int = 1,
+    sigmas: float = 3.0,
+    default_precision: float = 20.0,
+) -> Localisations:
+    """Merge repeated detections of one blink: localisations in frames at most ``max_gap``
+    apart (consecutive frames with the default 1) whose distance is within ``sigmas`` combined
+    precisions ``√(u_i² + u_j²)`` are linked, chains of links form one emitter, and each emitter
+    becomes one localisation at the precision-weighted mean position (weights ``1/u²``) with
+    precision ``(Σ 1/u²)^(-1/2)`` and the first frame. Localisations of different channels are
+    never merged.
+
+    Use it for files without a linked or grouped column (ThunderSTORM before its merging step,
+    plain tables); exports that already group detections (N-STORM ``Length``/``Link``, Zeiss
+    ``Number Frames``) need none. ``default_precision`` (nm) stands in when the table has no
+    uncertainty. Needs frames; ``meta["merged_blinks"]`` records how many were merged.
+
+    Examples
+    --------
+    >>> locs = Localisations(x=[0.0, 3.0, 500.0], y=[0.0, 1.0, 0.0], frame=[1.0, 2.0, 2.0],
+    ...                      uncertainty=[10.0, 10.0, 10.0])
+    >>> merged = merge_blinks(locs)
+    >>> len(merged), merged.x.tolist(), round(float(merged.uncertainty[0]), 3)
+    (2, [1.5, 500.0], 7.071)
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    where = f"{locs.source}: " if locs.source else ""
+    if locs.frame is None:
+        raise LocalisationError(f"{where}merging blinks needs a frame column")
+    if max_gap < 1 or not sigmas > 0:
+        raise ValueError("max_gap must be >= 1 and sigmas positive")
+    n = len(locs)
+    if n == 0:
+        return locs
+    u = (
+        np.full(n, float(default_precision))
+        if locs.uncertainty is None
+        else np.asarray(locs.uncertainty, float)
+    )
+    radius = sigmas * np.sqrt(2.0) * float(u.max())
+    # Frames far apart in a third coordinate: a ball of `radius` then holds one frame only.
+    stride = 10.0 * (radius + float(np.ptp(locs.x)) + float(np.ptp(locs.y)) + 1.0)
+    _, chan = np.unique(
+        locs.channel if locs.channel is not None else np.zeros(n), return_inverse=True
+    )
+    base = np.column_stack(
+        [locs.x, locs.y, (locs.frame + chan * (locs.frame.max() + 10 * max_gap + 10)) * stride]
+    )
+    tree = cKDTree(base)
+    rows, cols = [], []
+    for d in range(1, max_gap + 1):
+        shifted = base.copy()
+        shifted[:, 2] -= d * stride
+        for i, near in enumerate(cKDTree(shifted).query_ball_tree(tree, r=radius)):
+            for j in near:
+                if np.hypot(locs.x[i] - locs.x[j], locs.y[i] - locs.y[j]) <= sigmas * np.hypot(
+                    u[i], u[j]
+                ):
+                    rows.append(i)
+                    cols.append(j)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    count, label = connected_components(graph, directed=False)
+    w = 1.0 / u**2
+    wsum = np.bincount(label, weights=w, minlength=count)
+    x = np.bincount(label, weights=w * locs.x, minlength=count) / wsum
+    y = np.bincount(label, weights=w * locs.y, minlength=count) / wsum
+    first = np.full(count, np.inf)
+    np.minimum.at(first, label, locs.frame)
+    rep = np.zeros(count, dtype=np.int64)
+    rep[label[::-1]] = np.arange(n)[::-1]  # the first localisation of each emitter
+    meta = dict(locs.meta)
+    meta["merged_blinks"] = int(n - count)
+    return Localisations(
+        x=x,
+        y=y,
+        frame=first,
+        uncertainty=None if locs.uncertainty is None else 1.0 / np.sqrt(wsum),
+        channel=None if locs.channel is None else locs.channel[rep],
+        source=locs.source,
+        meta=meta,
+    )

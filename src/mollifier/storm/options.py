@@ -13,7 +13,8 @@ from mollifier.storm.density import DENSITY_METHODS
 from mollifier.storm.inference import DEFAULT_LENGTH_SCALE_NM, InferenceConfig
 from mollifier.storm.localisations import MIN_LOCALISATIONS
 from mollifier.storm.mapping import DensityMapping
-from mollifier.storm.segmentation import SEGMENTATION_METHODS
+from mollifier.storm.quality import QualityGate
+from mollifier.storm.segmentation import MIN_NUCLEUS_AREA_NM2, SEGMENTATION_METHODS
 
 __all__ = ["UNCERTAINTY_METHODS", "StormConfig"]
 
@@ -51,6 +52,17 @@ class StormConfig:
     min_localisations : int
         Fewest localisations accepted for a nucleus.
     seed : int
+    quality : QualityGate
+        Thresholds of the quality gate (:mod:`mollifier.storm.quality`).
+    nucleus : int, optional
+        Analyse only this nucleus of a field of view (1-based, in
+        :func:`~mollifier.storm.segmentation.segment_nuclei`'s order); default all.
+    min_nucleus_area : float
+        Smallest nucleus of a field, nm².
+    merge_blinks : bool
+        Merge repeated detections of one blink first
+        (:func:`~mollifier.storm.localisations.merge_blinks`), for files without a linked or
+        grouped column; then set ``blinking`` to the detections left per fluorophore.
     """
 
     length_scale: float = DEFAULT_LENGTH_SCALE_NM
@@ -73,6 +85,10 @@ class StormConfig:
     domain_threshold: float = 0.35
     min_localisations: int = MIN_LOCALISATIONS
     seed: int = 0
+    quality: QualityGate = field(default_factory=QualityGate)
+    nucleus: int | None = None
+    min_nucleus_area: float = MIN_NUCLEUS_AREA_NM2
+    merge_blinks: bool = False
 
     def __post_init__(self) -> None:
         for name in ("length_scale", "spacing", "segmentation_smoothing", "reference_bandwidth"):
@@ -101,5 +117,9 @@ class StormConfig:
             raise ValueError(f"replicates must be >= 2, got {self.replicates}")
         if self.reference_density is not None and not self.reference_density > 0:
             raise ValueError(f"reference_density must be positive, got {self.reference_density}")
+        if self.nucleus is not None and self.nucleus < 1:
+            raise ValueError(f"nucleus is a 1-based index, got {self.nucleus}")
+        if not self.min_nucleus_area > 0:
+            raise ValueError(f"min_nucleus_area must be positive, got {self.min_nucleus_area}")
         if self.min_localisations < 3:
             raise ValueError("min_localisations must be >= 3")

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -16,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from mollifier._json import to_jsonable
 from mollifier.storm.pipeline import NucleusAnalysis
-from mollifier.storm.summaries import write_rows_csv
+from mollifier.storm.summaries import QUALITY_CHECKS, write_rows_csv
 
 __all__ = ["nucleus_row", "save_nucleus"]
 
@@ -27,10 +27,12 @@ def nucleus_row(analysis: NucleusAnalysis) -> dict[str, Any]:
     a = analysis
     raw = a.lam.values(smoothed=False)
     h_um = a.fields.spacing * 1e-3
+    q = a.quality
     row: dict[str, Any] = {
         "name": a.name,
         "condition": a.condition,
-        "status": "ok",
+        "status": q.status if q is not None else "ok",
+        "reasons": "; ".join(q.reasons) if q is not None else "",
         "source": a.source,
         "localisations": len(a.localisations) if a.localisations is not None else "",
         "area_um2": float(a.segmentation.mask.sum()) * h_um**2,
@@ -60,24 +62,12 @@ def nucleus_row(analysis: NucleusAnalysis) -> dict[str, Any]:
         "wall_time_s": float(sum(a.timings.values())),
         "error": "",
     }
+    for key in QUALITY_CHECKS:
+        row[key] = q.checks.get(key, float("nan")) if q is not None else float("nan")
     for key in ("pearson", "median_rel_error", "median_error"):
         row[key] = a.metrics[key] if a.metrics else float("nan")
     row["lambda_true_median"] = a.metrics["true_median"] if a.metrics else float("nan")
     return row
-
-
-def _json(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _json(obj.tolist())
-    return obj
 
 
 def _result_json(a: NucleusAnalysis) -> dict[str, Any]:
@@ -100,6 +90,7 @@ def _result_json(a: NucleusAnalysis) -> dict[str, Any]:
             "data outside the nucleus)",
             "diagnostics": a.lam.diagnostics,
         },
+        "quality": None if a.quality is None else asdict(a.quality),
         "segmentation": {k: v for k, v in asdict(a.segmentation).items() if k != "mask"},
         "reference": None if a.reference is None else asdict(a.reference),
         "domains": {k: v for k, v in asdict(a.domains).items() if k != "domains"},
@@ -109,7 +100,7 @@ def _result_json(a: NucleusAnalysis) -> dict[str, Any]:
     }
     if a.metrics is not None:
         doc["metrics"] = a.metrics
-    return _json(doc)
+    return to_jsonable(doc)
 
 
 def save_nucleus(

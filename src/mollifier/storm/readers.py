@@ -5,7 +5,9 @@ format                                reader
 ====================================  ==========================================================
 ThunderSTORM CSV (``"x [nm]"``, ...)  :func:`read_thunderstorm` (units from the header brackets)
 Picasso HDF5 (``locs``, camera px)    :func:`read_picasso` (needs h5py: ``mollifier[io]``)
-plain CSV / npz with ``x``, ``y``      :func:`read_localisation_table` (the unit must be declared)
+N-STORM, Zeiss, SMAP, DECODE          :mod:`mollifier.storm.formats` (the unit the format fixes)
+plain CSV / npz with ``x``, ``y``      :func:`read_localisation_table` (the unit must be declared;
+                                      other column names declared with ``columns``)
 density image: TIFF, npz, ``X,Y,v``   :func:`read_density_map`
 any of the above                      :func:`read_storm_input` (by suffix and header)
 ====================================  ==========================================================
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,14 @@ from mollifier.storm._tables import (
     split_header,
 )
 from mollifier.storm.density import DensityMap
+from mollifier.storm.formats import (
+    TABLE_ROLES,
+    TEXT_FORMATS,
+    detect_text_format,
+    read_decode,
+    read_smap_mat,
+    read_text_localisations,
+)
 from mollifier.storm.localisations import Localisations, UnitError, length_unit_nm
 from mollifier.storm.maps import read_density_map
 
@@ -66,7 +77,17 @@ THUNDERSTORM_COLUMNS = (
     "uncertainty [nm]",
 )
 #: Values of ``kind`` accepted by :func:`read_storm_input`.
-INPUT_KINDS = ("auto", "thunderstorm", "picasso", "table", "map")
+INPUT_KINDS = (
+    "auto",
+    "thunderstorm",
+    "picasso",
+    "nstorm",
+    "zeiss",
+    "smap",
+    "decode",
+    "table",
+    "map",
+)
 
 
 def read_thunderstorm(
@@ -278,12 +299,15 @@ def read_localisation_table(
     *,
     unit: str | None = None,
     pixel_size: float | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Localisations:
-    """Read a plain localisation table: CSV/TSV with a header naming ``x`` and ``y``, or an npz
-    archive with 1-D arrays ``x`` and ``y``.
+    """Read a plain localisation table: delimited text with a header, or an npz archive with
+    1-D arrays ``x`` and ``y``.
 
-    Optional columns/arrays ``frame`` and ``uncertainty`` (same unit as the positions) are read.
-    The unit comes from ``unit``, from brackets in the CSV header (``x [um]``) or from a string
+    The text table's columns are ``columns`` (by role, :data:`~mollifier.storm.formats.
+    TABLE_ROLES`: ``{"x": "pos_x", "y": "pos_y", "channel": "probe"}``), by default those named
+    ``x``, ``y``, ``frame``, ``uncertainty`` (same unit as the positions) and ``channel``.
+    The unit comes from ``unit``, from brackets in the header (``x [um]``) or from a string
     entry ``unit`` in the npz; when none says it, or two disagree, the read fails.
 
     Raises
@@ -317,21 +341,12 @@ def read_localisation_table(
             if v.ndim != 1:
                 raise FileFormatError(f"{source}: array {k!r} must be 1-D, got shape {v.shape}")
     else:
-        line = first_line(p)
-        names = split_header(line, source)
-        idx = {k: column(names, k) for k in ("x", "y", "frame", "uncertainty")}
-        missing = [k for k in ("x", "y") if idx[k] is None]
-        if missing:
-            raise FileFormatError(
-                f"{source}: missing column(s) {missing}; the header names {[n for n, _ in names]}"
-            )
-        units = {names[i][1] for k, i in idx.items() if k in ("x", "y") and i is not None}
-        if len(units) > 1:
-            raise UnitError(f"{source}: x and y are in different units {sorted(map(str, units))}")
-        file_unit = units.pop()
-        delimiter = sniff_delimiter(line)
-        data_rows = load_numbers(p, len(names), delimiter)
-        arrays = {k: data_rows[:, i] for k, i in idx.items() if i is not None}
+        return read_text_localisations(
+            p,
+            unit=unit,
+            pixel_size=pixel_size,
+            columns=_default_columns(p) if columns is None else columns,
+        )
     if (
         unit is not None
         and file_unit is not None
@@ -356,10 +371,31 @@ def read_localisation_table(
     )
 
 
+def _default_columns(p: Path) -> dict[str, str]:
+    names = [n for n, _ in split_header(first_line(p), str(p))]
+    return {r: r for r in TABLE_ROLES if r in names or r in ("x", "y")}
+
+
+def _hdf5_kind(p: Path) -> str:
+    h5py = _h5py("reading HDF5 localisation files")
+    try:
+        with h5py.File(p, "r") as fh:
+            keys = set(fh.keys())
+            if "data" in keys and "xyz" in fh["data"]:
+                return "decode"
+    except OSError as exc:
+        raise FileFormatError(f"{p}: not a readable HDF5 file ({exc})") from None
+    if "saveloc" in keys:
+        return "smap"
+    return "picasso"
+
+
 def _sniff_kind(p: Path) -> str:
     suffix = p.suffix.lower()
     if suffix in (".h5", ".hdf5"):
-        return "picasso"
+        return _hdf5_kind(p)
+    if suffix == ".mat":
+        return "smap"
     if suffix in (".tif", ".tiff"):
         return "map"
     if suffix == ".npz":
@@ -375,6 +411,9 @@ def _sniff_kind(p: Path) -> str:
             return "map"
         names = split_header(line, str(p))
         lower = [n for n, _ in names]
+        fmt = detect_text_format(lower)
+        if fmt is not None:
+            return fmt.name
         if any(u is not None for _, u in names) and "x" in lower:
             return "thunderstorm"
         if len(lower) == 3 and any(n in MAP_VALUE_NAMES for n in lower):
@@ -382,7 +421,7 @@ def _sniff_kind(p: Path) -> str:
         return "table"
     raise FileFormatError(
         f"{p}: unsupported suffix {p.suffix!r}; STORM inputs are .csv/.tsv/.txt, .npz, "
-        ".h5/.hdf5 or .tif/.tiff"
+        ".h5/.hdf5, .mat or .tif/.tiff"
     )
 
 
@@ -392,21 +431,33 @@ def read_storm_input(
     kind: str = "auto",
     unit: str | None = None,
     pixel_size: float | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Localisations | DensityMap:
     """Read any supported STORM input; ``kind`` is one of :data:`INPUT_KINDS`.
 
-    ``"auto"`` decides by suffix and header: ``.h5``/``.hdf5`` Picasso; ``.tif`` a map; a CSV
-    whose header has bracketed units ThunderSTORM; a headerless or ``x, y, value`` table a map;
-    other CSVs a plain localisation table; an npz with a 2-D array a map, else a table.
+    ``"auto"`` decides by suffix and header: ``.h5``/``.hdf5`` DECODE (a ``data/xyz``
+    dataset), SMAP v7.3 (``saveloc``) or Picasso; ``.mat`` SMAP; ``.tif`` a map; a text table
+    whose header is an N-STORM, Zeiss or SMAP export's (:data:`~mollifier.storm.formats.
+    TEXT_FORMATS`) that export; one with bracketed units ThunderSTORM; a headerless or
+    ``x, y, value`` table a map; other text a plain localisation table (``columns`` declares
+    its columns); an npz with a 2-D array a map, else a table.
     """
     if kind not in INPUT_KINDS:
         raise ValueError(f"kind must be one of {INPUT_KINDS}, got {kind!r}")
     p = existing_file(path)
-    chosen = _sniff_kind(p) if kind == "auto" else kind
+    chosen = _sniff_kind(p) if kind == "auto" and columns is None else kind
+    if columns is not None and chosen == "auto":
+        chosen = "table"
     if chosen == "thunderstorm":
         return read_thunderstorm(p, pixel_size=pixel_size)
     if chosen == "picasso":
         return read_picasso(p, pixel_size=pixel_size)
+    if chosen == "decode":
+        return read_decode(p)
+    if chosen == "smap" and p.suffix.lower() in (".mat", ".h5", ".hdf5"):
+        return read_smap_mat(p)
+    if chosen in TEXT_FORMATS:
+        return read_text_localisations(p, TEXT_FORMATS[chosen], unit=unit, pixel_size=pixel_size)
     if chosen == "table":
-        return read_localisation_table(p, unit=unit, pixel_size=pixel_size)
+        return read_localisation_table(p, unit=unit, pixel_size=pixel_size, columns=columns)
     return read_density_map(p, unit=unit, pixel_size=pixel_size)

@@ -30,7 +30,13 @@ from scipy import ndimage
 from mollifier.storm.density import DensityMap
 from mollifier.storm.localisations import LocalisationError, Localisations
 
-__all__ = ["SEGMENTATION_METHODS", "Segmentation", "alpha_shape_mask", "segment_nucleus"]
+__all__ = [
+    "SEGMENTATION_METHODS",
+    "Segmentation",
+    "alpha_shape_mask",
+    "segment_nuclei",
+    "segment_nucleus",
+]
 
 SEGMENTATION_METHODS = ("threshold", "alpha")
 
@@ -247,3 +253,144 @@ def segment_nucleus(
         holes=holes,
         alpha=a_used,
     )
+
+
+#: Defaults of :func:`segment_nuclei`'s criteria.
+MIN_NUCLEUS_AREA_NM2 = 2.0e6
+MIN_SOLIDITY = 0.8
+MIN_RELATIVE_DENSITY = 0.3
+
+
+def _solidity(mask: np.ndarray) -> float:
+    """Area over convex-hull area of a pixel mask (holes filled)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    filled = ndimage.binary_fill_holes(mask)
+    ii, jj = np.nonzero(filled)
+    if ii.size < 3:
+        return 0.0
+    corners = np.concatenate(
+        [np.column_stack([ii + di, jj + dj]) for di in (-0.5, 0.5) for dj in (-0.5, 0.5)]
+    )
+    try:
+        hull = ConvexHull(corners)
+    except QhullError:
+        return 0.0
+    return float(filled.sum()) / float(hull.volume)
+
+
+def _inside_rim(ring: np.ndarray) -> np.ndarray:
+    """The region a rim (an envelope label's ring) encloses, up to the rim's middle: the
+    enclosed pixels plus the ring pixels nearer to them than to the outside."""
+    filled = ndimage.binary_fill_holes(ring)
+    interior = filled & ~ring
+    if not interior.any():
+        return np.zeros_like(ring)
+    d_in = ndimage.distance_transform_edt(~interior)
+    d_out = ndimage.distance_transform_edt(filled)
+    return np.asarray(interior | (ring & (d_in <= d_out)))
+
+
+def segment_nuclei(
+    density: DensityMap,
+    *,
+    method: str = "threshold",
+    locs: Localisations | None = None,
+    smoothing: float = 150.0,
+    threshold: float | None = None,
+    threshold_fraction: float = 0.5,
+    alpha: float | None = None,
+    min_hole_area: float = 250_000.0,
+    min_area: float = MIN_NUCLEUS_AREA_NM2,
+    min_solidity: float = MIN_SOLIDITY,
+    min_relative_density: float = MIN_RELATIVE_DENSITY,
+    fill_holes: bool = False,
+) -> list[Segmentation]:
+    """Every nucleus of a field of view, in the order of their first pixel (scanning ``x``,
+    then ``y``).
+
+    The pixels above the threshold (as :func:`segment_nucleus`) are split into connected
+    components; each is opened and its small holes filled; with ``fill_holes`` (a
+    nuclear-envelope mask channel) each component is a rim and the nucleus is what it
+    encloses, up to the rim's middle. A component is kept as a nucleus if
+
+    * its area is at least ``min_area`` nm² (default 2 µm², smaller blobs are debris or
+      fragments);
+    * its solidity (area over convex-hull area, holes filled) is at least ``min_solidity``
+      (default 0.8; touching nuclei or irregular clusters are rejected rather than analysed as
+      one);
+    * its mean density is at least ``min_relative_density`` (default 0.3) times that of the
+      densest kept component (dim debris, out-of-focus cells).
+
+    Each :class:`Segmentation` has the field's background (the mean density farther than
+    ``smoothing`` from every nucleus) and ``components`` = the number of candidate components.
+
+    Raises
+    ------
+    ValueError
+        If no component passes (the message gives each candidate's area and solidity).
+    """
+    base = segment_nucleus(
+        density,
+        method=method,
+        locs=locs,
+        smoothing=smoothing,
+        threshold=threshold,
+        threshold_fraction=threshold_fraction,
+        alpha=alpha,
+        min_hole_area=min_hole_area,
+    )
+    h = density.spacing
+    vals = np.nan_to_num(density.values, nan=0.0)
+    sm = ndimage.gaussian_filter(vals, smoothing / h, mode="nearest") if smoothing > 0 else vals
+    if method == "threshold":
+        raw = sm > base.threshold
+    else:
+        assert locs is not None
+        raw = alpha_shape_mask(locs, density.x, density.y, alpha=base.alpha)
+    raw &= np.isfinite(density.values)
+    labels, count = ndimage.label(raw)
+    min_hole_pixels = max(1, round(min_hole_area / (h * h)))
+    open_radius = max(1, round(smoothing / (3 * h)))
+    candidates = []
+    described = []
+    for k in range(1, count + 1):
+        comp = labels == k
+        if comp.sum() * h * h < 0.25 * min_area:
+            continue
+        if fill_holes:
+            mask, holes = _inside_rim(comp), 0
+        else:
+            mask, _, holes = _clean(comp, min_hole_pixels=min_hole_pixels, open_radius=open_radius)
+        area = float(mask.sum()) * h * h
+        solidity = _solidity(mask)
+        level = float(np.mean(sm[mask])) if mask.any() else 0.0
+        described.append(f"{area / 1e6:.2f} µm² (solidity {solidity:.2f})")
+        if area >= min_area and solidity >= min_solidity:
+            candidates.append((mask, holes, level))
+    if not candidates:
+        raise ValueError(
+            f"{density.source or 'density'}: no nucleus passes the criteria (area >= "
+            f"{min_area / 1e6:g} µm², solidity >= {min_solidity:g}); candidates: "
+            f"{', '.join(described) or 'none'}"
+        )
+    top = max(level for _, _, level in candidates)
+    kept = [(m, holes) for m, holes, level in candidates if level >= min_relative_density * top]
+    union = np.zeros_like(raw)
+    for m, _ in kept:
+        union |= m
+    far = ndimage.distance_transform_edt(~union) * h > max(smoothing, 3 * h)
+    far &= np.isfinite(density.values)
+    background = float(np.mean(density.values[far])) if far.sum() >= 50 else 0.0
+    return [
+        Segmentation(
+            mask=m,
+            method=method,
+            threshold=base.threshold,
+            background=background,
+            components=count,
+            holes=holes,
+            alpha=base.alpha,
+        )
+        for m, holes in kept
+    ]

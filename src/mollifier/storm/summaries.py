@@ -22,6 +22,7 @@ from scipy import ndimage, stats
 from scipy.spatial import cKDTree
 
 __all__ = [
+    "QUALITY_CHECKS",
     "SUMMARY_COLUMNS",
     "Domain",
     "DomainStatistics",
@@ -33,11 +34,22 @@ __all__ = [
     "write_summary_csv",
 ]
 
+#: The quality gate's measurements in ``summary.csv`` (:mod:`mollifier.storm.quality`).
+QUALITY_CHECKS = (
+    "nonpositive_fraction",
+    "reported_fraction",
+    "density_per_um2",
+    "density_bound_per_um2",
+    "density_contrast",
+    "density_contrast_needed",
+    "precision_nm",
+)
 #: Columns of ``summary.csv`` (one row per nucleus), in order.
 SUMMARY_COLUMNS = (
     "name",
     "condition",
     "status",
+    "reasons",
     "source",
     "localisations",
     "area_um2",
@@ -66,6 +78,7 @@ SUMMARY_COLUMNS = (
     "pearson",
     "median_rel_error",
     "median_error",
+    *QUALITY_CHECKS,
     "wall_time_s",
     "error",
 )
@@ -278,9 +291,13 @@ def write_summary_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike
 
 
 def compare_conditions(
-    rows: Sequence[Mapping[str, Any]], *, metric: str = "lambda_median"
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    metric: str = "lambda_median",
+    include_unreliable: bool = False,
 ) -> list[dict[str, Any]]:
-    """Per-condition statistics of ``metric`` over successfully analysed nuclei.
+    """Per-condition statistics of ``metric`` over the nuclei with status ``ok`` (and
+    ``unreliable`` with ``include_unreliable``; ``failed`` ones never).
 
     Returns one dict per condition (in order of appearance): ``condition``, ``metric``, ``n``,
     ``mean``, ``sd``, ``median``, ``ratio_to_first`` (mean over the first condition's mean) and,
@@ -288,8 +305,9 @@ def compare_conditions(
     with fewer than 2 nuclei in either).
     """
     groups: dict[str, list[float]] = {}
+    allowed = ("ok", "unreliable") if include_unreliable else ("ok",)
     for row in rows:
-        if row.get("status", "ok") != "ok":
+        if row.get("status", "ok") not in allowed:
             continue
         value = row.get(metric)
         if value is None or not np.isfinite(float(value)):

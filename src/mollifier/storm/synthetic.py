@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,19 @@ from mollifier.storm.readers import write_thunderstorm
 from mollifier.storm.truth import Truth
 
 __all__ = [
+    "CHROMATIN_CHANNEL",
+    "ENVELOPE_CHANNEL",
+    "SyntheticField",
     "SyntheticNucleus",
     "SyntheticStorm",
+    "envelope_localisations",
     "nucleus_shape",
     "observe",
     "sample_localisations",
+    "simulate_field",
     "simulate_storm",
     "simulate_truth",
+    "write_field",
     "write_synthetic",
 ]
 
@@ -425,3 +431,132 @@ def write_synthetic(
     )
     npz = truth.save(out / f"{name}.truth.npz")
     return csv, npz
+
+
+#: Channel names of :func:`simulate_field` (N-STORM exports name channels by laser line).
+CHROMATIN_CHANNEL = "647"
+ENVELOPE_CHANNEL = "561"
+
+
+@dataclass(frozen=True)
+class SyntheticField:
+    """A field of view with several nuclei: two-channel localisations and one truth per
+    nucleus (in the field's coordinates)."""
+
+    localisations: Localisations
+    truths: tuple[Truth, ...]
+
+
+def envelope_localisations(
+    truth: Truth,
+    *,
+    expected: float,
+    precision: float = 15.0,
+    frames: int = 20000,
+    seed: int = 0,
+) -> Localisations:
+    """Localisations of a nuclear-envelope label: ``expected`` points uniform over the rim
+    pixels of ``truth.mask`` (the outer boundary; a nucleolus has no envelope), displaced by
+    the precision, at uniform frames."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    filled = ndimage.binary_fill_holes(truth.mask)
+    rim = filled & ~ndimage.binary_erosion(filled)
+    ii, jj = np.nonzero(rim)
+    n = int(rng.poisson(expected))
+    pick = rng.integers(0, ii.size, n)
+    h = float(truth.x[1] - truth.x[0])
+    x = truth.x[ii[pick]] + rng.uniform(-0.5, 0.5, n) * h + precision * rng.normal(size=n)
+    y = truth.y[jj[pick]] + rng.uniform(-0.5, 0.5, n) * h + precision * rng.normal(size=n)
+    return Localisations(
+        x=x,
+        y=y,
+        frame=rng.integers(1, frames + 1, n).astype(float),
+        uncertainty=np.full(n, float(precision)),
+        source="synthetic",
+    )
+
+
+def _shifted(truth: Truth, dx: float, dy: float, index: int) -> Truth:
+    params = dict(truth.params)
+    params.update({"field_offset_nm": [dx, dy], "field_nucleus": index})
+    return Truth(
+        x=truth.x + dx,
+        y=truth.y + dy,
+        lam=truth.lam,
+        phi_w=truth.phi_w,
+        phi_d=truth.phi_d,
+        mask=truth.mask,
+        params=params,
+    )
+
+
+def simulate_field(
+    config: SyntheticStorm | None = None,
+    *,
+    nuclei: int = 3,
+    seed: int = 0,
+    gap: float = 1500.0,
+    envelope_fraction: float = 0.05,
+) -> SyntheticField:
+    """A field of view with ``nuclei`` synthetic nuclei side by side along ``x`` (``gap`` nm
+    between their simulation boxes), each :func:`simulate_truth` with seed ``seed + k`` and
+    observed by :func:`observe`, in two channels: chromatin (:data:`CHROMATIN_CHANNEL`) and a
+    nuclear-envelope label (:data:`ENVELOPE_CHANNEL`, ``envelope_fraction`` × the chromatin
+    localisations, :func:`envelope_localisations`). Localisations are sorted by frame."""
+    cfg = SyntheticStorm() if config is None else config
+    if nuclei < 1:
+        raise ValueError(f"nuclei must be >= 1, got {nuclei}")
+    if not (math.isfinite(gap) and gap >= 0):
+        raise ValueError(f"gap must be a non-negative number of nm, got {gap}")
+    parts: list[Localisations] = []
+    channels: list[np.ndarray] = []
+    truths = []
+    offset = 0.0
+    for k in range(nuclei):
+        base = simulate_truth(cfg, seed=seed + k)
+        truth = _shifted(base, offset - float(base.x[0]), -float(base.y[0]), k + 1)
+        offset = float(truth.x[-1]) + gap
+        nucleus = observe(truth, cfg, seed=seed + k)
+        env = envelope_localisations(
+            truth,
+            expected=envelope_fraction * len(nucleus.localisations),
+            precision=cfg.precision,
+            frames=cfg.frames,
+            seed=seed + 7919 * (k + 1),
+        )
+        for locs, name in ((nucleus.localisations, CHROMATIN_CHANNEL), (env, ENVELOPE_CHANNEL)):
+            parts.append(locs)
+            channels.append(np.full(len(locs), name))
+        truths.append(nucleus.truth)
+    frame = np.concatenate([p.frame for p in parts])
+    order = np.argsort(frame, kind="stable")
+    locs = Localisations(
+        x=np.concatenate([p.x for p in parts])[order],
+        y=np.concatenate([p.y for p in parts])[order],
+        frame=frame[order],
+        uncertainty=np.concatenate([p.uncertainty for p in parts])[order],
+        channel=np.concatenate(channels)[order],
+        source="synthetic",
+        meta={"format": "synthetic", "nuclei": nuclei},
+    )
+    return SyntheticField(localisations=locs, truths=tuple(truths))
+
+
+def write_field(
+    field_: SyntheticField, directory: str | os.PathLike[str], name: str
+) -> tuple[Path, list[Path]]:
+    """Write ``DIR/<name>.txt`` (an N-STORM text export with both channels) and
+    ``DIR/<name>.nucleus<k>.truth.npz`` per nucleus (k from 1, the order along x)."""
+    from mollifier.storm.formats import NSTORM, write_text_localisations
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    txt = write_text_localisations(out / f"{name}.txt", field_.localisations, NSTORM)
+    paths = []
+    for k, truth in enumerate(field_.truths, start=1):
+        params = dict(truth.params)
+        params["localisation_file"] = txt.name
+        paths.append(replace(truth, params=params).save(out / f"{name}.nucleus{k}.truth.npz"))
+    return txt, paths

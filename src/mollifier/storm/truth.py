@@ -20,7 +20,7 @@ from scipy.interpolate import RegularGridInterpolator
 from mollifier.io._gridding import FileFormatError
 from mollifier.storm.inference import LambdaMap
 
-__all__ = ["Truth", "find_truth", "truth_metrics"]
+__all__ = ["Truth", "find_truth", "find_truths", "truth_metrics"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,16 @@ def find_truth(path: str | os.PathLike[str]) -> Path | None:
         if cand.is_file():
             return cand
     return None
+
+
+def find_truths(path: str | os.PathLike[str]) -> list[Truth]:
+    """The truths of an input file: the sidecar of :func:`find_truth`, or one
+    ``<stem>.nucleus<k>.truth.npz`` per nucleus of a synthetic field of view."""
+    p = Path(path)
+    one = find_truth(p)
+    if one is not None:
+        return [Truth.load(one)]
+    return [Truth.load(f) for f in sorted(p.parent.glob(f"{p.stem}.nucleus*.truth.npz"))]
 
 
 def truth_metrics(lam_map: LambdaMap, truth: Truth) -> dict[str, float]:
