@@ -201,9 +201,11 @@ def _write_report(args: argparse.Namespace, **record: Any) -> None:
     (:func:`mollifier.report.write_run_report`); without Jinja2, say so and go on."""
     from mollifier.report import write_run_report
 
-    options = {k: v for k, v in vars(args).items() if k != "command"}
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "argv", "started")}
     try:
-        pages = write_run_report(args.out, options=options, **record)
+        pages = write_run_report(
+            args.out, argv=args.argv, started=args.started, options=options, **record
+        )
     except ImportError as exc:
         print(f"report.html not written: {exc}", file=sys.stderr)
         return
@@ -333,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return _run_bench(argv[1:])
     args = _parser().parse_args(argv)
+    args.argv, args.started = argv, time.time()  # the report's provenance
     try:
         if args.command == "demo":
             return _run_demo(args)

@@ -126,6 +126,7 @@ def write_run_report(
     *,
     started: float | None = None,
     argv: Sequence[str] | None = None,
+    command: str | None = None,
     options: Mapping[str, Any] | None = None,
     config_file: str | Path | None = None,
     residual: str | None = None,
@@ -146,6 +147,7 @@ def write_run_report(
     record: dict[str, Any] = {
         "started": started,
         "argv": argv,
+        "command": command,
         "options": options,
         "config_file": config_file,
         "residual": residual,

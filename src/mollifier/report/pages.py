@@ -282,10 +282,14 @@ def _toml() -> Any:
     return tomllib
 
 
-def _truth_text(t: Any) -> tuple[Any, str]:
+def _truth_cell(t: Any, has_metrics: bool) -> Cell:
+    """The "true" cell: a constant, or a field's median; why there is none otherwise."""
     if isinstance(t, dict):
-        return t.get("median"), "median"
-    return t, ""
+        v = _float(t.get("median"))
+        return Cell(f"median {fmt(v)}", v)
+    if t is not None:
+        return number(t)
+    return Cell("not recorded" if has_metrics else "unknown")
 
 
 def fit_page(d: Path, doc: dict[str, Any]) -> Page:
@@ -338,14 +342,14 @@ def fit_page(d: Path, doc: dict[str, Any]) -> Page:
     )
     for name, est in (doc.get("unknowns") or {}).items():
         m = metrics.get(name) or {}
-        t, _ = _truth_text(truth.get(name))
+        true = _truth_cell(truth.get(name), bool(m))
         if isinstance(est, dict):
             table.add(
                 Cell(name),
                 Cell(f"median {fmt(est.get('median'))}", _float(est.get("median"))),
                 est.get("min"),
                 est.get("max"),
-                number(t) if t is not None else Cell("unknown" if not m else "not recorded"),
+                true,
                 m.get("pearson"),
                 m.get("rel_l2"),
                 m.get("median_rel_error"),
@@ -357,7 +361,7 @@ def fit_page(d: Path, doc: dict[str, Any]) -> Page:
                 est,
                 Cell("—"),
                 Cell("—"),
-                number(t) if t is not None else Cell("unknown" if not m else "not recorded"),
+                true,
                 Cell("—"),
                 Cell("—"),
                 Cell("—"),
@@ -768,17 +772,20 @@ def bench_page(d: Path) -> Page:
     md = d / "bench.md"
     if md.is_file():
         page.texts.append(("bench.md", md.read_text(encoding="utf-8")))
+        heading = ""
         for kind, body in _markdown_blocks(md.read_text(encoding="utf-8")):
-            if kind == "table" and len(body) > 1:
+            if kind == "h":
+                heading = body[1]
+            elif kind == "table" and len(body) > 1:
                 width = len(body[0])
-                tb = Table("", body[0])
+                tb = Table(heading, body[0])
                 for row in body[1:]:
-                    tb.add(*(Cell(c) for c in (row + [""] * width)[:width]))
+                    row = (row + [""] * width)[:width]
+                    tb.add(*(Cell(c) for c in row))
+                    if "verdict" in body[0] and row[body[0].index("verdict")].startswith("FAIL"):
+                        page.warn(f"{heading}: {row[0]}: " + " · ".join(row[1:]))
                 page.tables.append(tb)
-            elif kind == "h" and page.tables and not page.tables[-1].rows:
-                page.tables[-1].caption = body[1]
-            elif kind == "h":
-                page.tables.append(Table(body[1], []))
+                heading = ""
         page.tables = [tb for tb in page.tables if tb.rows]
     else:
         page.missing.append("bench.md (the tables)")
@@ -817,6 +824,11 @@ def collection_page(d: Path, items: list[tuple[Path, Page]]) -> Page:
     each fit's headline numbers side by side."""
     prov = read_provenance(d)
     page = Page(title=d.name, kind=KINDS["collection"], directory=str(d))
+    if prov is None:
+        page.notes.append(
+            "This folder was gathered by `mollifier report`; each item's page has its own "
+            "provenance."
+        )
     compare = Table(
         "Headline metrics of each result",
         [
@@ -866,9 +878,10 @@ def collection_page(d: Path, items: list[tuple[Path, Page]]) -> Page:
         page.tables.append(Table("Results", ["result"], css_id="metrics"))
         for path, _ in items:
             page.tables[-1].add(Cell(path.name, href=f"{path.name}/report.html"))
-    if prov is not None and prov.get("residual"):
-        _equation(page, prov, None, None)
-    _provenance(page, d, prov, {})
+    if prov is not None:
+        if prov.get("residual"):
+            _equation(page, prov, None, None)
+        _provenance(page, d, prov, {})
     return page
 
 

@@ -129,6 +129,7 @@ def write_provenance(
     *,
     started: float,
     argv: Sequence[str] | None = None,
+    command: str | None = None,
     options: Mapping[str, Any] | None = None,
     config_file: str | Path | None = None,
     residual: str | None = None,
@@ -140,7 +141,9 @@ def write_provenance(
     Parameters
     ----------
     argv : sequence of str, optional
-        The command line (default ``sys.argv``), stored with the program name ``mollifier``.
+        The arguments (default ``sys.argv[1:]``), stored after the program name ``mollifier``.
+    command : str, optional
+        The command line as text, when it is not ``mollifier`` and ``argv``.
     options : mapping, optional
         The parsed options; the keys holding ``seed`` are also listed as ``seeds``.
     config_file : path, optional
@@ -162,7 +165,7 @@ def write_provenance(
     doc: dict[str, Any] = {
         "format": "mollifier-provenance",
         "format_version": 1,
-        "command": " ".join(["mollifier", *(_quote(a) for a in args)]),
+        "command": command or " ".join(["mollifier", *(_quote(a) for a in args)]),
         "argv": args,
         "cwd": str(Path.cwd()),
         "started_at": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(
