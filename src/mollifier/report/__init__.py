@@ -133,7 +133,8 @@ def write_run_report(
     results: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """What a command calls once it has written its results: record ``provenance.json``
-    (:func:`write_provenance`) in ``directory`` and in each sub-result, then :func:`write_report`.
+    (:func:`write_provenance`) in ``directory`` and in each item of a batch, then
+    :func:`write_report`.
 
     ``started`` defaults to the start of this process (the command's start, imports included).
     ``results`` maps a sub-directory name (``""`` for ``directory`` itself) to the
@@ -155,7 +156,8 @@ def write_run_report(
     results = dict(results or {})
     top = results.pop("", None)
     write_provenance(d, truth=truth_summary(top) if top is not None else None, **record)
-    for sub in sub_results(d):
+    kind = detect(d)
+    for sub in _items(d, kind) if kind else []:
         res = results.get(sub.name)
         write_provenance(sub, truth=truth_summary(res) if res is not None else None, **record)
     return write_report(d)
