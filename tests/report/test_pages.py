@@ -80,7 +80,7 @@ def test_a_result_written_before_the_report_gets_a_page(old_result, capsys):
     assert f"wrote {old_result / REPORT_FILE}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("make", ["empty", "absent", "stray_file", "bad_json"])
+@pytest.mark.parametrize("make", ["empty", "absent", "stray_file", "bad_json", "bad_layout"])
 def test_a_directory_that_is_no_result_is_refused_with_status_2(tmp_path, capsys, make):
     d = tmp_path / "d"
     if make != "absent":
@@ -89,10 +89,13 @@ def test_a_directory_that_is_no_result_is_refused_with_status_2(tmp_path, capsys
         (d / "notes.txt").write_text("hello")
     if make == "bad_json":
         (d / "result.json").write_text("{not json")
+    if make == "bad_layout":
+        (d / "result.json").write_text('{"unknowns": [1], "method": "direct"}')
     assert main(["report", str(d)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mollifier report: error: ") and str(d) in err
-    assert ("no such directory" if make == "absent" else "not a mollifier result") in err
+    expected = {"absent": "no such directory", "bad_layout": "not have the expected layout"}
+    assert expected.get(make, "not a mollifier result") in err
     assert not (d / REPORT_FILE).exists()
     with pytest.raises(NotAResultError):
         write_report(d)

@@ -906,16 +906,25 @@ def read_page(directory: str | Path) -> Page:
             f"{d}: not a mollifier result directory (no result.json, meta.json, bench.json, "
             "summary.csv or *.truth.npz, and no sub-directory holding one)"
         )
-    if kind == "bench":
-        return bench_page(d)
-    if kind == "storm-batch":
-        return batch_page(d)
-    if kind == "storm-nucleus":
-        return nucleus_page(d, _json(d / "result.json"))
-    if kind == "fit":
-        return fit_page(d, _json(d / "result.json"))
-    if kind == "dataset":
-        return dataset_page(d, _json(d / "meta.json"))
-    if kind == "storm-simulation":
-        return simulation_page(d)
+    try:
+        return _READERS[kind](d)
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        raise NotAResultError(
+            f"{d}: looks like a {KINDS[kind]}, but its files do not have the expected layout "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _read_collection(d: Path) -> Page:
     return collection_page(d, [(p, read_page(p)) for p in sub_results(d)])
+
+
+_READERS: dict[str, Reader] = {
+    "bench": bench_page,
+    "storm-batch": batch_page,
+    "storm-nucleus": lambda d: nucleus_page(d, _json(d / "result.json")),
+    "fit": lambda d: fit_page(d, _json(d / "result.json")),
+    "dataset": lambda d: dataset_page(d, _json(d / "meta.json")),
+    "storm-simulation": simulation_page,
+    "collection": _read_collection,
+}
