@@ -209,7 +209,8 @@ def _equation(page: Page, prov: dict[str, Any] | None, spec: str | None, base: P
         rec = residual_source(spec, base)
     if isinstance(rec, dict) and rec.get("source"):
         page.equation = str(rec["source"])
-        page.equation_origin = f"{rec.get('spec', '')}: {rec.get('summary', '')}".strip(": ")
+        summary = str(rec.get("summary", "")).replace("``", "")  # reST literals, as plain text
+        page.equation_origin = f"{rec.get('spec', '')}: {summary}".strip(": ")
     else:
         page.missing.append("the residual's source (not recorded and not found)")
 
