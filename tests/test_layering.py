@@ -64,7 +64,13 @@ def _reaches(graph: dict[str, set[str]], start: str, prefixes: tuple[str, ...]) 
 
 
 LOWER = ("mollifier.kernels", "mollifier.nets", "mollifier.grid", "mollifier.layers")
-ABOVE_INVERSE = ("mollifier.storm", "mollifier.sim", "mollifier.cli", "mollifier.config")
+ABOVE_INVERSE = (
+    "mollifier.storm",
+    "mollifier.sim",
+    "mollifier.cli",
+    "mollifier.config",
+    "mollifier.report",
+)
 SOLVERS = ("mollifier.inverse.direct", "mollifier.inverse.network")
 PROBLEM = (
     "mollifier.inverse.problem",
@@ -92,6 +98,17 @@ def test_the_inverse_engine_imports_no_application_module(graph):
         if m.startswith("mollifier.inverse"):
             bad = _reaches(graph, m, (*ABOVE_INVERSE, "mollifier.study"))
             assert not bad, f"{m} imports {bad}"
+
+
+def test_only_the_command_line_imports_the_report(graph):
+    """The report reads what the commands wrote; the library that writes it never calls it."""
+    users = sorted(
+        m
+        for m, deps in graph.items()
+        if not m.startswith("mollifier.report")
+        and any(d.startswith("mollifier.report") for d in deps)
+    )
+    assert users == ["mollifier.cli"], users
 
 
 def test_nothing_imports_the_cli(graph):

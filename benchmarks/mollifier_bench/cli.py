@@ -110,12 +110,26 @@ def run(args: argparse.Namespace, *, command: str | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     bad = [r for r in outcome.records if r.get("status") in ("error", "killed")]
+    _write_page(args, command)
     print(
         f"bench {tier.name}: {len(outcome.records)} records ({outcome.ran} run, "
         f"{outcome.cached} cached) in {time.perf_counter() - t0:.0f} s; "
         f"{len(bad)} failed. Wrote " + ", ".join(str(f) for f in outcome.files)
     )
     return 1 if bad else 0
+
+
+def _write_page(args: argparse.Namespace, command: str) -> None:
+    """``DIR/report.html`` from the tier's files (:func:`mollifier.report.write_run_report`);
+    without Jinja2 (the ``report`` extra), say so and go on."""
+    from mollifier.report import write_run_report
+
+    try:
+        page = write_run_report(args.out, command=command, options=vars(args))[-1]
+    except ImportError as exc:
+        print(f"report.html not written: {exc}", file=sys.stderr)
+        return
+    print(f"report: {page}")
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m mollifier_bench") -> int:

@@ -93,6 +93,11 @@ def test_smoke_tier(tmp_path: Path) -> None:
     assert re.search(r"command: `mollifier bench --tier smoke", md)
     for png in ("time_vs_order", "memory_vs_order", "scaling_grid", "accuracy_vs_noise", "fields"):
         assert (out / f"{png}.png").stat().st_size > 5000
+    # the page: the five plots embedded, bench.md's tables, the command line recorded
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 5
+    assert "Headline measurements" in page and "Derivative accuracy" in page
+    assert "mollifier bench --tier smoke" in page
     # resume: everything cached, nothing re-run
     assert run(parse(["--tier", "smoke", "--out", str(out), "--quiet", "--no-plots"])) == 0
     assert json.loads((out / "bench.json").read_text()) == records

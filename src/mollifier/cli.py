@@ -236,7 +236,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if args.system == "storm":
         from mollifier.storm.cli import run_simulate_storm
 
-        return run_simulate_storm(args)
+        status = run_simulate_storm(args)
+        _write_report(args, residual="chromatin")
+        return status
     noise = sim.GaussianNoise(args.noise) if args.noise > 0 else sim.NoNoise()
     t0 = time.perf_counter()
     if args.system == "langevin":
@@ -281,6 +283,31 @@ def _run_simulate(args: argparse.Namespace) -> int:
         f"wrote {args.out / 'data.npz'}, {args.out / 'meta.json'} and "
         f"{args.out / 'preview.png'} ({time.perf_counter() - t0:.1f} s)"
     )
+    _write_report(args)
+    return 0
+
+
+def _write_report(args: argparse.Namespace, **record: Any) -> None:
+    """Record the command's provenance in ``args.out`` and write its ``report.html`` pages
+    (:func:`mollifier.report.write_run_report`); without Jinja2, say so and go on."""
+    from mollifier.report import write_run_report
+
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "argv", "started")}
+    try:
+        pages = write_run_report(
+            args.out, argv=args.argv, started=args.started, options=options, **record
+        )
+    except ImportError as exc:
+        print(f"report.html not written: {exc}", file=sys.stderr)
+        return
+    print(f"report: {pages[-1]}")
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from mollifier.report import write_report
+
+    for page in write_report(args.dir):
+        print(f"wrote {page}")
     return 0
 
 
@@ -292,7 +319,15 @@ def _run_fit(args: argparse.Namespace) -> int:
     result = run_fit(config, args.out, progress=not args.quiet, resume=args.resume)
     print(result.summary())
     print(f"wrote {args.out / 'result.json'}, {args.out / 'unknowns.npz'} and figures")
+    _write_report(
+        args, config_file=args.config, residual=_residual_spec(config), results={"": result}
+    )
     return EXIT_OK if result.status == "ok" else EXIT_NOT_OK
+
+
+def _residual_spec(config: Any) -> str | None:
+    """A fit config's ``[problem]`` as a residual spec: a built-in name or ``file:function``."""
+    return config.problem.builtin or config.problem.residual
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -315,6 +350,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         + ", ".join(f"{a} = {w:.4g}" for a, w in widths.items() if a != "rule")
     )
     print(f"figures and results in {args.out}/ (total {time.perf_counter() - t0:.0f} s)")
+    _write_report(args, residual="heat", results=results)
     return 0
 
 
@@ -358,6 +394,15 @@ def _parser() -> argparse.ArgumentParser:
 
     storm = add_storm_parser(sub)
     storm.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG)
+    report = sub.add_parser(
+        "report",
+        help="(re)build DIR/report.html from the files of a result directory",
+        description="Write DIR/report.html, one self-contained page (figures embedded, no "
+        "network requests), from the files any mollifier command wrote to DIR; for a batch "
+        "(a STORM batch, a directory of results) also each item's page, linked from it.",
+    )
+    report.add_argument("dir", type=Path, metavar="DIR", help="a result directory")
+    report.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG)
     return parser
 
 
@@ -433,7 +478,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "storm":
         from mollifier.storm.cli import run_storm
 
-        return run_storm(args)
+        status = run_storm(args)
+        _write_report(args, residual="chromatin")
+        return status
+    if args.command == "report":
+        return _run_report(args)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 
@@ -447,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return _run_bench(argv[1:])
     args = _parser().parse_args(argv)
+    args.argv, args.started = argv, time.time()  # the report's provenance
     try:
         return _dispatch(args)
     except _user_errors() as exc:
