@@ -321,6 +321,35 @@ class MollifierLayer(nn.Module):
         edges = self.edges(axis, orders, src) if interior else None
         return convolve_axis(src, taps, dim=dim, boundary=self.boundary, method=method, edges=edges)
 
+    def noise_gain(self, grid_shape: Sequence[int], spec: str | Sequence[str]) -> np.ndarray:
+        """Per output node, how much more white noise the derivative ``spec`` carries there than
+        in the interior: the ℓ2 norm of that node's tensor-product stencil over the interior
+        stencil's (1 away from the edges; above 1 where edge kernels or extrapolation reach
+        inward; see :func:`mollifier.kernels.edges.noise_gain`).
+
+        Examples
+        --------
+        >>> layer = MollifierLayer(axes=("x",), spacing=0.1, width=0.5, boundary="interior")
+        >>> gain = layer.noise_gain((40,), "xx")
+        >>> float(gain[20]), bool(gain[0] > 2)
+        (1.0, True)
+        """
+        orders = parse_spec(spec, self.axes)
+        out = np.ones(())
+        like = torch.zeros((), dtype=torch.float64)
+        for a, n, k in zip(self.axes, grid_shape, orders, strict=True):
+            taps = self._master(a, k)
+            r = self.radius[a]
+            if isinstance(self.boundary, Interior) and n >= 2 * r + 1:
+                gain = np.ones(n)
+                gain[:r] = np.linalg.norm(self._edge_master(a, k), axis=1) / np.linalg.norm(taps)
+                gain[n - r :] = gain[:r][::-1]
+            else:
+                dense = self.operator(a, (k,), int(n), like)[0].numpy()
+                gain = np.linalg.norm(dense, axis=1) / np.linalg.norm(taps)
+            out = np.multiply.outer(out, gain)
+        return out
+
     def output_shape(self, grid_shape: Sequence[int]) -> tuple[int, ...]:
         """Grid shape of the outputs for an input grid of shape ``grid_shape``."""
         if self.boundary == "valid":

@@ -459,30 +459,50 @@ def solve_direct(
     return result
 
 
+def _periodic_axes(problem: InverseProblem, axes: tuple[str, ...]) -> np.ndarray:
+    """Per field axis, whether the mollifier wraps around it (``boundary="periodic"``)."""
+    return np.array([problem.boundary == "periodic" for _ in axes], dtype=bool)
+
+
 def _footprint(aff: _Affine, name: str) -> np.ndarray:
     """Per field axis, how far (in nodes) a residual row reaches into the field.
 
-    Measured with a unit impulse at the field's central node: the residual's response is nonzero
-    within the footprint (the stencil radii of every derivative applied to the field).
+    Measured with unit impulses on the whole grid (not only the rows kept), at the central node
+    and at nodes near every edge, where a boundary extension (``"extrapolate"``) can reach
+    further than the stencil; on periodic axes distances wrap around.
     """
     problem = aff.problem
     shape = aff.shapes[name]
-    centre = tuple(n // 2 for n in shape)
-    v = np.zeros(aff.n)
-    idx = np.ravel_multi_index(centre, shape)
-    v[aff.slices[name].start + idx] = 1.0
-    response = np.zeros(int(np.prod(problem.grid.shape)))
-    np.maximum.at(response, aff.row_nodes, np.abs(aff.apply(v)))
-    hit = response.reshape(problem.grid.shape) > 0
     field = problem.unknowns[name]
     assert isinstance(field, Field)
-    reach = []
-    for a, c in zip(field.axes, centre, strict=True):
-        i = problem.grid.index(a)
-        other = tuple(j for j in range(problem.grid.ndim) if j != i)
-        along = np.flatnonzero(np.any(hit, axis=other)) if other else np.flatnonzero(hit)
-        reach.append(int(np.max(np.abs(along - c))) if along.size else 0)
-    return np.array(reach)
+    radius = [problem.layer.radius[a] for a in field.axes]
+    per_axis = []
+    for n, r in zip(shape, radius, strict=True):
+        near = [0, r // 2, r, 2 * r, 3 * r, n // 2]
+        per_axis.append(sorted({min(max(k, 0), n - 1) for k in near + [n - 1 - k for k in near]}))
+    count = max(len(p) for p in per_axis)
+    positions = [tuple(p[min(i, len(p) - 1)] for p in per_axis) for i in range(count)]
+    periodic = _periodic_axes(problem, field.axes)
+    zero = problem.mollifier_residual(
+        aff.fields, aff.params(torch.zeros(aff.n, dtype=torch.float64))
+    )
+    reach = np.zeros(len(shape), dtype=int)
+    for pos in positions:
+        v = torch.zeros(aff.n, dtype=torch.float64)
+        v[aff.slices[name].start + int(np.ravel_multi_index(pos, shape))] = 1.0
+        with torch.no_grad():
+            r = problem.mollifier_residual(aff.fields, aff.params(v)) - zero
+        hit = (r.abs() > 0).numpy().reshape(-1, *problem.grid.shape).any(axis=0)
+        for k, (a, c) in enumerate(zip(field.axes, pos, strict=True)):
+            i = problem.grid.index(a)
+            other = tuple(j for j in range(problem.grid.ndim) if j != i)
+            along = np.flatnonzero(np.any(hit, axis=other)) if other else np.flatnonzero(hit)
+            if along.size:
+                dist = np.abs(along - c)
+                if periodic[k]:
+                    dist = np.minimum(dist, shape[k] - dist)
+                reach[k] = max(reach[k], int(dist.max()))
+    return reach
 
 
 def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
@@ -495,9 +515,14 @@ def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
     problem = aff.problem
     shape = aff.shapes[name]
     reach = _footprint(aff, name)
-    period = 2 * reach + 1
     field = problem.unknowns[name]
     assert isinstance(field, Field)
+    periodic = _periodic_axes(problem, field.axes)
+    period = 2 * reach + 1
+    for k, n in enumerate(shape):
+        if periodic[k]:
+            # a colour period that divides the axis keeps colours apart across the seam
+            period[k] = next(p for p in range(min(period[k], n), n + 1) if n % p == 0)
     # Grid coordinates, along the field's axes, of each interior row.
     grid_idx = np.unravel_index(aff.row_nodes, problem.grid.shape)
     row_pos = np.stack([grid_idx[problem.grid.index(a)] for a in field.axes], axis=1)
@@ -518,6 +543,7 @@ def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
         # The unique colour node within reach of each row: p + ((c − p + R) mod P) − R.
         p = row_pos[hit]
         q = p + (np.array(colour) - p + reach) % period - reach
+        q = np.where(periodic, q % np.array(shape), q)
         ok = np.all((q >= 0) & (q < np.array(shape)), axis=1)
         rows.append(hit[ok])
         cols.append(np.ravel_multi_index(tuple(q[ok].T), shape))
@@ -582,6 +608,18 @@ def _solve_regularised(
     return np.asarray(theta, dtype=float)
 
 
+def _noise_gain(problem: InverseProblem) -> np.ndarray:
+    """Per grid node, the largest noise gain (:meth:`~mollifier.MollifierLayer.noise_gain`) of
+    the derivatives the residual takes: how much noisier that node's row is than an interior
+    one (1 in the interior; above 1 near edges with edge kernels or extrapolation)."""
+    axes = problem.grid.axes
+    gain = np.ones(problem.grid.shape)
+    for orders in set(problem.orders):
+        spec = "".join(a * k for a, k in zip(axes, orders, strict=True))
+        gain = np.maximum(gain, problem.layer.noise_gain(problem.grid.shape, spec))
+    return gain
+
+
 def _finish(
     problem: InverseProblem,
     aff: _Affine,
@@ -634,6 +672,14 @@ def _finish(
                 diagnostics.setdefault("nonpositive_nodes", {})[n] = int(np.sum(val <= 0))
         elif problem.unknowns[n].positive and unknowns[n] <= 0:
             diagnostics.setdefault("nonpositive", []).append(n)
+    gain = _noise_gain(problem)
+    result.extras["noise_gain"] = gain
+    rows = gain[problem.interior]
+    diagnostics["noise_gain"] = {
+        "median": float(np.median(rows)),
+        "max": float(np.max(rows)),
+        "above_2": float(np.mean(rows > 2.0)),
+    }
     result.compute_metrics()
     result.wall_time_s = time.perf_counter() - t0
     result.peak_memory_mb = peak_memory_mb("cpu")
