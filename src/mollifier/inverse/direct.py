@@ -483,16 +483,17 @@ def _footprint(aff: _Affine, name: str) -> np.ndarray:
     count = max(len(p) for p in per_axis)
     positions = [tuple(p[min(i, len(p) - 1)] for p in per_axis) for i in range(count)]
     periodic = _periodic_axes(problem, field.axes)
-    zero = problem.mollifier_residual(
-        aff.fields, aff.params(torch.zeros(aff.n, dtype=torch.float64))
-    )
+    with torch.no_grad():
+        zero = problem.mollifier_residual(
+            aff.fields, aff.params(torch.zeros(aff.n, dtype=torch.float64))
+        )
     reach = np.zeros(len(shape), dtype=int)
     for pos in positions:
         v = torch.zeros(aff.n, dtype=torch.float64)
         v[aff.slices[name].start + int(np.ravel_multi_index(pos, shape))] = 1.0
         with torch.no_grad():
-            r = problem.mollifier_residual(aff.fields, aff.params(v)) - zero
-        hit = (r.abs() > 0).numpy().reshape(-1, *problem.grid.shape).any(axis=0)
+            delta = problem.mollifier_residual(aff.fields, aff.params(v)) - zero
+        hit = (delta.abs() > 0).numpy().reshape(-1, *problem.grid.shape).any(axis=0)
         for k, (a, c) in enumerate(zip(field.axes, pos, strict=True)):
             i = problem.grid.index(a)
             other = tuple(j for j in range(problem.grid.ndim) if j != i)
