@@ -12,7 +12,9 @@ with ``b = R(0)`` and ``J θ = R(θ) − b``. The solver
   as sparse regularised least squares on the exact Jacobian, assembled by graph colouring, with
   Tikhonov or total-variation regularisation of the fields.
 
-Only interior nodes (``problem.interior``) enter. Field nodes whose coefficient is too small to
+Only interior nodes (``problem.interior``) enter; each row is weighted by the inverse of its noise
+gain (the ℓ2 norm of its stencils relative to the interior ones: 1 in the interior, above 1 near
+the edges with edge kernels or extrapolation). Field nodes whose coefficient is too small to
 determine them (``Σ a² < identifiability² · median Σ a²``) are returned as NaN and counted in the
 diagnostics.
 """
@@ -91,8 +93,10 @@ class Direct(AbstractSolver):
     Parameters
     ----------
     regularization : Tikhonov, TotalVariation or None
-        Penalty on field unknowns. ``None`` (default): pointwise fields need none, and fields
-        whose derivatives appear (or several fields) get ``Tikhonov()``.
+        Penalty on field unknowns. ``None`` (default): pointwise fields are solved node by node
+        in closed form, and fields whose derivatives appear (or several fields) get
+        ``Tikhonov()``. Given, it applies to pointwise fields too (sparse least squares): it
+        pools neighbouring nodes, which calms the noisier rows near edges with edge kernels.
     identifiability : float
         Field nodes with ``Σ a² < identifiability² · median(Σ a²)`` are not identifiable and come
         back as NaN.
@@ -196,6 +200,10 @@ class _Affine:
         self.rows = torch.as_tensor(problem.interior.reshape(-1))
         # the grid node (flat index) behind each row; a system repeats the interior per equation
         self.row_nodes = np.tile(np.flatnonzero(problem.interior.reshape(-1)), self.n_eq)
+        # Rows are weighted by the inverse of their noise gain (1 in the interior): weighted
+        # least squares for rows whose stencils amplify noise more (edge kernels, extrapolation).
+        self.gain = _noise_gain(problem)
+        self.weights = torch.as_tensor(1.0 / self.gain.reshape(-1)[self.row_nodes])
         self.b = self.residual(torch.zeros(self.n, dtype=torch.float64))
 
     def params(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -207,8 +215,9 @@ class _Affine:
         return out
 
     def residual(self, theta: torch.Tensor) -> torch.Tensor:
+        """The weighted residual rows at ``theta``."""
         r = self.problem.mollifier_residual(self.fields, self.params(theta))
-        return r.reshape(self.n_eq, -1)[:, self.rows].reshape(-1)
+        return r.reshape(self.n_eq, -1)[:, self.rows].reshape(-1) * self.weights
 
     def apply(self, theta: np.ndarray) -> np.ndarray:
         """``J θ`` (float64 numpy)."""
@@ -246,7 +255,7 @@ class _Affine:
             r = r.reshape(*lead, bsz, -1)
             if lead:  # (equation, batch, node) → (batch, equation, node)
                 r = r.transpose(0, 1)
-            flat = r.reshape(bsz, self.n_eq, -1)[:, :, self.rows].reshape(bsz, -1)
+            flat = r.reshape(bsz, self.n_eq, -1)[:, :, self.rows].reshape(bsz, -1) * self.weights
             out[start : start + bsz] = (flat - self.b[None, :]).numpy()
         return out
 
@@ -401,7 +410,8 @@ def solve_direct(
     theta = np.full(aff.n, np.nan)
     unidentified: dict[str, np.ndarray] = {}
 
-    if all(pointwise[n] is not None for n in field_names) and len(field_names) <= 1:
+    closed = regularization is None or not field_names
+    if closed and all(pointwise[n] is not None for n in field_names) and len(field_names) <= 1:
         # Constants by dense least squares once the (at most one) pointwise field is eliminated.
         cols = []
         for n in constants:
@@ -433,7 +443,11 @@ def solve_direct(
             else:
                 b_eff = b
             ab = np.bincount(idx, weights=a * b_eff, minlength=m)
-            good = aa >= identifiability**2 * np.median(aa[aa > 0]) if np.any(aa > 0) else aa > 0
+            # identifiability from the unweighted coefficients: a noisier row is not a weaker one
+            raw = np.bincount(idx, weights=(a / aff.weights.numpy()) ** 2, minlength=m)
+            good = (
+                raw >= identifiability**2 * np.median(raw[raw > 0]) if np.any(raw > 0) else raw > 0
+            )
             lam = np.full(m, np.nan)
             lam[good] = -ab[good] / aa[good]
             theta[aff.slices[name]] = lam
@@ -673,7 +687,7 @@ def _finish(
                 diagnostics.setdefault("nonpositive_nodes", {})[n] = int(np.sum(val <= 0))
         elif problem.unknowns[n].positive and unknowns[n] <= 0:
             diagnostics.setdefault("nonpositive", []).append(n)
-    gain = _noise_gain(problem)
+    gain = aff.gain
     result.extras["noise_gain"] = gain
     rows = gain[problem.interior]
     diagnostics["noise_gain"] = {
