@@ -340,13 +340,25 @@ class MollifierLayer(nn.Module):
         for a, n, k in zip(self.axes, grid_shape, orders, strict=True):
             taps = self._master(a, k)
             r = self.radius[a]
-            if isinstance(self.boundary, Interior) and n >= 2 * r + 1:
+            n = int(n)
+            # Only the first and last radius rows differ from the interior stencil, and they
+            # depend on the samples near their own edge: take them from a short axis.
+            short = min(n, 2 * (min_axis_length(r, self.boundary) + 2 * r) + 1)
+            if self.boundary == "periodic":
+                gain = np.ones(n)
+            elif isinstance(self.boundary, Interior) and n >= 2 * r + 1:
                 gain = np.ones(n)
                 gain[:r] = np.linalg.norm(self._edge_master(a, k), axis=1) / np.linalg.norm(taps)
                 gain[n - r :] = gain[:r][::-1]
-            else:
-                dense = self.operator(a, (k,), int(n), like)[0].numpy()
+            elif self.boundary == "valid" or short == n:
+                dense = self.operator(a, (k,), n, like)[0].numpy()
                 gain = np.linalg.norm(dense, axis=1) / np.linalg.norm(taps)
+            else:
+                dense = self.operator(a, (k,), short, like)[0].numpy()
+                ends = np.linalg.norm(dense, axis=1) / np.linalg.norm(taps)
+                gain = np.ones(n)
+                gain[:r] = ends[:r]
+                gain[n - r :] = ends[short - r :]
             out = np.multiply.outer(out, gain)
         return out
 

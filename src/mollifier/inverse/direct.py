@@ -203,7 +203,8 @@ class _Affine:
         # Rows are weighted by the inverse of their noise gain (1 in the interior): weighted
         # least squares for rows whose stencils amplify noise more (edge kernels, extrapolation).
         self.gain = _noise_gain(problem)
-        self.weights = torch.as_tensor(1.0 / self.gain.reshape(-1)[self.row_nodes])
+        # (a row quieter than the interior is not up-weighted: an extension can null a row)
+        self.weights = torch.as_tensor(1.0 / np.maximum(self.gain.reshape(-1)[self.row_nodes], 1.0))
         self.b = self.residual(torch.zeros(self.n, dtype=torch.float64))
 
     def params(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -139,20 +139,25 @@ def _row(
     q = kernel._q if abs(shift) < 1e-12 else _factor(kernel, shift, moments)
     ratio = w / h
     panels_per_cell = max(1, math.ceil(_PANELS_PER_RADIUS / ratio))
-    row = np.zeros(n)
     first = max(0, math.floor((c - w) / h + 1e-9))
     last = min(n - 2, math.ceil((c + w) / h - 1e-9) - 1)
-    for i in range(first, last + 1):
-        lo, hi = max(i * h, c - w), min((i + 1) * h, c + w)
-        if hi - lo <= 1e-9 * h:
-            continue
-        panels = max(1, math.ceil(panels_per_cell * (hi - lo) / h))
-        y, wq = gauss_legendre_panels(lo, hi, panels=panels, nodes=_NODES)
-        f = wq * _psi_derivative(kernel, q, (y - c) / w, order) / w ** (order + 1)
-        start = min(max(i - (_HALF - 1), 0), n - INTERPOLATION_POINTS)
-        # Lagrange basis on the window's nodes start .. start + 7, evaluated relative to cell i.
-        basis = _lagrange_basis(y / h - start - (_HALF - 1))
-        row[start : start + INTERPOLATION_POINTS] += (-1) ** order * (basis @ f)
+    cells = np.arange(first, last + 1)
+    lo = np.maximum(cells * h, c - w)
+    hi = np.minimum((cells + 1) * h, c + w)
+    keep = hi - lo > 1e-9 * h
+    cells, lo, hi = cells[keep], lo[keep], hi[keep]
+    # The same composite rule on every cell (at least as fine as the interior stencils').
+    ref, wref = gauss_legendre_panels(0.0, 1.0, panels=panels_per_cell, nodes=_NODES)
+    y = lo[:, None] + (hi - lo)[:, None] * ref[None, :]
+    f = (hi - lo)[:, None] * wref[None, :]
+    f = f * _psi_derivative(kernel, q, (y - c) / w, order) / w ** (order + 1)
+    start = np.clip(cells - (_HALF - 1), 0, n - INTERPOLATION_POINTS)
+    # Lagrange basis on each window's nodes start .. start + 7, relative to its cell.
+    basis = _lagrange_basis((y / h - start[:, None] - (_HALF - 1)).ravel())
+    basis = basis.reshape(INTERPOLATION_POINTS, *y.shape)
+    contrib = (-1) ** order * np.einsum("acp,cp->ca", basis, f)
+    row = np.zeros(n)
+    np.add.at(row, start[:, None] + np.arange(INTERPOLATION_POINTS)[None, :], contrib)
     return row
 
 
