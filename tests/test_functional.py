@@ -79,7 +79,9 @@ def test_bad_input_errors():
         ml.derivative(u, 1, spacing=0.1, width=0.5, method="winograd")
 
 
-@pytest.mark.parametrize("boundary", ["reflect", "periodic", "valid", "extrapolate"])
+@pytest.mark.parametrize(
+    "boundary", ["reflect", "odd", "periodic", "valid", "extrapolate", "interior"]
+)
 def test_convolution_methods_agree_along_a_middle_axis(boundary):
     """direct, FFT and dense matrix are one linear map: equal to round-off, any axis."""
     rng = np.random.default_rng(4)

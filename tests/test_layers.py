@@ -101,7 +101,9 @@ def test_multiple_specs_equal_single_calls_and_order():
 
 
 @pytest.mark.parametrize("method", ["direct", "matrix"])
-@pytest.mark.parametrize("boundary", ["reflect", "periodic", "valid", "extrapolate"])
+@pytest.mark.parametrize(
+    "boundary", ["reflect", "odd", "periodic", "valid", "extrapolate", "interior"]
+)
 def test_gradcheck(boundary, method):
     torch.manual_seed(1)
     g = torch.randn(1, 1, 16, 15, dtype=torch.float64, requires_grad=True)
@@ -112,7 +114,9 @@ def test_gradcheck(boundary, method):
     assert torch.autograd.gradgradcheck(lambda t: layer(t, "xy"), (g,))
 
 
-@pytest.mark.parametrize("boundary", ["reflect", "periodic", "valid", "extrapolate"])
+@pytest.mark.parametrize(
+    "boundary", ["reflect", "odd", "periodic", "valid", "extrapolate", "interior"]
+)
 def test_fft_and_matrix_paths_match_direct_path(boundary):
     torch.manual_seed(2)
     h = 0.01

@@ -21,6 +21,7 @@ PUBLIC = {
     "Gaussian",
     "Grid",
     "GridError",
+    "Interior",
     "InverseProblem",
     "MLP",
     "MollifierDerivatives",

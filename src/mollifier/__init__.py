@@ -7,7 +7,7 @@ derivative order, and the kernel acts as a low-pass filter on noisy data.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from mollifier._conv import BOUNDARY_MODES, Extrapolate
+from mollifier._conv import BOUNDARY_MODES, Extrapolate, Interior
 from mollifier.autodiff import AutodiffDerivatives
 from mollifier.derivatives import AbstractDerivatives, MollifierDerivatives
 from mollifier.functional import derivative
@@ -55,6 +55,7 @@ __all__ = [
     "Gaussian",
     "Grid",
     "GridError",
+    "Interior",
     "InverseProblem",
     "MollifierDerivatives",
     "MollifierLayer",

@@ -27,6 +27,7 @@ __all__ = [
     "MATRIX_MAX_POINTS",
     "Boundary",
     "Extrapolate",
+    "Interior",
     "apply_operator",
     "convolve_axis",
     "dense_operator",
@@ -34,8 +35,8 @@ __all__ = [
     "resolve_method",
 ]
 
-BoundaryName = Literal["periodic", "reflect", "valid", "extrapolate"]
-BOUNDARY_MODES: tuple[str, ...] = ("periodic", "reflect", "valid", "extrapolate")
+BoundaryName = Literal["periodic", "reflect", "odd", "valid", "extrapolate", "interior"]
+BOUNDARY_MODES: tuple[str, ...] = ("periodic", "reflect", "odd", "valid", "extrapolate", "interior")
 
 CONV_METHODS: tuple[str, ...] = ("auto", "direct", "fft", "matrix")
 
@@ -95,18 +96,50 @@ class Extrapolate:
         )
 
 
-Boundary = BoundaryName | Extrapolate
+@dataclass(frozen=True)
+class Interior:
+    """Boundary mode with edge kernels: no extension, every node keeps a value.
+
+    Nodes closer to an edge than the stencil reaches use their own stencils, whose kernels lie
+    inside the data (shifted inward and moment-corrected about the node; see
+    :mod:`mollifier.kernels.edges`): the weak-form identity ``(−1)ᵏ⟨∂ᵏψ_n, u⟩ = ⟨ψ_n, ∂ᵏu⟩``
+    holds at every node with no boundary terms, and polynomials of degree ``order + 1`` are
+    differentiated exactly up to the edge. Edge nodes are noisier (see
+    :func:`mollifier.kernels.edges.noise_gain`). ``boundary="interior"`` means the defaults.
+
+    Parameters
+    ----------
+    moments : int or None
+        Moments about the node that edge kernels match (``None``: 1, or ``accuracy − 1`` for
+        higher-order kernels; see :func:`mollifier.kernels.edges.edge_moments`).
+    """
+
+    moments: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.moments is not None and (
+            isinstance(self.moments, bool)
+            or not isinstance(self.moments, int)
+            or not 1 <= self.moments <= 6
+        ):
+            raise ValueError(f"Interior.moments must be an integer in 1..6, got {self.moments!r}")
 
 
-def resolve_boundary(boundary: str | Extrapolate) -> str | Extrapolate:
-    """Validate a boundary mode; ``"extrapolate"`` becomes ``Extrapolate()``."""
-    if isinstance(boundary, Extrapolate):
+Boundary = BoundaryName | Extrapolate | Interior
+
+
+def resolve_boundary(boundary: str | Extrapolate | Interior) -> str | Extrapolate | Interior:
+    """Validate a boundary mode; ``"extrapolate"`` becomes ``Extrapolate()`` and
+    ``"interior"`` ``Interior()``."""
+    if isinstance(boundary, (Extrapolate, Interior)):
         return boundary
     if isinstance(boundary, str) and boundary in BOUNDARY_MODES:
-        return Extrapolate() if boundary == "extrapolate" else boundary
+        if boundary == "extrapolate":
+            return Extrapolate()
+        return Interior() if boundary == "interior" else boundary
     raise ValueError(
-        f"unknown boundary mode {boundary!r}; use one of {list(BOUNDARY_MODES)} or an "
-        "Extrapolate(degree=..., points=...) object"
+        f"unknown boundary mode {boundary!r}; use one of {list(BOUNDARY_MODES)}, an "
+        "Extrapolate(degree=..., points=...) or an Interior(moments=...) object"
     )
 
 
@@ -125,9 +158,9 @@ def _extrapolation_matrix(radius: int, points: int, degree: int) -> np.ndarray:
     return vg @ np.linalg.pinv(vf)
 
 
-def _pad_last(x: torch.Tensor, radius: int, boundary: str | Extrapolate) -> torch.Tensor:
+def _pad_last(x: torch.Tensor, radius: int, boundary: str | Extrapolate | Interior) -> torch.Tensor:
     """Extend the last dimension of ``x`` by ``radius`` samples on each side."""
-    if boundary == "valid" or radius == 0:
+    if boundary == "valid" or isinstance(boundary, Interior) or radius == 0:
         return x
     if boundary == "periodic":
         return torch.cat([x[..., -radius:], x, x[..., :radius]], dim=-1)
@@ -135,6 +168,12 @@ def _pad_last(x: torch.Tensor, radius: int, boundary: str | Extrapolate) -> torc
         # Even extension about the edge samples: u[-j] = u[j] (numpy.pad mode="reflect").
         left = x[..., 1 : radius + 1].flip(-1)
         right = x[..., -radius - 1 : -1].flip(-1)
+        return torch.cat([left, x, right], dim=-1)
+    if boundary == "odd":
+        # Odd extension about the edge samples: u[-j] = 2 u[0] - u[j] (zero Dirichlet data,
+        # u[0] = 0, gives the antisymmetric extension u[-j] = -u[j]).
+        left = 2 * x[..., :1] - x[..., 1 : radius + 1].flip(-1)
+        right = 2 * x[..., -1:] - x[..., -radius - 1 : -1].flip(-1)
         return torch.cat([left, x, right], dim=-1)
     assert isinstance(boundary, Extrapolate)
     points = boundary.fit_points(radius)
@@ -146,11 +185,13 @@ def _pad_last(x: torch.Tensor, radius: int, boundary: str | Extrapolate) -> torc
     return torch.cat([left, x, right], dim=-1)
 
 
-def min_axis_length(radius: int, boundary: str | Extrapolate) -> int:
-    """Fewest samples an axis needs for a stencil of half-length ``radius`` under ``boundary``."""
+def min_axis_length(radius: int, boundary: str | Extrapolate | Interior) -> int:
+    """Fewest samples an axis needs for a stencil of half-length ``radius`` under ``boundary``
+    (for :class:`Interior`, on the convolution path; shorter intervals take the dense
+    :func:`mollifier.kernels.edges.interval_operator`)."""
     if isinstance(boundary, Extrapolate):
         return max(2 * radius + 1, boundary.fit_points(radius))
-    if boundary == "reflect":
+    if boundary in ("reflect", "odd"):
         return radius + 2
     return 2 * radius + 1
 
@@ -196,7 +237,13 @@ def resolve_method(
     return "fft" if n_taps >= FFT_MIN_TAPS else "direct"
 
 
-def dense_operator(taps: torch.Tensor, n: int, boundary: str | Extrapolate) -> torch.Tensor:
+def dense_operator(
+    taps: torch.Tensor,
+    n: int,
+    boundary: str | Extrapolate | Interior,
+    *,
+    edges: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Dense matrices of the stencils ``taps`` on an axis of ``n`` points, boundary included.
 
     Parameters
@@ -205,8 +252,10 @@ def dense_operator(taps: torch.Tensor, n: int, boundary: str | Extrapolate) -> t
         Stencils in convolution order, as for :func:`convolve_axis`.
     n : int
         Number of samples along the axis.
-    boundary : str or Extrapolate
+    boundary : str, Extrapolate or Interior
         Already resolved by :func:`resolve_boundary`.
+    edges : pair of Tensor, optional
+        For :class:`Interior`: the edge rows, as for :func:`convolve_axis`.
 
     Returns
     -------
@@ -218,7 +267,7 @@ def dense_operator(taps: torch.Tensor, n: int, boundary: str | Extrapolate) -> t
     """
     eye = torch.eye(n, dtype=taps.dtype, device=taps.device)
     # Row j of the output is the convolution of the unit vector e_j, i.e. column j of D.
-    cols = convolve_axis(eye, taps, dim=-1, boundary=boundary, method="direct")
+    cols = convolve_axis(eye, taps, dim=-1, boundary=boundary, method="direct", edges=edges)
     return cols.transpose(1, 2)
 
 
@@ -257,8 +306,9 @@ def convolve_axis(
     taps: torch.Tensor,
     *,
     dim: int,
-    boundary: str | Extrapolate,
+    boundary: str | Extrapolate | Interior,
     method: str = "auto",
+    edges: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Convolve ``x`` along ``dim`` with each row of ``taps``.
 
@@ -270,10 +320,15 @@ def convolve_axis(
         Stencils ``K`` in convolution order: ``y[i] = Σ_m K[m] x[i − m]``, ``m = −radius..radius``.
     dim : int
         Axis to convolve along.
-    boundary : str or Extrapolate
+    boundary : str, Extrapolate or Interior
         Already resolved by :func:`resolve_boundary`.
     method : {"auto", "direct", "fft", "matrix"}
         See :func:`resolve_method`. All three algorithms give the same result to round-off.
+    edges : pair of Tensor, optional
+        Required for :class:`Interior`: the rows of the first and of the last ``radius`` nodes,
+        each of shape ``(S, radius, 2 * radius + 1)``, applied to the first and the last
+        ``2 * radius + 1`` samples (:func:`mollifier.kernels.edges.edge_block`); the middle
+        nodes get the convolution.
 
     Returns
     -------
@@ -291,13 +346,19 @@ def convolve_axis(
             f"axis {dim} has {n} points, but a stencil of radius {radius} with boundary "
             f"{boundary!r} needs at least {need}; use a smaller width or a larger grid"
         )
+    interior = isinstance(boundary, Interior)
+    if interior and (edges is None or tuple(edges[0].shape) != (taps.shape[0], radius, n_taps)):
+        raise ValueError(
+            "boundary Interior needs edges=(first, last), each of shape "
+            f"({taps.shape[0]}, {radius}, {n_taps})"
+        )
     method = resolve_method(
         method, n_taps=n_taps, n=n, numel=x.numel(), dtype=x.dtype, device=x.device
     )
     if method == "matrix":
         # Uncached here; callers that apply the same stencils repeatedly (MollifierLayer) cache
         # dense_operator's result and call apply_operator themselves.
-        return apply_operator(x, dense_operator(taps, n, boundary), dim=dim)
+        return apply_operator(x, dense_operator(taps, n, boundary, edges=edges), dim=dim)
     moved = x.movedim(dim, -1)
     rest = moved.shape[:-1]
     flat = _pad_last(moved.reshape(-1, n), radius, boundary)
@@ -310,6 +371,12 @@ def convolve_axis(
         nfft = 1 << math.ceil(math.log2(nfft)) if nfft > 64 else nfft
         spec = torch.fft.rfft(flat, n=nfft).unsqueeze(1) * torch.fft.rfft(taps, n=nfft)
         y = torch.fft.irfft(spec, n=nfft)[..., n_taps - 1 : length]
+    if interior:
+        assert edges is not None
+        # (M, 2r + 1) @ (S, 2r + 1, r) → (S, M, r), moved to (M, S, r) like y.
+        first = torch.matmul(flat[:, :n_taps], edges[0].transpose(1, 2)).transpose(0, 1)
+        last = torch.matmul(flat[:, -n_taps:], edges[1].transpose(1, 2)).transpose(0, 1)
+        y = torch.cat([first, y, last], dim=-1)
     n_out = y.shape[-1]
     y = y.reshape(*rest, taps.shape[0], n_out).movedim(-2, 0)
     return y.movedim(-1, dim + 1)

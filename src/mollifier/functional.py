@@ -7,9 +7,17 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from mollifier._conv import Extrapolate, convolve_axis, min_axis_length, resolve_boundary
+from mollifier._conv import (
+    Extrapolate,
+    Interior,
+    apply_operator,
+    convolve_axis,
+    min_axis_length,
+    resolve_boundary,
+)
 from mollifier._options import show_value
 from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil
+from mollifier.kernels.edges import edge_block, interval_operator
 from mollifier.layers import DEFAULT_KERNEL, check_stencil_size
 
 __all__ = ["derivative"]
@@ -25,7 +33,7 @@ def derivative(
     width: float,
     axis: int = -1,
     kernel: str | AbstractKernel = DEFAULT_KERNEL,
-    boundary: str | Extrapolate = "reflect",
+    boundary: str | Extrapolate | Interior = "reflect",
     method: str = "auto",
 ) -> ArrayT:
     """Mollified ``order``-th derivative of ``u`` along one axis.
@@ -50,8 +58,11 @@ def derivative(
         Axis along which to differentiate.
     kernel : str or AbstractKernel
         ``"polybump"`` (default), ``"bump"``, ``"gaussian"`` or a kernel object.
-    boundary : {"reflect", "periodic", "valid", "extrapolate"} or Extrapolate
-        Edge handling; see :class:`~mollifier.MollifierLayer`.
+    boundary : str, Extrapolate or Interior
+        Edge handling: ``"reflect"``, ``"odd"``, ``"periodic"``, ``"valid"``,
+        ``"extrapolate"`` or ``"interior"`` (edge kernels: a value at every node, exact for
+        polynomials of degree ``order + 1`` up to the edges); see
+        :class:`~mollifier.MollifierLayer`.
     method : {"auto", "direct", "fft", "matrix"}
         Convolution algorithm (see :class:`~mollifier.MollifierLayer`); all give the same result
         to round-off (in float32 the FFT's round-off is relative to a whole row's largest
@@ -120,9 +131,42 @@ def derivative(
     taps_np: np.ndarray = stencil(k, order, spacing=spacing, width=width)
     taps = torch.as_tensor(taps_np.copy(), dtype=t.dtype, device=t.device)[None]
     try:
-        out = convolve_axis(t, taps, dim=axis, boundary=bnd, method=method)[0]
+        if isinstance(bnd, Interior):
+            out = _interior(t, taps, k, order, spacing, width, axis, bnd, method)
+        else:
+            out = convolve_axis(t, taps, dim=axis, boundary=bnd, method=method)[0]
     except ValueError as exc:
         raise ValueError(f"derivative along axis {axis}: {exc}") from None
     if is_numpy:
         return out.numpy()  # type: ignore[return-value]
     return out  # type: ignore[return-value]
+
+
+def _interior(
+    t: torch.Tensor,
+    taps: torch.Tensor,
+    kernel: AbstractKernel,
+    order: int,
+    spacing: float,
+    width: float,
+    axis: int,
+    boundary: Interior,
+    method: str,
+) -> torch.Tensor:
+    """``derivative`` with edge kernels: the convolution in the middle and the edge rows at the
+    ends, or the dense interval operator on an axis shorter than one stencil."""
+    if not -t.ndim <= axis < t.ndim:
+        raise ValueError(f"axis {axis} is out of range for an array with {t.ndim} dimensions")
+    n = t.shape[axis]
+    if n < taps.shape[-1]:
+        dense = interval_operator(
+            kernel, order, spacing=spacing, width=width, n=n, moments=boundary.moments
+        )
+        op = torch.as_tensor(dense.copy(), dtype=t.dtype, device=t.device)[None]
+        return apply_operator(t, op, dim=axis)[0]
+    block = edge_block(kernel, order, spacing=spacing, width=width, moments=boundary.moments)
+    first = torch.as_tensor(block.copy(), dtype=t.dtype, device=t.device)[None]
+    last = (-1) ** order * first.flip(-1, -2)
+    return convolve_axis(t, taps, dim=axis, boundary=boundary, method=method, edges=(first, last))[
+        0
+    ]

@@ -17,6 +17,7 @@ from torch import nn
 from mollifier._conv import (
     CONV_METHODS,
     Extrapolate,
+    Interior,
     apply_operator,
     convolve_axis,
     dense_operator,
@@ -27,6 +28,7 @@ from mollifier._conv import (
 from mollifier._options import show_value
 from mollifier.grid import Grid
 from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil, stencil_radius
+from mollifier.kernels.edges import edge_block, interval_operator, min_interval_points
 
 __all__ = [
     "DEFAULT_KERNEL",
@@ -166,12 +168,16 @@ class MollifierLayer(nn.Module):
         ``kernel.min_points(order)`` grid points for every order up to ``max_order``.
     kernel : str or AbstractKernel
         ``"polybump"`` (default), ``"bump"`` (the paper's), ``"gaussian"`` or a kernel object.
-    boundary : {"reflect", "periodic", "valid", "extrapolate"} or Extrapolate
+    boundary : str, Extrapolate or Interior
         How stencils see past the ends of each axis. ``"reflect"``: even extension about the edge
-        sample; ``"periodic"``: wrap around (the grid must not repeat its first point at the end);
-        ``"valid"``: no extension, outputs cropped by ``radius[a]`` points at both ends of each
-        axis; ``"extrapolate"``: least-squares polynomial extension (see
-        :class:`~mollifier._conv.Extrapolate`), exact for polynomials near the edges.
+        sample (exact for zero-flux data); ``"odd"``: point-symmetric extension about the edge
+        sample (exact for zero Dirichlet data); ``"periodic"``: wrap around (the grid must not
+        repeat its first point at the end); ``"valid"``: no extension, outputs cropped by
+        ``radius[a]`` points at both ends of each axis; ``"extrapolate"``: least-squares
+        polynomial extension (see :class:`~mollifier._conv.Extrapolate`), exact for polynomials
+        near the edges; ``"interior"``: edge kernels that lie inside the data at every node
+        (:class:`~mollifier._conv.Interior`, :mod:`mollifier.kernels.edges`), exact for
+        polynomials of degree ``order + 1`` and free of boundary terms.
     max_order : int
         Highest per-axis derivative order that will be requested (0–6, default 4); stencils up
         to it are built and validated at construction (higher orders need wider kernels for some
@@ -212,7 +218,7 @@ class MollifierLayer(nn.Module):
         width: float | Sequence[float] | dict[str, float] = 4.0,
         *,
         kernel: str | AbstractKernel = DEFAULT_KERNEL,
-        boundary: str | Extrapolate = "reflect",
+        boundary: str | Extrapolate | Interior = "reflect",
         max_order: int = 4,
         method: str = "auto",
     ) -> None:
@@ -254,7 +260,7 @@ class MollifierLayer(nn.Module):
         self.radius = {
             a: stencil_radius(spacing=self.spacing[a], width=self.width[a]) for a in axes
         }
-        self._cast: dict[tuple[str, int, torch.dtype, torch.device], torch.Tensor] = {}
+        self._cast: dict[tuple[Any, ...], torch.Tensor] = {}
         self._operators: OrderedDict[tuple[Any, ...], torch.Tensor] = OrderedDict()
         for a in axes:
             for order in range(max_order + 1):
@@ -299,6 +305,39 @@ class MollifierLayer(nn.Module):
             self._cast[key] = cached
         return cached
 
+    def _edge_master(self, axis: str, order: int) -> np.ndarray:
+        """The float64 edge rows of the first ``radius`` nodes (``boundary="interior"``)."""
+        assert isinstance(self.boundary, Interior)
+        return edge_block(
+            self.kernel,
+            order,
+            spacing=self.spacing[axis],
+            width=self.width[axis],
+            moments=self.boundary.moments,
+        )
+
+    def edges(
+        self, axis: str, orders: Sequence[int], like: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Edge rows of the ``orders`` stencils on ``axis`` (``boundary="interior"``): the first
+        and the last ``radius`` nodes', each ``(len(orders), radius, 2 radius + 1)``, in
+        ``like``'s dtype and device (see :func:`~mollifier._conv.convolve_axis`)."""
+        key = ("edges", axis, tuple(orders), like.dtype, like.device, self.boundary)
+        cached = self._cast.get(key)
+        if cached is None:
+            first = np.stack([self._edge_master(axis, k) for k in orders])
+            sign = np.array([(-1.0) ** k for k in orders])[:, None, None]
+            last = sign * first[:, ::-1, ::-1]
+            with torch.inference_mode(False):
+                cached = torch.stack(
+                    [
+                        torch.as_tensor(np.ascontiguousarray(b), dtype=like.dtype)
+                        for b in (first, last)
+                    ]
+                ).to(like.device)
+            self._cast[key] = cached
+        return cached[0], cached[1]
+
     def operator(
         self, axis: str, orders: Sequence[int], n: int, like: torch.Tensor
     ) -> torch.Tensor:
@@ -313,14 +352,31 @@ class MollifierLayer(nn.Module):
         if cached is not None:
             self._operators.move_to_end(key)
             return cached
-        masters = np.stack([self._master(axis, k) for k in orders])
         with torch.inference_mode(False), torch.no_grad():
-            dense = dense_operator(torch.from_numpy(masters), n, self.boundary)
+            if isinstance(self.boundary, Interior):
+                dense = torch.from_numpy(
+                    np.stack([self._interval_master(axis, k, n) for k in orders])
+                )
+            else:
+                masters = np.stack([self._master(axis, k) for k in orders])
+                dense = dense_operator(torch.from_numpy(masters), n, self.boundary)
             cached = dense.to(dtype=like.dtype, device=like.device).contiguous()
         self._operators[key] = cached
         while len(self._operators) > OPERATOR_CACHE_SIZE:
             self._operators.popitem(last=False)
         return cached
+
+    def _interval_master(self, axis: str, order: int, n: int) -> np.ndarray:
+        """The float64 dense operator of an interval of ``n`` points (``boundary="interior"``)."""
+        assert isinstance(self.boundary, Interior)
+        return interval_operator(
+            self.kernel,
+            order,
+            spacing=self.spacing[axis],
+            width=self.width[axis],
+            n=n,
+            moments=self.boundary.moments,
+        )
 
     def _convolve(
         self, src: torch.Tensor, axis: str, orders: tuple[int, ...], *, dim: int
@@ -336,10 +392,53 @@ class MollifierLayer(nn.Module):
             device=src.device,
             cached=True,
         )
-        if method == "matrix":
+        interior = isinstance(self.boundary, Interior)
+        if method == "matrix" or (interior and n < n_taps):
             return apply_operator(src, self.operator(axis, orders, n, src), dim=dim)
         taps = torch.stack([self.taps(axis, k, src) for k in orders])
-        return convolve_axis(src, taps, dim=dim, boundary=self.boundary, method=method)
+        edges = self.edges(axis, orders, src) if interior else None
+        return convolve_axis(src, taps, dim=dim, boundary=self.boundary, method=method, edges=edges)
+
+    def noise_gain(self, grid_shape: Sequence[int], spec: str | Sequence[str]) -> np.ndarray:
+        """Per output node, how much more white noise the derivative ``spec`` carries there than
+        in the interior: the ℓ2 norm of that node's tensor-product stencil over the interior
+        stencil's (1 away from the edges; above 1 where edge kernels or extrapolation reach
+        inward; see :func:`mollifier.kernels.edges.noise_gain`).
+
+        Examples
+        --------
+        >>> layer = MollifierLayer(axes=("x",), spacing=0.1, width=0.5, boundary="interior")
+        >>> gain = layer.noise_gain((40,), "xx")
+        >>> float(gain[20]), bool(gain[0] > 2)
+        (1.0, True)
+        """
+        orders = parse_spec(spec, self.axes)
+        out = np.ones(())
+        like = torch.zeros((), dtype=torch.float64)
+        for a, n, k in zip(self.axes, grid_shape, orders, strict=True):
+            taps = self._master(a, k)
+            r = self.radius[a]
+            n = int(n)
+            # Only the first and last radius rows differ from the interior stencil, and they
+            # depend on the samples near their own edge: take them from a short axis.
+            short = min(n, 2 * (min_axis_length(r, self.boundary) + 2 * r) + 1)
+            if self.boundary == "periodic":
+                gain = np.ones(n)
+            elif isinstance(self.boundary, Interior) and n >= 2 * r + 1:
+                gain = np.ones(n)
+                gain[:r] = np.linalg.norm(self._edge_master(a, k), axis=1) / np.linalg.norm(taps)
+                gain[n - r :] = gain[:r][::-1]
+            elif self.boundary == "valid" or short == n:
+                dense = self.operator(a, (k,), n, like)[0].numpy()
+                gain = np.linalg.norm(dense, axis=1) / np.linalg.norm(taps)
+            else:
+                dense = self.operator(a, (k,), short, like)[0].numpy()
+                ends = np.linalg.norm(dense, axis=1) / np.linalg.norm(taps)
+                gain = np.ones(n)
+                gain[:r] = ends[:r]
+                gain[n - r :] = ends[short - r :]
+            out = np.multiply.outer(out, gain)
+        return out
 
     def output_shape(self, grid_shape: Sequence[int]) -> tuple[int, ...]:
         """Grid shape of the outputs for an input grid of shape ``grid_shape``."""
@@ -358,7 +457,11 @@ class MollifierLayer(nn.Module):
         if not g.is_floating_point():
             raise TypeError(f"expected a floating-point tensor, got {g.dtype}")
         for a, n in zip(self.axes, g.shape[2:], strict=True):
-            need = min_axis_length(self.radius[a], self.boundary)
+            need = (
+                min_interval_points(spacing=self.spacing[a], width=self.width[a])
+                if isinstance(self.boundary, Interior)
+                else min_axis_length(self.radius[a], self.boundary)
+            )
             if n < need:
                 raise ValueError(
                     f"axis {a!r} has {n} points, but width {self.width[a]:g} (stencil radius "

@@ -12,7 +12,9 @@ with ``b = R(0)`` and ``J θ = R(θ) − b``. The solver
   as sparse regularised least squares on the exact Jacobian, assembled by graph colouring, with
   Tikhonov or total-variation regularisation of the fields.
 
-Only interior nodes (``problem.interior``) enter. Field nodes whose coefficient is too small to
+Only interior nodes (``problem.interior``) enter; each row is weighted by the inverse of its noise
+gain (the ℓ2 norm of its stencils relative to the interior ones: 1 in the interior, above 1 near
+the edges with edge kernels or extrapolation). Field nodes whose coefficient is too small to
 determine them (``Σ a² < identifiability² · median Σ a²``) are returned as NaN and counted in the
 diagnostics.
 """
@@ -91,8 +93,10 @@ class Direct(AbstractSolver):
     Parameters
     ----------
     regularization : Tikhonov, TotalVariation or None
-        Penalty on field unknowns. ``None`` (default): pointwise fields need none, and fields
-        whose derivatives appear (or several fields) get ``Tikhonov()``.
+        Penalty on field unknowns. ``None`` (default): pointwise fields are solved node by node
+        in closed form, and fields whose derivatives appear (or several fields) get
+        ``Tikhonov()``. Given, it applies to pointwise fields too (sparse least squares): it
+        pools neighbouring nodes, which calms the noisier rows near edges with edge kernels.
     identifiability : float
         Field nodes with ``Σ a² < identifiability² · median(Σ a²)`` are not identifiable and come
         back as NaN.
@@ -196,6 +200,11 @@ class _Affine:
         self.rows = torch.as_tensor(problem.interior.reshape(-1))
         # the grid node (flat index) behind each row; a system repeats the interior per equation
         self.row_nodes = np.tile(np.flatnonzero(problem.interior.reshape(-1)), self.n_eq)
+        # Rows are weighted by the inverse of their noise gain (1 in the interior): weighted
+        # least squares for rows whose stencils amplify noise more (edge kernels, extrapolation).
+        self.gain = _noise_gain(problem)
+        # (a row quieter than the interior is not up-weighted: an extension can null a row)
+        self.weights = torch.as_tensor(1.0 / np.maximum(self.gain.reshape(-1)[self.row_nodes], 1.0))
         self.b = self.residual(torch.zeros(self.n, dtype=torch.float64))
 
     def params(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -207,8 +216,9 @@ class _Affine:
         return out
 
     def residual(self, theta: torch.Tensor) -> torch.Tensor:
+        """The weighted residual rows at ``theta``."""
         r = self.problem.mollifier_residual(self.fields, self.params(theta))
-        return r.reshape(self.n_eq, -1)[:, self.rows].reshape(-1)
+        return r.reshape(self.n_eq, -1)[:, self.rows].reshape(-1) * self.weights
 
     def apply(self, theta: np.ndarray) -> np.ndarray:
         """``J θ`` (float64 numpy)."""
@@ -246,7 +256,7 @@ class _Affine:
             r = r.reshape(*lead, bsz, -1)
             if lead:  # (equation, batch, node) → (batch, equation, node)
                 r = r.transpose(0, 1)
-            flat = r.reshape(bsz, self.n_eq, -1)[:, :, self.rows].reshape(bsz, -1)
+            flat = r.reshape(bsz, self.n_eq, -1)[:, :, self.rows].reshape(bsz, -1) * self.weights
             out[start : start + bsz] = (flat - self.b[None, :]).numpy()
         return out
 
@@ -401,7 +411,8 @@ def solve_direct(
     theta = np.full(aff.n, np.nan)
     unidentified: dict[str, np.ndarray] = {}
 
-    if all(pointwise[n] is not None for n in field_names) and len(field_names) <= 1:
+    closed = regularization is None or not field_names
+    if closed and all(pointwise[n] is not None for n in field_names) and len(field_names) <= 1:
         # Constants by dense least squares once the (at most one) pointwise field is eliminated.
         cols = []
         for n in constants:
@@ -434,7 +445,11 @@ def solve_direct(
             else:
                 b_eff = b
             ab = np.bincount(idx, weights=a * b_eff, minlength=m)
-            good = aa >= identifiability**2 * np.median(aa[aa > 0]) if np.any(aa > 0) else aa > 0
+            # identifiability from the unweighted coefficients: a noisier row is not a weaker one
+            raw = np.bincount(idx, weights=(a / aff.weights.numpy()) ** 2, minlength=m)
+            good = (
+                raw >= identifiability**2 * np.median(raw[raw > 0]) if np.any(raw > 0) else raw > 0
+            )
             lam = np.full(m, np.nan)
             lam[good] = -ab[good] / aa[good]
             theta[aff.slices[name]] = lam
@@ -478,30 +493,51 @@ def _blank_unused_constants(
         diagnostics["unidentifiable_constants"] = dead
 
 
+def _periodic_axes(problem: InverseProblem, axes: tuple[str, ...]) -> np.ndarray:
+    """Per field axis, whether the mollifier wraps around it (``boundary="periodic"``)."""
+    return np.array([problem.boundary == "periodic" for _ in axes], dtype=bool)
+
+
 def _footprint(aff: _Affine, name: str) -> np.ndarray:
     """Per field axis, how far (in nodes) a residual row reaches into the field.
 
-    Measured with a unit impulse at the field's central node: the residual's response is nonzero
-    within the footprint (the stencil radii of every derivative applied to the field).
+    Measured with unit impulses on the whole grid (not only the rows kept), at the central node
+    and at nodes near every edge, where a boundary extension (``"extrapolate"``) can reach
+    further than the stencil; on periodic axes distances wrap around.
     """
     problem = aff.problem
     shape = aff.shapes[name]
-    centre = tuple(n // 2 for n in shape)
-    v = np.zeros(aff.n)
-    idx = np.ravel_multi_index(centre, shape)
-    v[aff.slices[name].start + idx] = 1.0
-    response = np.zeros(int(np.prod(problem.grid.shape)))
-    np.maximum.at(response, aff.row_nodes, np.abs(aff.apply(v)))
-    hit = response.reshape(problem.grid.shape) > 0
     field = problem.unknowns[name]
     assert isinstance(field, Field)
-    reach = []
-    for a, c in zip(field.axes, centre, strict=True):
-        i = problem.grid.index(a)
-        other = tuple(j for j in range(problem.grid.ndim) if j != i)
-        along = np.flatnonzero(np.any(hit, axis=other)) if other else np.flatnonzero(hit)
-        reach.append(int(np.max(np.abs(along - c))) if along.size else 0)
-    return np.array(reach)
+    radius = [problem.layer.radius[a] for a in field.axes]
+    per_axis = []
+    for n, r in zip(shape, radius, strict=True):
+        near = [0, r // 2, r, 2 * r, 3 * r, n // 2]
+        per_axis.append(sorted({min(max(k, 0), n - 1) for k in near + [n - 1 - k for k in near]}))
+    count = max(len(p) for p in per_axis)
+    positions = [tuple(p[min(i, len(p) - 1)] for p in per_axis) for i in range(count)]
+    periodic = _periodic_axes(problem, field.axes)
+    with torch.no_grad():
+        zero = problem.mollifier_residual(
+            aff.fields, aff.params(torch.zeros(aff.n, dtype=torch.float64))
+        )
+    reach = np.zeros(len(shape), dtype=int)
+    for pos in positions:
+        v = torch.zeros(aff.n, dtype=torch.float64)
+        v[aff.slices[name].start + int(np.ravel_multi_index(pos, shape))] = 1.0
+        with torch.no_grad():
+            delta = problem.mollifier_residual(aff.fields, aff.params(v)) - zero
+        hit = (delta.abs() > 0).numpy().reshape(-1, *problem.grid.shape).any(axis=0)
+        for k, (a, c) in enumerate(zip(field.axes, pos, strict=True)):
+            i = problem.grid.index(a)
+            other = tuple(j for j in range(problem.grid.ndim) if j != i)
+            along = np.flatnonzero(np.any(hit, axis=other)) if other else np.flatnonzero(hit)
+            if along.size:
+                dist = np.abs(along - c)
+                if periodic[k]:
+                    dist = np.minimum(dist, shape[k] - dist)
+                reach[k] = max(reach[k], int(dist.max()))
+    return reach
 
 
 def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
@@ -514,9 +550,14 @@ def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
     problem = aff.problem
     shape = aff.shapes[name]
     reach = _footprint(aff, name)
-    period = 2 * reach + 1
     field = problem.unknowns[name]
     assert isinstance(field, Field)
+    periodic = _periodic_axes(problem, field.axes)
+    period = 2 * reach + 1
+    for k, n in enumerate(shape):
+        if periodic[k]:
+            # a colour period that divides the axis keeps colours apart across the seam
+            period[k] = next(p for p in range(min(period[k], n), n + 1) if n % p == 0)
     # Grid coordinates, along the field's axes, of each interior row.
     grid_idx = np.unravel_index(aff.row_nodes, problem.grid.shape)
     row_pos = np.stack([grid_idx[problem.grid.index(a)] for a in field.axes], axis=1)
@@ -537,6 +578,7 @@ def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
         # The unique colour node within reach of each row: p + ((c − p + R) mod P) − R.
         p = row_pos[hit]
         q = p + (np.array(colour) - p + reach) % period - reach
+        q = np.where(periodic, q % np.array(shape), q)
         ok = np.all((q >= 0) & (q < np.array(shape)), axis=1)
         rows.append(hit[ok])
         cols.append(np.ravel_multi_index(tuple(q[ok].T), shape))
@@ -601,6 +643,18 @@ def _solve_regularised(
     return np.asarray(theta, dtype=float)
 
 
+def _noise_gain(problem: InverseProblem) -> np.ndarray:
+    """Per grid node, the largest noise gain (:meth:`~mollifier.MollifierLayer.noise_gain`) of
+    the derivatives the residual takes: how much noisier that node's row is than an interior
+    one (1 in the interior; above 1 near edges with edge kernels or extrapolation)."""
+    axes = problem.grid.axes
+    gain = np.ones(problem.grid.shape)
+    for orders in set(problem.orders):
+        spec = "".join(a * k for a, k in zip(axes, orders, strict=True))
+        gain = np.maximum(gain, problem.layer.noise_gain(problem.grid.shape, spec))
+    return gain
+
+
 def _finish(
     problem: InverseProblem,
     aff: _Affine,
@@ -653,6 +707,14 @@ def _finish(
                 diagnostics.setdefault("nonpositive_nodes", {})[n] = int(np.sum(val <= 0))
         elif problem.unknowns[n].positive and unknowns[n] <= 0:
             diagnostics.setdefault("nonpositive", []).append(n)
+    gain = aff.gain
+    result.extras["noise_gain"] = gain
+    rows = gain[problem.interior]
+    diagnostics["noise_gain"] = {
+        "median": float(np.median(rows)),
+        "max": float(np.max(rows)),
+        "above_2": float(np.mean(rows > 2.0)),
+    }
     result.compute_metrics()
     result.wall_time_s = time.perf_counter() - t0
     result.peak_memory_mb = peak_memory_mb("cpu")

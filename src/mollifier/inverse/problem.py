@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from mollifier._conv import Extrapolate
+from mollifier._conv import Extrapolate, Interior, resolve_boundary
 from mollifier._options import show_value
 from mollifier._user_code import code_location, describe_exception, function_name, raised_at
 from mollifier.derivatives import AbstractDerivatives, MollifierDerivatives
@@ -216,11 +216,15 @@ class InverseProblem:
         True values of the unknowns, used only for ``Result.metrics``.
     kernel : str or AbstractKernel
         Mollifier family (default ``"polybump"``).
-    boundary : str or Extrapolate
-        Boundary mode of the mollifier (default ``"reflect"``).
+    boundary : str, Extrapolate or Interior
+        Boundary mode of the mollifier (default ``"reflect"``; see
+        :class:`~mollifier.MollifierLayer`). ``"interior"`` uses edge kernels that lie inside
+        the data, so every node keeps a residual row and ``crop`` does not apply. ``"valid"``
+        is refused (its outputs do not share the grid).
     crop : bool
         Exclude from the residual the nodes within a stencil radius of non-periodic edges, whose
-        mollified values depend on the boundary extension (default True).
+        mollified values depend on the boundary extension (default True; ignored with
+        ``"interior"`` and ``"periodic"``).
     mask : array of bool, optional
         Observed nodes (``True``); only used by the network solver's data misfit.
 
@@ -243,7 +247,7 @@ class InverseProblem:
         known: Mapping[str, Any] | None = None,
         truth: Mapping[str, Any] | None = None,
         kernel: str | AbstractKernel = DEFAULT_KERNEL,
-        boundary: str | Extrapolate = "reflect",
+        boundary: str | Extrapolate | Interior = "reflect",
         crop: bool = True,
         mask: Any = None,
     ) -> None:
@@ -271,6 +275,13 @@ class InverseProblem:
         self.grid = grid
         self.residual = residual
         self.kernel = get_kernel(kernel)
+        if resolve_boundary(boundary) == "valid":
+            raise ValueError(
+                "boundary='valid' crops every derivative by its stencil radius, so the terms of "
+                "a residual (and nested d(...)) no longer share the grid; use "
+                "boundary='interior' (edge kernels: a value at every node) or the default "
+                "'reflect' with crop=True"
+            )
         self.boundary = boundary
         self.crop = bool(crop)
         self.mask = None if mask is None else np.asarray(mask, dtype=bool)
@@ -438,7 +449,7 @@ class InverseProblem:
             self.grid,
             kernel=self.kernel,
             max_order=max(self.max_order.values()),
-            periodic=self.boundary == "periodic" or not self.crop,
+            periodic=self.boundary == "periodic" or not self.crop or self.edge_kernels,
         )
 
     def make_layer(self, *, max_order: Mapping[str, int] | None = None) -> MollifierLayer:
@@ -453,9 +464,15 @@ class InverseProblem:
             max_order=max(orders.values()),
         )
 
+    @property
+    def edge_kernels(self) -> bool:
+        """Whether the mollifier uses edge kernels (``boundary="interior"``): every node's
+        kernel lies inside the data, so no node is cropped."""
+        return isinstance(resolve_boundary(self.boundary), Interior)
+
     def _interior_mask(self) -> np.ndarray:
         keep = np.ones(self.grid.shape, dtype=bool)
-        if not self.crop or self.boundary == "periodic" or self.boundary == "valid":
+        if not self.crop or self.boundary in ("periodic", "valid") or self.edge_kernels:
             return keep
         for i, a in enumerate(self.grid.axes):
             r = self.layer.radius[a]

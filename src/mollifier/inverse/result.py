@@ -60,7 +60,9 @@ def peak_memory_mb(device: str = "cpu") -> float:
 
 
 def field_metrics(estimate: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """Pearson r, relative L2 error and median relative error over ``mask`` and finite nodes."""
+    """Pearson r, relative L2 error, median relative error and the medians of the estimate and
+    of the truth, all over the same nodes: those in ``mask`` where both are finite.
+    ``coverage`` is the fraction of *all* the field's nodes that carry such a value."""
     est = np.asarray(estimate, dtype=float)
     tru = np.broadcast_to(np.asarray(truth, dtype=float), est.shape)
     keep = np.asarray(mask, dtype=bool) & np.isfinite(est) & np.isfinite(tru)
@@ -70,6 +72,7 @@ def field_metrics(estimate: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> 
             "rel_l2": float("nan"),
             "median_rel_error": float("nan"),
             "coverage": float(keep.mean()),
+            "nodes": int(keep.sum()),
         }
     e, t = est[keep], tru[keep]
     if np.std(t) > 0 and np.std(e) > 0:
@@ -81,7 +84,9 @@ def field_metrics(estimate: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> 
         "rel_l2": float(np.linalg.norm(e - t) / np.linalg.norm(t)),
         "median_rel_error": float(np.median(np.abs(e - t) / np.abs(t))),
         "median": float(np.median(e)),
-        "coverage": float(keep.sum() / np.asarray(mask, dtype=bool).sum()),
+        "truth_median": float(np.median(t)),
+        "coverage": float(keep.mean()),
+        "nodes": int(keep.sum()),
     }
 
 
@@ -171,7 +176,13 @@ class Result:
     config : dict
         Solver options, kernel, boundary, versions.
     diagnostics : dict
-        Solver-specific facts (affinity, structure, unidentifiable nodes, steps, ...).
+        Solver-specific facts (affinity, structure, unidentifiable nodes, steps, ...); the
+        direct solver adds ``noise_gain`` (median, max and the fraction above 2 over the
+        residual's nodes).
+    extras : dict
+        Arrays that do not go into ``result.json``; the direct solver's ``noise_gain`` is the
+        per-node map (saved in ``unknowns.npz``): each node's stencil ℓ2 norm relative to the
+        interior one, for the residual's highest-gain derivative.
     status : {"ok", "unreliable"}
         ``"unreliable"`` when the data cannot support the answer (data that are mostly noise, an
         unknown with no estimate, a positive unknown estimated non-positive, ...); ``reasons``
@@ -316,8 +327,10 @@ class Result:
                 err = ""
                 if m:
                     err = f"r={m['pearson']:.3f} relL2={m['rel_l2']:.3f}"
-                t = self.truth.get(name)
-                tt = f"{float(np.median(t)):.4g}" if t is not None else "-"
+                    err += f" on {m['coverage']:.0%} of nodes"
+                # the truth's median over the nodes the estimate covers, not the whole grid
+                tm = m.get("truth_median")
+                tt = f"{tm:.4g}" if tm is not None else "-"
                 lines.append(f"{name:<10} {desc:>24} {tt:>12} {err:>28}")
         # Only a network fits the data; the direct solver differentiates the mollified data and
         # its "misfit" would only measure what the kernel smooths away.
@@ -355,6 +368,8 @@ class Result:
         for k, v in self.equations.items():
             arrays[f"residual_{k}"] = v
         arrays["interior"] = self.interior
+        if isinstance(self.extras.get("noise_gain"), np.ndarray):
+            arrays["noise_gain"] = self.extras["noise_gain"]
         for k, v in self.history.items():
             arrays[f"history_{k}"] = np.asarray(v, dtype=float)
         np.savez_compressed(out / "unknowns.npz", **arrays)  # type: ignore[arg-type]
