@@ -403,6 +403,82 @@ def _step_to_steady_state(
             bar.close()
 
 
+def _check_request(
+    *,
+    model: Any,
+    stepping: Any,
+    boundary: str,
+    laplacian: str,
+    n: int,
+    length: float,
+    noise: Any,
+) -> int:
+    """Validate :func:`simulate_chromatin`'s options and refuse, before any work, a grid whose
+    arrays exceed the memory available now; returns ``n`` as an int."""
+    if not isinstance(model, ChromatinModel):
+        raise ValueError(f"model must be a ChromatinModel, got {type(model).__name__}")
+    if not isinstance(stepping, Stepping):
+        raise ValueError(f"stepping must be a Stepping, got {type(stepping).__name__}")
+    if boundary not in ("periodic", "noflux"):
+        raise ValueError(f"boundary must be 'periodic' or 'noflux', got {boundary!r}")
+    if laplacian not in ("spectral", "fd2"):
+        raise ValueError(f"laplacian must be 'spectral' or 'fd2', got {laplacian!r}")
+    if int(n) != n or n < 8:
+        raise ValueError(f"n must be an integer >= 8, got {n}")
+    n = int(n)
+    # about 30 grid-sized float64 arrays live at once (fields, spectral operators, FFT buffers)
+    check_memory(
+        30 * 8 * n * n,
+        f"simulate_chromatin on a {n} × {n} grid",
+        hint="use a smaller n (mollifier simulate chromatin --grid)",
+    )
+    _positive("length", length)
+    if noise is not None and not (hasattr(noise, "apply") and hasattr(noise, "describe")):
+        raise ValueError(f"noise must have apply(clean, rng) and describe(), got {noise!r}")
+    return n
+
+
+def _record(
+    *,
+    model: ChromatinModel,
+    stepping: Stepping,
+    run: Any,
+    boundary: str,
+    laplacian: str,
+    length: float,
+    spacing: float,
+    lam: dict[str, Any],
+    initial: dict[str, Any],
+) -> dict[str, Any]:
+    """The dataset's ``params``: the model, the discretisation and how the run converged."""
+    periodic = boundary == "periodic"
+    return {
+        "model": asdict(model),
+        "boundary": boundary,
+        "laplacian": laplacian,
+        "n": run.w.shape[0],
+        "length": length,
+        "spacing": spacing,
+        "phi_w_mean": domain_mean(run.w, periodic),
+        "lam": lam,
+        "initial": initial,
+        "scheme": "IMEX Euler, linearly stabilised, "
+        + ("real FFT" if periodic else "DCT-I")
+        + f" eigenbasis, {laplacian} Laplacian symbol",
+        "stabilization": float(stepping.stabilization),
+        "dt_initial": float(stepping.dt),
+        "dt_final": float(run.dt),
+        "adaptive": bool(stepping.adaptive),
+        "steps": run.steps,
+        "rejected_steps": run.rejected,
+        "t_final": float(run.t),
+        "tolerance": stepping.tolerance,
+        "residual": float(run.residual),
+        "converged": bool(run.converged),
+        "wall_time_s": float(run.wall_time),
+    }
+
+
 def simulate_chromatin(
     *,
     n: int = 128,
@@ -483,26 +559,15 @@ def simulate_chromatin(
     """
     model = ChromatinModel() if model is None else model
     stepping = Stepping() if stepping is None else stepping
-    if not isinstance(model, ChromatinModel):
-        raise ValueError(f"model must be a ChromatinModel, got {type(model).__name__}")
-    if not isinstance(stepping, Stepping):
-        raise ValueError(f"stepping must be a Stepping, got {type(stepping).__name__}")
-    if boundary not in ("periodic", "noflux"):
-        raise ValueError(f"boundary must be 'periodic' or 'noflux', got {boundary!r}")
-    if laplacian not in ("spectral", "fd2"):
-        raise ValueError(f"laplacian must be 'spectral' or 'fd2', got {laplacian!r}")
-    if int(n) != n or n < 8:
-        raise ValueError(f"n must be an integer >= 8, got {n}")
-    n = int(n)
-    # about 30 grid-sized float64 arrays live at once (fields, spectral operators, FFT buffers)
-    check_memory(
-        30 * 8 * n * n,
-        f"simulate_chromatin on a {n} × {n} grid",
-        hint="use a smaller n (mollifier simulate chromatin --grid)",
+    n = _check_request(
+        model=model,
+        stepping=stepping,
+        boundary=boundary,
+        laplacian=laplacian,
+        n=n,
+        length=length,
+        noise=noise,
     )
-    _positive("length", length)
-    if noise is not None and not (hasattr(noise, "apply") and hasattr(noise, "describe")):
-        raise ValueError(f"noise must have apply(clean, rng) and describe(), got {noise!r}")
 
     periodic = boundary == "periodic"
     x, h = _grid(n, float(length), boundary)
@@ -524,31 +589,17 @@ def simulate_chromatin(
     else:
         fields = {k: np.asarray(noise.apply(v, noise_rng), dtype=float) for k, v in clean.items()}
         noise_desc = dict(noise.describe())
-    params: dict[str, Any] = {
-        "model": asdict(model),
-        "boundary": boundary,
-        "laplacian": laplacian,
-        "n": n,
-        "length": float(length),
-        "spacing": h,
-        "phi_w_mean": domain_mean(run.w, periodic),
-        "lam": lam_desc,
-        "initial": init_desc,
-        "scheme": "IMEX Euler, linearly stabilised, "
-        + ("real FFT" if periodic else "DCT-I")
-        + f" eigenbasis, {laplacian} Laplacian symbol",
-        "stabilization": float(stepping.stabilization),
-        "dt_initial": float(stepping.dt),
-        "dt_final": float(run.dt),
-        "adaptive": bool(stepping.adaptive),
-        "steps": run.steps,
-        "rejected_steps": run.rejected,
-        "t_final": float(run.t),
-        "tolerance": stepping.tolerance,
-        "residual": float(run.residual),
-        "converged": bool(run.converged),
-        "wall_time_s": float(run.wall_time),
-    }
+    params = _record(
+        model=model,
+        stepping=stepping,
+        run=run,
+        boundary=boundary,
+        laplacian=laplacian,
+        length=float(length),
+        spacing=h,
+        lam=lam_desc,
+        initial=init_desc,
+    )
     return Dataset(
         equation="chromatin",
         coords={"x": x, "y": x.copy()},

@@ -387,6 +387,93 @@ def _kind(f: Any) -> str:
     return "callable" if callable(f) else ("constant" if np.ndim(f) == 0 else "array")
 
 
+def _check_request(
+    *,
+    n: int | tuple[int, int],
+    refine: int,
+    form: str,
+    boundary: str,
+    length: tuple[float, float],
+    boundary_data: float,
+    n_times: int,
+) -> tuple[int, int]:
+    """Validate :func:`simulate_heat`'s grid options and refuse, before any work, a fine grid
+    whose arrays exceed the memory available now; returns the observation shape."""
+    _check_choice("form", form, ("steady", "divergence", "transient"))
+    _check_choice("boundary", boundary, ("dirichlet", "neumann"))
+    nx, ny = (n, n) if isinstance(n, int | np.integer) else (int(n[0]), int(n[1]))
+    if min(nx, ny) < 3:
+        raise ValueError(f"n must be >= 3 nodes per axis, got {(nx, ny)}")
+    if int(refine) != refine or refine < 1:
+        raise ValueError(f"refine must be a positive integer, got {refine}")
+    if len(length) != 2 or not all(math.isfinite(v) and v > 0 for v in length):
+        raise ValueError(f"length must be two positive numbers, got {length}")
+    if not math.isfinite(boundary_data):
+        raise ValueError(f"boundary_data must be finite, got {boundary_data}")
+    fine = ((nx - 1) * int(refine) + 1) * ((ny - 1) * int(refine) + 1)
+    frames = int(n_times) if form == "transient" and isinstance(n_times, int) else 0
+    # A lower bound: the 5-point matrix (5 entries of 12 bytes per node), about six node-sized
+    # float64 arrays, and the transient solution's frames; the sparse factorisation comes on top.
+    check_memory(
+        fine * (60 + 6 * 8 + 8 * frames),
+        f"simulate_heat on a fine grid of {(nx - 1) * int(refine) + 1} × "
+        f"{(ny - 1) * int(refine) + 1} nodes (n = {(nx, ny)}, refine = {int(refine)})",
+        hint="use a smaller n (mollifier simulate heat --grid) or refine (--refine)",
+    )
+    return nx, ny
+
+
+def _transient(
+    *,
+    xc: np.ndarray,
+    yc: np.ndarray,
+    xf: np.ndarray,
+    yf: np.ndarray,
+    lam_fine: Any,
+    src_fine: Any,
+    initial: Field2D | None,
+    boundary: Boundary,
+    boundary_data: float,
+    lengths: tuple[float, float],
+    n_times: int,
+    t_end: float,
+    substeps: int,
+    params: dict[str, Any],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The transient form's observed clean field ``u(t, x, y)`` and its coordinates; records
+    the time stepping in ``params``."""
+    refine = int(params["refine"])
+    sl = (slice(None, None, refine), slice(None, None, refine))
+    if not (n_times >= 2 and math.isfinite(t_end) and t_end > 0):
+        raise ValueError(f"need n_times >= 2 and t_end > 0, got {n_times}, {t_end}")
+    t = np.linspace(0.0, t_end, n_times)
+    params["initial_model"] = "default" if initial is None else _kind(initial)
+    if initial is None:
+        initial = _default_initial(boundary, lengths, boundary_data)
+    u0 = _on_fine("initial", initial, xc, yc, log=False)
+    u_fine = solve_transient(
+        x=xf,
+        y=yf,
+        t=t,
+        lam=lam_fine,
+        initial=u0 if callable(u0) else _evaluate("initial", u0, xf, yf),
+        boundary=boundary,
+        source=src_fine if not callable(src_fine) else _evaluate("source", src_fine, xf, yf),
+        boundary_data=boundary_data,
+        substeps=substeps,
+    )
+    u_clean = u_fine[(slice(None), *sl)]
+    coords = {"t": t, "x": xc, "y": yc}
+    params.update(
+        n_times=int(n_times),
+        t_end=float(t_end),
+        substeps=int(substeps),
+        dt=float(t_end / (n_times - 1) / substeps),
+        scheme="crank-nicolson",
+    )
+    return u_clean, coords
+
+
 def simulate_heat(
     *,
     n: int | tuple[int, int] = 64,
@@ -463,30 +550,18 @@ def simulate_heat(
     >>> ds.axes, ds.fields["u"].shape, sorted(ds.arrays())
     (('x', 'y'), (17, 17), ['lam', 'm', 'u', 'u_clean', 'x', 'y'])
     """
-    _check_choice("form", form, ("steady", "divergence", "transient"))
-    _check_choice("boundary", boundary, ("dirichlet", "neumann"))
-    nx, ny = (n, n) if isinstance(n, int | np.integer) else (int(n[0]), int(n[1]))
-    if min(nx, ny) < 3:
-        raise ValueError(f"n must be >= 3 nodes per axis, got {(nx, ny)}")
-    if int(refine) != refine or refine < 1:
-        raise ValueError(f"refine must be a positive integer, got {refine}")
-    if len(length) != 2 or not all(math.isfinite(v) and v > 0 for v in length):
-        raise ValueError(f"length must be two positive numbers, got {length}")
-    if not math.isfinite(boundary_data):
-        raise ValueError(f"boundary_data must be finite, got {boundary_data}")
+    nx, ny = _check_request(
+        n=n,
+        refine=refine,
+        form=form,
+        boundary=boundary,
+        length=length,
+        boundary_data=boundary_data,
+        n_times=n_times,
+    )
     noise = GaussianNoise(0.01) if noise is None else noise
     if not isinstance(noise, AbstractNoise):
         raise ValueError(f"noise must be an AbstractNoise, got {type(noise).__name__}")
-    fine = ((nx - 1) * int(refine) + 1) * ((ny - 1) * int(refine) + 1)
-    frames = int(n_times) if form == "transient" and isinstance(n_times, int) else 0
-    # A lower bound: the 5-point matrix (5 entries of 12 bytes per node), about six node-sized
-    # float64 arrays, and the transient solution's frames; the sparse factorisation comes on top.
-    check_memory(
-        fine * (60 + 6 * 8 + 8 * frames),
-        f"simulate_heat on a fine grid of {(nx - 1) * int(refine) + 1} × "
-        f"{(ny - 1) * int(refine) + 1} nodes (n = {(nx, ny)}, refine = {int(refine)})",
-        hint="use a smaller n (mollifier simulate heat --grid) or refine (--refine)",
-    )
     lengths = (float(length[0]), float(length[1]))
     xc, yc = np.linspace(0.0, lengths[0], nx), np.linspace(0.0, lengths[1], ny)
     xf = np.linspace(0.0, lengths[0], (nx - 1) * refine + 1)
@@ -519,34 +594,23 @@ def simulate_heat(
     sl = (slice(None, None, refine), slice(None, None, refine))
 
     if form == "transient":
-        if not (n_times >= 2 and math.isfinite(t_end) and t_end > 0):
-            raise ValueError(f"need n_times >= 2 and t_end > 0, got {n_times}, {t_end}")
-        t = np.linspace(0.0, t_end, n_times)
-        params["initial_model"] = "default" if initial is None else _kind(initial)
-        if initial is None:
-            initial = _default_initial(boundary, lengths, boundary_data)
-        u0 = _on_fine("initial", initial, xc, yc, log=False)
-        u_fine = solve_transient(
-            x=xf,
-            y=yf,
-            t=t,
-            lam=lam_fine,
-            initial=u0 if callable(u0) else _evaluate("initial", u0, xf, yf),
+        u_clean, coords = _transient(
+            xc=xc,
+            yc=yc,
+            xf=xf,
+            yf=yf,
+            lam_fine=lam_fine,
+            src_fine=src_fine,
+            initial=initial,
             boundary=boundary,
-            source=src_fine if not callable(src_fine) else _evaluate("source", src_fine, xf, yf),
             boundary_data=boundary_data,
+            lengths=lengths,
+            n_times=n_times,
+            t_end=t_end,
             substeps=substeps,
+            params=params,
         )
-        u_clean = u_fine[(slice(None), *sl)]
-        coords = {"t": t, "x": xc, "y": yc}
         m = np.broadcast_to(m, u_clean.shape).copy()
-        params.update(
-            n_times=int(n_times),
-            t_end=float(t_end),
-            substeps=int(substeps),
-            dt=float(t_end / (n_times - 1) / substeps),
-            scheme="crank-nicolson",
-        )
     else:
         sol = solve_steady(
             x=xf,

@@ -314,6 +314,36 @@ def langevin_mean_ode(
 MAX_PARTICLE_STEPS = 10**9
 
 
+def _euler_maruyama(
+    *,
+    n_times: int,
+    substeps: int,
+    dt: float,
+    forcing: AbstractForcing,
+    k: float,
+    x0: float,
+    sigma: float,
+    n_particles: int,
+    trajectories: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step ``n_particles`` copies of ``dx = (λ(t) − k x) dt + σ dW`` from ``x0``, ``substeps``
+    Euler–Maruyama steps of ``dt`` per output interval; returns the ensemble mean at the
+    ``n_times`` output times, shape ``(n_times,)``, and the first ``trajectories`` paths, shape
+    ``(trajectories, n_times)``."""
+    lam_steps = forcing(np.arange((n_times - 1) * substeps) * dt)
+    x = np.full(n_particles, float(x0))
+    mean = np.empty(n_times)
+    paths = np.empty((trajectories, n_times))
+    mean[0], paths[:, 0] = x.mean(), x[:trajectories]
+    amp = sigma * math.sqrt(dt)
+    for i in range(1, n_times):
+        for j in range((i - 1) * substeps, i * substeps):
+            x += (lam_steps[j] - k * x) * dt + amp * rng.standard_normal(n_particles)
+        mean[i], paths[:, i] = x.mean(), x[:trajectories]
+    return mean, paths
+
+
 def simulate_langevin(
     *,
     n_times: int = 201,
@@ -421,17 +451,18 @@ def simulate_langevin(
     )
 
     particle_seed, noise_seed = np.random.SeedSequence(seed).spawn(2)
-    rng = np.random.default_rng(particle_seed)
-    lam_steps = forcing(np.arange((n_times - 1) * substeps) * dt)
-    x = np.full(n_particles, float(x0))
-    mean = np.empty(n_times)
-    paths = np.empty((trajectories, n_times))
-    mean[0], paths[:, 0] = x.mean(), x[:trajectories]
-    amp = sigma * math.sqrt(dt)
-    for i in range(1, n_times):
-        for j in range((i - 1) * substeps, i * substeps):
-            x += (lam_steps[j] - k * x) * dt + amp * rng.standard_normal(n_particles)
-        mean[i], paths[:, i] = x.mean(), x[:trajectories]
+    mean, paths = _euler_maruyama(
+        n_times=n_times,
+        substeps=substeps,
+        dt=dt,
+        forcing=forcing,
+        k=k,
+        x0=x0,
+        sigma=sigma,
+        n_particles=n_particles,
+        trajectories=trajectories,
+        rng=np.random.default_rng(particle_seed),
+    )
 
     u_clean = langevin_mean_ode(t, k=k, forcing=forcing, x0=x0)
     u = noise.apply(mean, np.random.default_rng(noise_seed))
