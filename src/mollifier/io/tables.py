@@ -45,6 +45,47 @@ def _parse_number_rows(
     raise FileFormatError(f"{source}: table is not numeric")  # unreachable in practice
 
 
+def _column_names(
+    first: list[str],
+    *,
+    header: bool,
+    axes: tuple[str, ...],
+    wanted: tuple[str, ...] | None,
+    source: str,
+) -> tuple[list[str], tuple[str, ...] | None]:
+    """The table's column names, from its header row ``first`` or, headerless, from ``coords``
+    and ``fields``; and the value columns to read (``None``: every non-coordinate column)."""
+    if header:
+        names = [cell.strip("'").strip() for cell in first]
+        if all(_is_number(n) for n in names):
+            raise FileFormatError(
+                f"{source}: the first row {names} is numeric, not a header; pass header=False "
+                "for a headerless X, Y, value table"
+            )
+        if any(n == "" for n in names):
+            raise FileFormatError(f"{source}: the header row has an empty column name: {names}")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise FileFormatError(f"{source}: the header repeats column names {repeated}")
+    else:
+        n_cols = len(first)
+        n_values = n_cols - len(axes)
+        if wanted is None:
+            if n_values != 1:
+                raise FileFormatError(
+                    f"{source}: a headerless table with {n_cols} columns has {n_values} value "
+                    f"columns after the {len(axes)} coordinates; name them with fields=..."
+                )
+            wanted = (_DEFAULT_VALUE_NAME,)
+        names = [*axes, *wanted]
+        if n_cols != len(names):
+            raise FileFormatError(
+                f"{source}: the first row has {n_cols} columns, but coords + fields name "
+                f"{len(names)}: {names}"
+            )
+    return names, wanted
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -133,36 +174,8 @@ def read_table(
     sep = sniff_delimiter("\n".join(texts[:20])) if delimiter is None else delimiter
     table = split_rows(texts, sep)
 
-    if header:
-        names = [cell.strip("'").strip() for cell in table[0]]
-        body = lines[1:]
-        if all(_is_number(n) for n in names):
-            raise FileFormatError(
-                f"{source}: the first row {names} is numeric, not a header; pass header=False "
-                "for a headerless X, Y, value table"
-            )
-        if any(n == "" for n in names):
-            raise FileFormatError(f"{source}: the header row has an empty column name: {names}")
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise FileFormatError(f"{source}: the header repeats column names {repeated}")
-    else:
-        body = lines
-        n_cols = len(table[0])
-        n_values = n_cols - len(axes)
-        if wanted is None:
-            if n_values != 1:
-                raise FileFormatError(
-                    f"{source}: a headerless table with {n_cols} columns has {n_values} value "
-                    f"columns after the {len(axes)} coordinates; name them with fields=..."
-                )
-            wanted = (_DEFAULT_VALUE_NAME,)
-        names = [*axes, *wanted]
-        if n_cols != len(names):
-            raise FileFormatError(
-                f"{source}: the first row has {n_cols} columns, but coords + fields name "
-                f"{len(names)}: {names}"
-            )
+    names, wanted = _column_names(table[0], header=header, axes=axes, wanted=wanted, source=source)
+    body = lines[1:] if header else lines
     if not body:
         raise FileFormatError(f"{source}: the table has a header but no data rows")
 
