@@ -383,35 +383,11 @@ def run_tier(
     try:
         for item in bar:
             bar.set_postfix_str(item.label, refresh=True)
-            path = out / "runs" / f"{item.key}.json"
-            doc = None if force else read_json(path)
-            if force:  # from scratch, not from a stopped run's training state
-                remove_checkpoint(checkpoint_path(out / "runs", item.key))
-            if doc is not None and "records" in doc:
-                records.extend(doc["records"])
-                cached += 1
-                continue
-            spent = time.perf_counter() - t_start
-            if budget is not None and spent > budget:
-                new = [
-                    {
-                        "study": item.study,
-                        "label": item.label,
-                        "status": "skipped",
-                        "error": f"tier time budget of {budget:.0f} s spent",
-                    }
-                ]
-            else:
-                skipped = item.skip(records) if item.skip is not None else None
-                new = skipped if skipped is not None else item.execute()
-                ran += skipped is None
-            _stamp(new, item.key, prov)
-            new = json.loads(json.dumps(new))  # exactly what a resumed run reads back
-            records.extend(new)
-            if all(r.get("status") not in _UNCACHED for r in new):
-                tmp = path.with_name(path.name + ".tmp")
-                tmp.write_text(json.dumps({"key": item.key, "records": new}, indent=1))
-                os.replace(tmp, path)
+            outcome = _one_item(
+                item, out, records, prov=prov, force=force, budget=budget, started=t_start
+            )
+            cached += outcome == "cached"
+            ran += outcome == "ran"
             _write_bench_json(out, records)
     except KeyboardInterrupt:
         interrupted = True  # the running item's process was killed by subprocess.run
@@ -430,6 +406,51 @@ def run_tier(
     if interrupted:
         raise KeyboardInterrupt(f"interrupted; {len(records)} records written to {out}")
     return BenchOutcome(records=records, out=out, files=files, cached=cached, ran=ran)
+
+
+def _one_item(
+    item: Any,
+    out: Path,
+    records: list[dict[str, Any]],
+    *,
+    prov: dict[str, Any],
+    force: bool,
+    budget: float | None,
+    started: float,
+) -> str:
+    """Run one item (or read its cached records) and append its records to ``records``; a
+    finished item's records are written atomically to ``out/runs/<key>.json``. Returns
+    ``"cached"``, ``"ran"`` or ``"skipped"`` (over the time budget, or skipped by the item)."""
+    path = out / "runs" / f"{item.key}.json"
+    doc = None if force else read_json(path)
+    if force:  # from scratch, not from a stopped run's training state
+        remove_checkpoint(checkpoint_path(out / "runs", item.key))
+    if doc is not None and "records" in doc:
+        records.extend(doc["records"])
+        return "cached"
+    spent = time.perf_counter() - started
+    outcome = "skipped"
+    if budget is not None and spent > budget:
+        new = [
+            {
+                "study": item.study,
+                "label": item.label,
+                "status": "skipped",
+                "error": f"tier time budget of {budget:.0f} s spent",
+            }
+        ]
+    else:
+        skipped = item.skip(records) if item.skip is not None else None
+        new = skipped if skipped is not None else item.execute()
+        outcome = "ran" if skipped is None else "skipped"
+    _stamp(new, item.key, prov)
+    new = json.loads(json.dumps(new))  # exactly what a resumed run reads back
+    records.extend(new)
+    if all(r.get("status") not in _UNCACHED for r in new):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"key": item.key, "records": new}, indent=1))
+        os.replace(tmp, path)
+    return outcome
 
 
 def _write_bench_json(out: Path, records: list[dict[str, Any]]) -> Path:

@@ -156,6 +156,71 @@ def train(
     )
 
 
+def _probe(
+    problem: Any,
+    config: RunConfig,
+    doc: dict[str, Any],
+    status_path: Path | None,
+    baseline_mb: float,
+    t_start: float,
+    done: int,
+    left: int,
+) -> bool:
+    """Time ``config.probe_steps`` steps and record the projection in ``doc``; ``True`` when
+    the run must not start (the probe diverged, or the projection exceeds the time limit)."""
+    from mollifier.inverse.network import TrainingDivergedError
+
+    try:
+        timer = ml.inverse.network.StepTimer(1 + config.probe_steps)
+        probe = train(
+            problem,
+            config,
+            steps=1 + config.probe_steps,
+            read_off=False,
+            callbacks=[timer],
+        )
+    except TrainingDivergedError as exc:  # the run, same seed, would diverge alike
+        doc.update(status="diverged", diverged=True, error=f"probe: {exc}")
+        doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
+        return True
+    per_step = probe_step_time(timer.times, config.probe_steps)
+    doc["probe_step_time_s"] = per_step
+    doc["probe_step_times_s"] = timer.times
+    doc["projected_total_time_s"] = per_step * config.steps
+    doc["peak_memory_mb"] = _memory(config, baseline_mb, probe.peak_memory_mb)
+    _write(status_path, _finite_or_none(doc))
+    elapsed = time.perf_counter() - t_start
+    if elapsed + 1.1 * per_step * left > config.time_limit_s:
+        doc["status"] = "over_budget"
+        doc["error"] = (
+            f"projected {per_step * left:.0f} s for {left} steps"
+            + (f" (of {config.steps}; {done} done)" if done else "")
+            + f" exceeds the run's time limit of {config.time_limit_s:.0f} s; not started"
+        )
+        return True
+    return False
+
+
+def _record_trained(
+    doc: dict[str, Any], result: Any, config: RunConfig, baseline_mb: float, done: int
+) -> None:
+    """Steps, times, memory and metrics of a finished network run, into ``doc``."""
+    steps_done = int(result.diagnostics.get("steps_done", config.steps))
+    doc["steps"] = steps_done
+    doc["total_time_s"] = result.wall_time_s
+    loop_s = float(result.diagnostics.get("adam_time_s", result.wall_time_s))
+    doc["step_time_s"] = loop_s / max(steps_done, 1)
+    trained = steps_done > done or done == 0
+    # a process that only reloaded a finished run measured no training memory
+    doc["peak_memory_mb"] = _memory(config, baseline_mb, result.peak_memory_mb) if trained else None
+    doc["metrics"] = result.metrics
+    doc["data_misfit"] = result.diagnostics["data_misfit"]
+    algebraic = result.diagnostics.get("algebraic")
+    if isinstance(algebraic, dict):
+        doc["metrics_read_off"] = algebraic.get("metrics", {})
+    doc["status"] = "ok"
+
+
 def execute(
     config: RunConfig,
     dataset_path: str | Path,
@@ -238,33 +303,8 @@ def execute(
         left = max(config.steps - done, 0)
         doc["resumed_at_step"] = done
         if config.probe_steps and left:
-            try:
-                timer = ml.inverse.network.StepTimer(1 + config.probe_steps)
-                probe = train(
-                    problem,
-                    config,
-                    steps=1 + config.probe_steps,
-                    read_off=False,
-                    callbacks=[timer],
-                )
-            except TrainingDivergedError as exc:  # the run, same seed, would diverge alike
-                doc.update(status="diverged", diverged=True, error=f"probe: {exc}")
-                doc["peak_memory_mb"] = _memory(config, baseline_mb, None)
-                return _finish(doc, status_path)
-            per_step = probe_step_time(timer.times, config.probe_steps)
-            doc["probe_step_time_s"] = per_step
-            doc["probe_step_times_s"] = timer.times
-            doc["projected_total_time_s"] = per_step * config.steps
-            doc["peak_memory_mb"] = _memory(config, baseline_mb, probe.peak_memory_mb)
-            _write(status_path, _finite_or_none(doc))
-            elapsed = time.perf_counter() - t_start
-            if elapsed + 1.1 * per_step * left > config.time_limit_s:
-                doc["status"] = "over_budget"
-                doc["error"] = (
-                    f"projected {per_step * left:.0f} s for {left} steps"
-                    + (f" (of {config.steps}; {done} done)" if done else "")
-                    + f" exceeds the run's time limit of {config.time_limit_s:.0f} s; not started"
-                )
+            stop = _probe(problem, config, doc, status_path, baseline_mb, t_start, done, left)
+            if stop:
                 return _finish(doc, status_path)
         try:
             result = train(
@@ -282,22 +322,7 @@ def execute(
         except CheckpointMismatchError as exc:
             doc.update(status="error", error=str(exc), resumed_at_step=0)
             return _finish(doc, status_path)
-        steps_done = int(result.diagnostics.get("steps_done", config.steps))
-        doc["steps"] = steps_done
-        doc["total_time_s"] = result.wall_time_s
-        loop_s = float(result.diagnostics.get("adam_time_s", result.wall_time_s))
-        doc["step_time_s"] = loop_s / max(steps_done, 1)
-        trained = steps_done > done or done == 0
-        # a process that only reloaded a finished run measured no training memory
-        doc["peak_memory_mb"] = (
-            _memory(config, baseline_mb, result.peak_memory_mb) if trained else None
-        )
-        doc["metrics"] = result.metrics
-        doc["data_misfit"] = result.diagnostics["data_misfit"]
-        algebraic = result.diagnostics.get("algebraic")
-        if isinstance(algebraic, dict):
-            doc["metrics_read_off"] = algebraic.get("metrics", {})
-        doc["status"] = "ok"
+        _record_trained(doc, result, config, baseline_mb, done)
         _save_arrays(arrays_path, result)
     except (MemoryError, RuntimeError) as exc:
         if not is_out_of_memory(exc):
