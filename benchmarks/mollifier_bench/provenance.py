@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +11,16 @@ __all__ = ["commit_info", "device_name", "load_average", "provenance", "resolve_
 
 
 def commit_info(repo: str | Path | None = None) -> dict[str, Any]:
-    """``{"commit": sha or "unknown", "dirty": bool or None}`` from read-only git commands.
+    """``{"commit": sha or "unknown", "dirty": bool or None}``
+    (:func:`mollifier.report.provenance.commit_info`).
 
     ``repo`` defaults to the directory of this source file, so an editable install reports the
     checkout it runs from.
     """
-    where = Path(repo) if repo is not None else Path(__file__).resolve().parent
+    from mollifier.report.provenance import commit_info as checkout
 
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                ["git", "-C", str(where), *args], capture_output=True, text=True, timeout=30
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout if out.returncode == 0 else None
-
-    sha = git("rev-parse", "HEAD")
-    if sha is None:
-        return {"commit": "unknown", "dirty": None}
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": sha.strip(), "dirty": None if status is None else bool(status.strip())}
+    info = checkout(repo if repo is not None else Path(__file__).resolve().parent)
+    return {"commit": info["commit"] or "unknown", "dirty": info["dirty"]}
 
 
 def resolve_device(device: str) -> str:

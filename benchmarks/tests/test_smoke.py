@@ -40,7 +40,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def test_smoke_tier(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "bench"
+    before = commit_info()["commit"]  # a commit may land while the tier runs
     assert run(parse(["--tier", "smoke", "--out", str(out), "--quiet"])) == 0
+    commits = {before, commit_info()["commit"]}
     records = json.loads((out / "bench.json").read_text())
     matrix = [r for r in records if r["study"] == "matrix"]
     assert {r["task"] for r in matrix} == {"langevin", "heat", "chromatin"}
@@ -49,7 +51,7 @@ def test_smoke_tier(tmp_path: Path) -> None:
         assert REQUIRED <= set(r), REQUIRED - set(r)
         assert r["status"] == "ok" and r["diverged"] is False
         assert r["total_time_s"] > 0 and r["peak_memory_mb"] > 0
-        assert r["commit"] == commit_info()["commit"]
+        assert r["commit"] in commits
         lam = r["metrics"]["lam"]
         assert -1 <= lam["pearson"] <= 1 and lam["rel_l2"] >= 0
         # every data field of the task has its unexplained variance (0 = perfect fit; a tiny

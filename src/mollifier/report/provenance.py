@@ -44,10 +44,11 @@ BUILTIN_RESIDUALS = {
 }
 
 
-def commit_info() -> dict[str, Any]:
-    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout this package runs from
-    (an editable install); both None for an installed wheel or without git."""
-    where = Path(__file__).resolve().parent
+def commit_info(repo: str | Path | None = None) -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the git checkout at ``repo`` (by
+    default the one this package runs from, in an editable install), from read-only git
+    commands; both None for an installed wheel or without git."""
+    where = Path(repo) if repo is not None else Path(__file__).resolve().parent
 
     def git(*args: str) -> str | None:
         try:
