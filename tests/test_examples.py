@@ -55,3 +55,17 @@ def test_damped_wave_example_end_to_end(tmp_path: Path) -> None:
     doc = json.loads((out / "result.json").read_text())
     assert doc["metrics"]["gamma"]["rel_error"] < 0.02
     assert doc["metrics"]["c2"]["rel_error"] < 0.01
+
+
+def test_heat3d_example_end_to_end(tmp_path: Path) -> None:
+    """The commands in heat3d.toml's header: simulate a 32³ box, then fit it; λ(x, y, z) comes
+    back at every node with Pearson r ≥ 0.95."""
+    folder = tmp_path / "examples"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "heat3d.toml", folder / "heat3d.toml")
+    data = tmp_path / "out" / "heat3d"  # the config's path, ../out/heat3d
+    assert main(["simulate", "heat3d", "--grid", "32", "--out", str(data)]) == 0
+    out = tmp_path / "fit"
+    assert main(["fit", str(folder / "heat3d.toml"), "--out", str(out), "--quiet"]) == 0
+    lam = json.loads((out / "result.json").read_text())["metrics"]["lam"]
+    assert lam["coverage"] == 1.0 and lam["pearson"] >= 0.95, lam

@@ -1,7 +1,7 @@
 """The ``mollifier`` command line: thin wrappers that parse arguments and call the library.
 
-Commands: ``demo``, ``simulate {langevin,heat,chromatin,storm}``, ``fit CONFIG.toml``, ``bench``,
-``storm``. Run ``mollifier COMMAND --help`` for the options of each.
+Commands: ``demo``, ``simulate {langevin,heat,heat3d,chromatin,storm}``, ``fit CONFIG.toml``,
+``bench``, ``storm``, ``report DIR``. Run ``mollifier COMMAND --help`` for the options of each.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def _lambda(args: argparse.Namespace, default: Any) -> Any:
 
 
 def _add_simulate(sub: Any) -> None:
-    from mollifier.sim import HEAT_LAMBDA, LognormalLambda, Stepping
+    from mollifier.sim import HEAT3D_LAMBDA, HEAT_LAMBDA, LognormalLambda, Stepping
 
     sim = sub.add_parser("simulate", help="generate data with known ground truth")
     systems = sim.add_subparsers(dest="system", required=True, metavar="SYSTEM")
@@ -208,6 +208,18 @@ def _add_simulate(sub: Any) -> None:
         "--refine",
         type=_positive_int("--refine"),
         default=4,
+        help="fine-to-observation grid factor",
+    )
+    p = systems.add_parser("heat3d", parents=[common], help="3-D steady heat, varying λ(x, y, z)")
+    _add_lambda_options(p, HEAT3D_LAMBDA)
+    p.add_argument(
+        "--grid", type=_positive_int("--grid"), default=24, help="observation nodes per axis"
+    )
+    p.add_argument("--form", choices=["steady", "divergence"], default="steady")
+    p.add_argument(
+        "--refine",
+        type=_positive_int("--refine"),
+        default=2,
         help="fine-to-observation grid factor",
     )
     p = systems.add_parser(
@@ -261,6 +273,15 @@ def _run_simulate(args: argparse.Namespace) -> int:
             boundary=args.boundary,
             refine=args.refine,
             lam=_lambda(args, sim.HEAT_LAMBDA),
+            noise=noise,
+            seed=args.seed,
+        )
+    elif args.system == "heat3d":
+        ds = sim.simulate_heat3d(
+            n=args.grid,
+            form=args.form,
+            refine=args.refine,
+            lam=_lambda(args, sim.HEAT3D_LAMBDA),
             noise=noise,
             seed=args.seed,
         )

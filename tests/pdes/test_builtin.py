@@ -10,6 +10,7 @@ import mollifier as ml
 from mollifier.inverse.direct import Tikhonov
 from mollifier.io import Dataset
 from mollifier.pdes import BUILTIN_PROBLEMS, problem_from_dataset, residuals
+from mollifier.pdes.builtin import BUILTIN_RESIDUALS
 from mollifier.sim import GaussianNoise, simulate_heat
 
 
@@ -31,6 +32,12 @@ def _small_dataset(name: str) -> Dataset:
         return Dataset(
             equation="heat", coords={"t": t[:5], "x": x, "y": x}, fields={"u": u}, known={"m": u}
         )
+    if name.startswith("heat3d"):
+        u = np.ones((14, 14, 14))
+        c = np.linspace(0.0, 1.0, 14)
+        return Dataset(
+            equation="heat3d", coords={"x": c, "y": c, "z": c}, fields={"u": u}, known={"m": u}
+        )
     u = np.ones((16, 16))
     return Dataset(equation="heat", coords={"x": x, "y": x}, fields={"u": u}, known={"m": u})
 
@@ -40,6 +47,9 @@ def test_every_residual_is_a_builtin():
     for name in BUILTIN_PROBLEMS:
         problem = problem_from_dataset(_small_dataset(name), name, width=0.3, crop=False)
         used.add(problem.residual.__name__)
+        if name != "chromatin":  # the report names each built-in's residual function
+            assert BUILTIN_RESIDUALS[name] == problem.residual.__name__
+    assert set(BUILTIN_RESIDUALS) == set(BUILTIN_PROBLEMS)
     # chromatin's residual is a closure named 'residual', built by residuals.chromatin
     shipped = {n for n in residuals.__all__ if n != "chromatin"} | {"residual"}
     assert used == shipped

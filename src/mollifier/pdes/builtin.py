@@ -11,7 +11,7 @@ from mollifier.inverse.unknowns import Constant, Field
 from mollifier.io.dataset import Dataset
 from mollifier.pdes import residuals
 
-__all__ = ["BUILTIN_PROBLEMS", "problem_from_dataset"]
+__all__ = ["BUILTIN_PROBLEMS", "BUILTIN_RESIDUALS", "problem_from_dataset"]
 
 
 def _truth(ds: Dataset, name: str) -> dict[str, Any]:
@@ -37,7 +37,10 @@ def _heat(form: str) -> Callable[..., InverseProblem]:
         "steady": residuals.heat_steady,
         "divergence": residuals.heat_divergence,
         "transient": residuals.heat_transient,
+        "3d-steady": residuals.heat3d_steady,
+        "3d-divergence": residuals.heat3d_divergence,
     }[form]
+    axes = ("x", "y", "z") if form.startswith("3d") else ("x", "y")
 
     def build(ds: Dataset, **options: Any) -> InverseProblem:
         if "m" not in ds.known:
@@ -46,7 +49,7 @@ def _heat(form: str) -> Callable[..., InverseProblem]:
             grid=Grid(**ds.coords),
             data={"u": ds.fields["u"]},
             known={"m": ds.known["m"]},
-            unknowns={"lam": Field(axes=("x", "y"), positive=True)},
+            unknowns={"lam": Field(axes=axes, positive=True)},
             residual=residual,
             truth=_truth(ds, "lam"),
             **options,
@@ -88,8 +91,24 @@ BUILTIN_PROBLEMS: dict[str, Callable[..., InverseProblem]] = {
     "heat": _heat("steady"),
     "heat-divergence": _heat("divergence"),
     "heat-transient": _heat("transient"),
+    "heat3d": _heat("3d-steady"),
+    "heat3d-divergence": _heat("3d-divergence"),
     "chromatin": _chromatin,
     "burgers": _burgers,
+}
+
+
+#: Built-in problem name → the function of :mod:`mollifier.pdes.residuals` that is its residual
+#: (``chromatin`` is a factory of the model's residual).
+BUILTIN_RESIDUALS = {
+    "langevin": "langevin",
+    "heat": "heat_steady",
+    "heat-divergence": "heat_divergence",
+    "heat-transient": "heat_transient",
+    "heat3d": "heat3d_steady",
+    "heat3d-divergence": "heat3d_divergence",
+    "chromatin": "chromatin",
+    "burgers": "burgers",
 }
 
 
@@ -101,15 +120,18 @@ def problem_from_dataset(ds: Dataset, problem: str | None = None, **options: Any
     ds : Dataset
     problem : str, optional
         One of :data:`BUILTIN_PROBLEMS` (``"langevin"``, ``"heat"``, ``"heat-divergence"``,
-        ``"heat-transient"``, ``"chromatin"``, ``"burgers"``); default ``ds.equation`` (with
-        ``"heat"`` meaning the paper's steady form unless the dataset was generated in divergence
-        or transient form, as :func:`mollifier.sim.simulate_heat` records in ``params["form"]``).
+        ``"heat-transient"``, ``"heat3d"``, ``"heat3d-divergence"``, ``"chromatin"``,
+        ``"burgers"``); default ``ds.equation`` (with ``"heat"`` and ``"heat3d"`` meaning the
+        paper's steady form unless the dataset was generated in another form, as
+        :func:`mollifier.sim.simulate_heat` and :func:`~mollifier.sim.simulate_heat3d` record in
+        ``params["form"]``).
     **options
         Passed to :class:`InverseProblem` (``width``, ``kernel``, ``boundary``, ``crop``, ...).
     """
     name = problem or ds.equation
-    if name == "heat" and problem is None and ds.params.get("form") in ("divergence", "transient"):
-        name = f"heat-{ds.params['form']}"
+    form = ds.params.get("form")
+    if name in ("heat", "heat3d") and problem is None and form in ("divergence", "transient"):
+        name = f"{name}-{form}"
     try:
         build = BUILTIN_PROBLEMS[name]
     except KeyError:
@@ -122,6 +144,8 @@ def problem_from_dataset(ds: Dataset, problem: str | None = None, **options: Any
         "heat": ["u"],
         "heat-divergence": ["u"],
         "heat-transient": ["u"],
+        "heat3d": ["u"],
+        "heat3d-divergence": ["u"],
         "chromatin": ["phi_w", "phi_d"],
         "burgers": ["u"],
     }[name]

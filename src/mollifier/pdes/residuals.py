@@ -14,7 +14,16 @@ from mollifier.derivatives import AbstractDerivatives
 from mollifier.inverse.unknowns import Namespace
 from mollifier.sim.chromatin import ChromatinModel
 
-__all__ = ["burgers", "chromatin", "heat_divergence", "heat_steady", "heat_transient", "langevin"]
+__all__ = [
+    "burgers",
+    "chromatin",
+    "heat3d_divergence",
+    "heat3d_steady",
+    "heat_divergence",
+    "heat_steady",
+    "heat_transient",
+    "langevin",
+]
 
 Residual = Callable[[Namespace, AbstractDerivatives, Namespace], Any]
 
@@ -65,6 +74,27 @@ def heat_transient(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
     problem ``"heat-transient"``.
     """
     return d(d(f.u, "t")) - d(p.lam * d(f.u, "x"), "x") - d(p.lam * d(f.u, "y"), "y") - d(d(f.m))
+
+
+def heat3d_steady(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+    """Steady 3-D heat ``0 = λ(x, y, z) ∇²u + m``: ``λ̂ = −η∗m / η∗∇²u`` pointwise.
+
+    Names: grid axes ``x, y, z``; observed field ``u``; known source ``m`` (grid-shaped);
+    unknown field ``lam`` over ``("x", "y", "z")``, positive. Built-in problem ``"heat3d"``
+    (:func:`mollifier.sim.simulate_heat3d`).
+    """
+    return p.lam * (d(f.u, "xx") + d(f.u, "yy") + d(f.u, "zz")) + d(f.m)
+
+
+def heat3d_divergence(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+    """Divergence form in 3-D, ``∇·(λ∇u) + m = 0``; every term mollified twice, as in
+    :func:`heat_divergence` (regularised least squares in the direct solver).
+
+    Names: grid axes ``x, y, z``; observed field ``u``; known source ``m`` (grid-shaped);
+    unknown field ``lam`` over ``("x", "y", "z")``, positive. Built-in problem
+    ``"heat3d-divergence"``.
+    """
+    return sum(d(p.lam * d(f.u, a), a) for a in "xyz") + d(d(f.m))
 
 
 def burgers(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mollifier._json import to_jsonable
+from mollifier.pdes.builtin import BUILTIN_RESIDUALS
 
 __all__ = [
     "BUILTIN_RESIDUALS",
@@ -33,15 +34,6 @@ __all__ = [
 #: The file a run's provenance is written to, in its result directory.
 PROVENANCE_FILE = "provenance.json"
 
-#: Built-in problem name → the function of :mod:`mollifier.pdes.residuals` that is its residual.
-BUILTIN_RESIDUALS = {
-    "langevin": "langevin",
-    "heat": "heat_steady",
-    "heat-divergence": "heat_divergence",
-    "heat-transient": "heat_transient",
-    "chromatin": "chromatin",
-    "burgers": "burgers",
-}
 
 
 def commit_info(repo: str | Path | None = None) -> dict[str, Any]:

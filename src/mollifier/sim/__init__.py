@@ -2,6 +2,7 @@
 
 * :func:`simulate_langevin` — ensemble mean of overdamped Langevin particles (1st order in time);
 * :func:`simulate_heat` — steady/divergence/transient heat conduction with a varying λ(x, y);
+* :func:`simulate_heat3d` — steady heat conduction in a box with a varying λ(x, y, z);
 * :func:`simulate_chromatin` — the 4th-order chromatin phase-field model at steady state
   (time stepping set by :class:`Stepping`; :func:`pattern_statistics` compares its patterns).
 
@@ -28,6 +29,7 @@ from mollifier.sim.heat import (
     solve_steady,
     solve_transient,
 )
+from mollifier.sim.heat3d import HEAT3D_LAMBDA, simulate_heat3d, solve_steady_3d
 from mollifier.sim.langevin import (
     AbstractForcing,
     RandomForcing,
@@ -51,6 +53,7 @@ from mollifier.sim.patterns import pattern_statistics
 from mollifier.sim.random_fields import LognormalLambda, gaussian_random_field, lognormal_field
 
 __all__ = [
+    "HEAT3D_LAMBDA",
     "HEAT_LAMBDA",
     "AbstractForcing",
     "AbstractNoise",
@@ -78,8 +81,10 @@ __all__ = [
     "random_mask",
     "simulate_chromatin",
     "simulate_heat",
+    "simulate_heat3d",
     "simulate_langevin",
     "solve_steady",
+    "solve_steady_3d",
     "solve_transient",
     "steady_state_residual",
     "strided_mask",

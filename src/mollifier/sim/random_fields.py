@@ -134,11 +134,12 @@ class LognormalLambda:
                 raise ValueError(f"{name} must be a finite number {bound}, got {value}")
 
     def sample(
-        self, x: np.ndarray, y: np.ndarray, *, rng: np.random.Generator, periodic: bool = False
+        self, *coords: np.ndarray, rng: np.random.Generator, periodic: bool = False
     ) -> np.ndarray:
-        """The field on the grid ``x[:, None], y[None, :]``, drawn from ``rng``."""
+        """The field on the grid the coordinate vectors span (``x[:, None], y[None, :]`` in
+        2-D, any number of axes), drawn from ``rng``."""
         return lognormal_field(
-            [x, y],
+            list(coords),
             median=self.median,
             sigma=self.sigma,
             correlation_length=self.correlation_length,
