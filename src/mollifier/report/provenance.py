@@ -35,7 +35,6 @@ __all__ = [
 PROVENANCE_FILE = "provenance.json"
 
 
-
 def commit_info(repo: str | Path | None = None) -> dict[str, Any]:
     """``{"commit": sha or None, "dirty": bool or None}`` of the git checkout at ``repo`` (by
     default the one this package runs from, in an editable install), from read-only git

@@ -64,6 +64,13 @@ class Network(AbstractSolver):
         Also read the unknowns off the trained fields with the direct solver (affine residuals).
     log_every : int
         Record the history every this many steps.
+    start : {"cold", "direct"}
+        ``"direct"``: begin where the direct solver ends, for residuals affine in the unknowns
+        (:mod:`~mollifier.inverse.network.warmstart`; a non-affine residual starts cold, and
+        the diagnostics say so). ``"cold"``: from the initial values and a random network.
+    start_steps : int
+        Adam steps of the warm start's fit of the network to the data and the direct fields
+        (not counted in ``steps``).
 
     Examples
     --------
@@ -90,13 +97,17 @@ class Network(AbstractSolver):
     data_loss: Literal["pointwise", "mollified"] = "pointwise"
     read_off: bool = True
     log_every: int = 10
+    start: Literal["cold", "direct"] = "cold"
+    start_steps: int = 500
 
     def __post_init__(self) -> None:
         if isinstance(self.equation_weights, list):
             object.__setattr__(self, "equation_weights", tuple(self.equation_weights))
         check_fields(self)
-        if self.steps < 0 or self.lbfgs_steps < 0:
-            raise ValueError("Network.steps and Network.lbfgs_steps must be non-negative")
+        if self.steps < 0 or self.lbfgs_steps < 0 or self.start_steps < 0:
+            raise ValueError(
+                "Network.steps, Network.lbfgs_steps and Network.start_steps must be non-negative"
+            )
         if not self.lr > 0:
             raise ValueError(f"Network.lr must be positive, got {self.lr}")
         if self.lr_final is not None and not self.lr_final >= 0:

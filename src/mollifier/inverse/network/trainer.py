@@ -32,6 +32,7 @@ from mollifier.inverse.network.checkpoint import Checkpointer, problem_identity
 from mollifier.inverse.network.loop import Optimisation, TrainingDivergedError
 from mollifier.inverse.network.loss import PhysicsLoss
 from mollifier.inverse.network.model import FieldModel, grid_coordinates, network_channels
+from mollifier.inverse.network.warmstart import warm_start
 from mollifier.inverse.problem import InverseProblem
 from mollifier.inverse.result import Result, peak_memory_mb
 
@@ -121,8 +122,13 @@ def solve_network(
     model = FieldModel(problem, net, channels).to(device=dev, dtype=dtype)
     coords = grid_coordinates(problem, dtype, dev)
     run = Optimisation(model, PhysicsLoss(problem, model, coords, solver), solver)
+    start: dict[str, Any] = {"used": False, "reason": "start='cold'"}
+    direct_unknowns: dict[str, Any] = {}
     if resume and ckpt is not None and (state := ckpt.load(dev)) is not None:
         run.load_state_dict(state)
+        start = {"used": False, "reason": "continued a checkpoint"}
+    elif solver.start == "direct":
+        start, direct_unknowns = warm_start(problem, model, coords, solver)
     watchers = list(callbacks)
     if progress:
         watchers.append(
@@ -141,8 +147,11 @@ def solve_network(
             "channels": channels,
             "adam_time_s": run.prior_times["adam_time_s"] + loop_time,
             "resumed_at_step": run.resumed_at,
+            "start": start,
         }
     )
+    if direct_unknowns:
+        result.extras["direct_unknowns"] = direct_unknowns
     result.compute_metrics()
     result.diagnostics["data_misfit"] = result.data_misfit(problem.mask)
     if solver.read_off:
