@@ -99,6 +99,12 @@ API_CASES: list[tuple[str, Callable[[], Any], type[BaseException], list[str]]] =
         ],
     ),
     (
+        "residual-two-arguments",
+        lambda: problem(residual=lambda d, p: d),
+        ResidualError,
+        ["cannot be called as residual(f, d, p)", "takes 2 positional arguments"],
+    ),
+    (
         "residual-none",
         lambda: problem(residual=lambda f, d, p: None),
         ResidualTypeError,

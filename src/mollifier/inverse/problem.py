@@ -68,7 +68,14 @@ class ResidualTypeError(ResidualError, TypeError):
 def residual_failure(fn: Any, exc: BaseException, what: str = "raised") -> ResidualError:
     """A :class:`ResidualError` for ``exc`` raised inside the residual ``fn`` (one line)."""
     where = code_location(fn)
-    at = raised_at(exc, where[0] if where else None) or raised_at(exc)
+    inside = raised_at(exc, where[0]) if where else None
+    if where and inside is None and isinstance(exc, TypeError) and what == "raised":
+        # the call itself failed: the function does not take (fields, derivatives, unknowns)
+        return ResidualError(
+            f"the residual {_residual_name(fn)} cannot be called as residual(f, d, p) (the "
+            f"fields, the derivatives and the unknowns): {describe_exception(exc)}"
+        )
+    at = inside or raised_at(exc)
     place = f" ({at[0]}, line {at[1]}, in {at[2]})" if at else ""
     return ResidualError(
         f"the residual {function_name(fn)}{place} {what} {describe_exception(exc)}"
