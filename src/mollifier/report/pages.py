@@ -904,7 +904,8 @@ def read_page(directory: str | Path) -> Page:
     kind = detect(d)
     if kind is None:
         if not d.is_dir():
-            raise NotAResultError(f"{d}: no such directory")
+            what = "is a file, not a result directory" if d.exists() else "no such directory"
+            raise NotAResultError(f"{d}: {what}")
         raise NotAResultError(
             f"{d}: not a mollifier result directory (no result.json, meta.json, bench.json, "
             "summary.csv or *.truth.npz, and no sub-directory holding one)"
