@@ -16,6 +16,8 @@ SIMULATE_CASES: list[tuple[str, list[str], list[str]]] = [
     ("heat-refine-memory", ["heat", "--grid", "64", "--refine", "100000"], ["--refine", "memory"]),
     ("langevin-grid-work", ["langevin", "--grid", "100000"], ["--grid", "particle steps"]),
     ("langevin-particles-work", ["langevin", "--particles", "10000000"], ["--particles"]),
+    ("heat3d-grid-memory", ["heat3d", "--grid", "100000"], ["--grid", "memory"]),
+    ("heat3d-form-unknown", ["heat3d", "--form", "transient"], ["--form", "'transient'"]),
     ("chromatin-grid-memory", ["chromatin", "--grid", "1000000"], ["--grid", "memory"]),
     ("noise-negative", ["heat", "--noise", "-0.1"], ["--noise", "-0.1"]),
     ("noise-nan", ["heat", "--noise", "nan"], ["--noise", "nan"]),
