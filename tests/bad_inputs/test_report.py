@@ -44,8 +44,8 @@ CASES = [
     ("absent", _absent, ["nothing-here", "no such directory"]),
     ("a-file", _a_file, ["result.json", "is a file"]),
     ("empty", _empty, ["empty", "not a mollifier result directory"]),
-    ("corrupt-json", _corrupt_json, ["result.json"]),
-    ("wrong-layout", _wrong_layout, ["result.json"]),
+    ("corrupt-json", _corrupt_json, ["corrupt/result.json", "not readable JSON"]),
+    ("wrong-layout", _wrong_layout, ["layout/result.json", "unexpected layout"]),
 ]
 
 

@@ -906,6 +906,13 @@ def read_page(directory: str | Path) -> Page:
         if not d.is_dir():
             what = "is a file, not a result directory" if d.exists() else "no such directory"
             raise NotAResultError(f"{d}: {what}")
+        for name in ("result.json", "meta.json"):
+            if (d / name).is_file():
+                try:
+                    json.loads((d / name).read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise NotAResultError(f"{d / name}: not readable JSON ({exc})") from None
+                raise NotAResultError(f"{d / name}: not a mollifier {name} (unexpected layout)")
         raise NotAResultError(
             f"{d}: not a mollifier result directory (no result.json, meta.json, bench.json, "
             "summary.csv or *.truth.npz, and no sub-directory holding one)"
