@@ -94,7 +94,11 @@ def test_a_directory_that_is_no_result_is_refused_with_status_2(tmp_path, capsys
     assert main(["report", str(d)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mollifier report: error: ") and str(d) in err
-    expected = {"absent": "no such directory", "bad_layout": "not have the expected layout"}
+    expected = {
+        "absent": "no such directory",
+        "bad_json": "not readable JSON",
+        "bad_layout": "not have the expected layout",
+    }
     assert expected.get(make, "not a mollifier result") in err
     assert not (d / REPORT_FILE).exists()
     with pytest.raises(NotAResultError):
