@@ -422,6 +422,13 @@ class InverseProblem:
         """The same problem with other (explicit) widths."""
         return InverseProblem(width=width, **self._options)
 
+    def with_data(self, data: Mapping[str, Any]) -> InverseProblem:
+        """The same problem on other observations of the same fields, at this problem's
+        (resolved) widths, so that nothing about the problem but the data changes."""
+        if set(data) != set(self.data):
+            raise ValueError(f"with_data needs the fields {sorted(self.data)}, got {sorted(data)}")
+        return InverseProblem(width=dict(self.width), **{**self._options, "data": dict(data)})
+
     def _auto_width(self) -> tuple[dict[str, float], str]:
         """The spectral width rule (:func:`~mollifier.inverse.autowidth.choose_widths`).
 
