@@ -159,3 +159,30 @@ def test_bootstrap_covers_the_regularised_path() -> None:
     std = result.unknowns_std["lam"]
     assert np.array_equal(np.isfinite(std), np.isfinite(result.unknowns["lam"]))
     assert np.nanmedian(std) > 0
+
+
+def test_figure_shows_the_std_map_beside_the_field(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    grid, u = _heat_data(31, 41)
+    noisy = u + 0.01 * np.random.default_rng(5).standard_normal(u.shape)
+    result = _heat_problem(noisy, grid, field=True).solve(ml.Direct(uncertainty="analytic"))
+    from mollifier.plot import plot_result
+
+    plot_result(result, tmp_path)
+    import matplotlib.image as mpimg
+
+    wide = mpimg.imread(tmp_path / "unknowns.png")
+    plain = _heat_problem(noisy, grid, field=True).solve(ml.Direct())
+    (tmp_path / "plain").mkdir()
+    plot_result(plain, tmp_path / "plain")
+    narrow = mpimg.imread(tmp_path / "plain" / "unknowns.png")
+    assert wide.shape[1] > 1.2 * narrow.shape[1]  # a fourth column of panels
+
+
+def test_toml_solver_section_takes_the_uncertainty() -> None:
+    from mollifier.config import solver_from_table
+
+    solver = solver_from_table({"method": "direct", "uncertainty": "analytic", "level": 0.9})
+    assert solver == ml.Direct(uncertainty="analytic", level=0.9)
+    with pytest.raises(Exception, match="uncertainty"):
+        solver_from_table({"method": "direct", "uncertainty": "exact"})
