@@ -127,8 +127,25 @@ def plot_result(result: Result, directory: str | Path) -> list[Path]:
     fields = _field_unknowns(result)
     if fields:
         n = len(fields)
-        fig, axes = plt.subplots(n, 3, figsize=(10.5, 3.1 * n), squeeze=False)
+        spread = {k: v for k, v in result.unknowns_std.items() if k in fields}
+        cols = 4 if spread else 3
+        fig, axes = plt.subplots(n, cols, figsize=(3.5 * cols, 3.1 * n), squeeze=False)
         for i, (k, est) in enumerate(fields.items()):
+            if spread:
+                # the standard deviation map beside the field (NaN where not identifiable)
+                if k in spread:
+                    sd = np.asarray(spread[k], dtype=float)
+                    top = np.percentile(sd[np.isfinite(sd)], 99) if np.isfinite(sd).any() else 1.0
+                    _panel(
+                        axes[i, 3],
+                        sd,
+                        grid.subgrid(result.unknown_axes[k]),
+                        f"{k}: std ({result.uncertainty_method})",
+                        vmin=0.0,
+                        vmax=top,
+                    )
+                else:
+                    axes[i, 3].axis("off")
             sub = grid.subgrid(result.unknown_axes[k])
             truth = result.truth.get(k)
             finite = est[np.isfinite(est)]

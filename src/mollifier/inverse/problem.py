@@ -29,6 +29,7 @@ from mollifier._user_code import code_location, describe_exception, function_nam
 from mollifier.derivatives import AbstractDerivatives, MollifierDerivatives
 from mollifier.grid import Grid
 from mollifier.inverse.autowidth import choose_widths, width_bounds
+from mollifier.inverse.noise import NOISE_ORDER, estimate_noise
 from mollifier.inverse.solver import AbstractSolver, refine_auto_width
 from mollifier.inverse.unknowns import Constant, Field, Namespace
 from mollifier.kernels import AbstractKernel, get_kernel, stencil_radius
@@ -109,11 +110,9 @@ def constant_fields(data: Mapping[str, Any]) -> list[str]:
 def noise_fraction(values: np.ndarray) -> float:
     """Estimated fraction of a gridded field's variance that is white noise, 0 to 1.
 
-    Along each axis with at least 8 points, third differences remove a smooth signal (up to its
-    third derivative times ``spacing³``) and scale white noise of variance ``σ²`` to ``20 σ²``,
-    so ``σ̂² = median-based variance of Δ³u / 20``; the smallest estimate over the axes is
-    divided by the field's variance. NaN (unobserved) values are skipped; ``nan`` when no axis
-    is long enough or the field is constant.
+    ``σ̂² / var(u)`` with ``σ̂`` from :func:`~mollifier.inverse.noise.estimate_noise` (robust
+    scale of tensor-product differences, the order lowered to fit a short grid). NaN (unobserved)
+    values are skipped; ``nan`` when no axis has 6 points or the field is constant.
 
     Examples
     --------
@@ -126,22 +125,13 @@ def noise_fraction(values: np.ndarray) -> float:
     """
     u = np.asarray(values, dtype=float)
     total = float(np.nanvar(u)) if np.isfinite(u).any() else 0.0
-    if not total > 0:
+    if not total > 0 or max(u.shape, default=0) < 6:
         return float("nan")
-    best = float("inf")
-    for axis in range(u.ndim):
-        if u.shape[axis] < 8:
-            continue
-        d3 = np.diff(u, n=3, axis=axis)
-        d3 = d3[np.isfinite(d3)]
-        if d3.size < 5:
-            continue
-        # robust variance: (1.4826 MAD)², insensitive to a few outliers and to signal spikes
-        mad = float(np.median(np.abs(d3 - np.median(d3))))
-        best = min(best, (1.4826 * mad) ** 2 / 20.0)
-    if not np.isfinite(best):
+    order = min(NOISE_ORDER, (max(u.shape) - 2) // 2)
+    sigma = estimate_noise(u, order=order)
+    if not np.isfinite(sigma):
         return float("nan")
-    return min(1.0, best / total)
+    return min(1.0, sigma**2 / total)
 
 
 class _TrackingNamespace(Namespace):
@@ -429,6 +419,13 @@ class InverseProblem:
         """The same problem with other (explicit) widths."""
         return InverseProblem(width=width, **self._options)
 
+    def with_data(self, data: Mapping[str, Any]) -> InverseProblem:
+        """The same problem on other observations of the same fields, at this problem's
+        (resolved) widths, so that nothing about the problem but the data changes."""
+        if set(data) != set(self.data):
+            raise ValueError(f"with_data needs the fields {sorted(self.data)}, got {sorted(data)}")
+        return InverseProblem(width=dict(self.width), **{**self._options, "data": dict(data)})
+
     def _auto_width(self) -> tuple[dict[str, float], str]:
         """The spectral width rule (:func:`~mollifier.inverse.autowidth.choose_widths`).
 
@@ -710,7 +707,7 @@ class InverseProblem:
             if frac > NOISE_DOMINATED:
                 result.mark_unreliable(
                     f"data {name!r} is mostly noise: about {frac:.0%} of its variance is white "
-                    "noise (estimated from third differences), so the unknowns fitted to it "
+                    "noise (estimated from high-order differences), so the unknowns fitted to it "
                     "are not meaningful"
                 )
         for name, unknown in self.unknowns.items():

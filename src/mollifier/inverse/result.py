@@ -190,6 +190,16 @@ class Result:
         (:meth:`InverseProblem.assess` applies the checks after every solve).
     reasons : list of str
         Why the status is not ``"ok"``.
+    noise_std : dict
+        Per data field, the estimated white-noise standard deviation
+        (:func:`~mollifier.inverse.noise.estimate_noise`); set by the direct solver.
+    unknowns_std : dict
+        Per unknown, its standard deviation (a float for a constant, an array shaped like the
+        field, NaN where not identifiable); empty without an uncertainty estimate.
+    uncertainty_method : str or None
+        How ``unknowns_std`` was obtained (``"analytic"``), None without one.
+    level : float or None
+        Coverage of :meth:`intervals`.
     """
 
     method: str
@@ -212,6 +222,53 @@ class Result:
     extras: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
     reasons: list[str] = field(default_factory=list)
+    noise_std: dict[str, float] = field(default_factory=dict)
+    unknowns_std: dict[str, Any] = field(default_factory=dict)
+    uncertainty_method: str | None = None
+    level: float | None = None
+
+    def set_uncertainty(self, std: dict[str, Any], *, method: str, level: float) -> None:
+        """Attach standard deviations of the unknowns; a field's is blanked where the field is
+        (NaN estimate)."""
+        out: dict[str, Any] = {}
+        for name, s in std.items():
+            if isinstance(s, float):
+                out[name] = s
+            else:
+                est = np.asarray(self.unknowns[name], dtype=float)
+                out[name] = np.where(np.isfinite(est), np.asarray(s, dtype=float), np.nan)
+        self.unknowns_std = out
+        self.uncertainty_method = method
+        self.level = float(level)
+
+    def intervals(self) -> dict[str, Any]:
+        """Normal intervals ``θ̂ ± z σ``, ``z = Φ⁻¹((1 + level)/2)``, per unknown with a standard
+        deviation: ``(low, high)`` floats for a constant, arrays for a field.
+
+        Examples
+        --------
+        >>> import numpy as np, mollifier as ml
+        >>> r = Result(method="direct", grid=ml.Grid(x=np.arange(3.0)), unknowns={"k": 1.0},
+        ...     unknown_axes={"k": ()}, fields={}, residual=np.zeros(3),
+        ...     interior=np.ones(3, bool), data={})
+        >>> r.set_uncertainty({"k": 0.5}, method="analytic", level=0.95)
+        >>> [round(v, 3) for v in r.intervals()["k"]]
+        [0.02, 1.98]
+        """
+        if self.level is None:
+            return {}
+        from scipy.stats import norm
+
+        z = float(norm.ppf(0.5 + self.level / 2))
+        out: dict[str, Any] = {}
+        for name, s in self.unknowns_std.items():
+            est = self.unknowns[name]
+            if isinstance(est, float):
+                out[name] = (est - z * float(s), est + z * float(s))
+            else:
+                e = np.asarray(est, dtype=float)
+                out[name] = (e - z * s, e + z * s)
+        return out
 
     def mark_unreliable(self, reason: str) -> None:
         """Set :attr:`status` to ``"unreliable"`` and record ``reason`` (once)."""
@@ -291,6 +348,18 @@ class Result:
                 "config": self.config,
                 "diagnostics": self.diagnostics,
                 "history_final": {k: v[-1] for k, v in self.history.items() if v},
+                "noise_std": self.noise_std,
+                "uncertainty_method": self.uncertainty_method,
+                "level": self.level,
+                "unknowns_std": {
+                    k: (float(v) if isinstance(v, float) else None)
+                    for k, v in self.unknowns_std.items()
+                },
+                "intervals": {
+                    k: [float(v[0]), float(v[1])]
+                    for k, v in self.intervals().items()
+                    if isinstance(v[0], float)
+                },
             }
         )
 
@@ -319,7 +388,9 @@ class Result:
                 t = self.truth.get(name)
                 err = f"rel {m['rel_error']:.2e}" if "rel_error" in m else ""
                 tt = f"{float(np.mean(t)):.6g}" if t is not None else "-"
-                lines.append(f"{name:<10} {est:>24.6g} {tt:>12} {err:>28}")
+                sd = self.unknowns_std.get(name)
+                shown = f"{est:.6g} ± {sd:.2g}" if isinstance(sd, float) else f"{est:.6g}"
+                lines.append(f"{name:<10} {shown:>24} {tt:>12} {err:>28}")
             else:
                 s = _summary_value(est)
                 med = s["median"]
@@ -368,6 +439,11 @@ class Result:
         for k, v in self.equations.items():
             arrays[f"residual_{k}"] = v
         arrays["interior"] = self.interior
+        intervals = self.intervals()
+        for k, v in self.unknowns_std.items():
+            if not isinstance(v, float):
+                arrays[f"{k}_std"] = np.asarray(v, dtype=float)
+                arrays[f"{k}_low"], arrays[f"{k}_high"] = intervals[k]
         if isinstance(self.extras.get("noise_gain"), np.ndarray):
             arrays["noise_gain"] = self.extras["noise_gain"]
         for k, v in self.history.items():
