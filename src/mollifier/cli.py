@@ -103,6 +103,33 @@ def check_out(out: Path) -> None:
         raise ValueError(f"--out {out}: this process may not write there{where}")
 
 
+def _add_executor_options(parser: argparse.ArgumentParser, items: str) -> None:
+    """``--workers N`` | ``--scheduler ADDRESS``, and ``--redo`` (:mod:`mollifier.executor`)."""
+    from mollifier.executor import CLUSTER_EXTRA
+
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers",
+        type=_positive_int("--workers"),
+        default=None,
+        metavar="N",
+        help=f"run the {items} on a local Dask cluster of N worker processes, one torch thread "
+        f"each (needs {CLUSTER_EXTRA}); default: one after the other in this process",
+    )
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help=f"run the {items} on a running Dask cluster, e.g. tcp://host:8786 (its workers "
+        "must see the inputs and --out at the same paths)",
+    )
+    parser.add_argument(
+        "--redo",
+        action="store_true",
+        help=f"redo the {items} an earlier run into --out finished (default: skip them)",
+    )
+
+
 def _lam_argument(value: str) -> float | str:
     if value == "grf":
         return value
@@ -314,7 +341,15 @@ def _run_report(args: argparse.Namespace) -> int:
 def _run_fit(args: argparse.Namespace) -> int:
     from mollifier.config import load_config
     from mollifier.study import run_fit
+    from mollifier.sweep import load_sweep
 
+    sweep = load_sweep(args.config)
+    if sweep is not None:
+        return _run_sweep(args, sweep)
+    if args.workers is not None or args.scheduler is not None:
+        raise ValueError(
+            f"--workers/--scheduler run the runs of a [sweep]; {args.config} has no [sweep] table"
+        )
     config = load_config(args.config)
     result = run_fit(config, args.out, progress=not args.quiet, resume=args.resume)
     print(result.summary())
@@ -323,6 +358,41 @@ def _run_fit(args: argparse.Namespace) -> int:
         args, config_file=args.config, residual=_residual_spec(config), results={"": result}
     )
     return EXIT_OK if result.status == "ok" else EXIT_NOT_OK
+
+
+def _run_sweep(args: argparse.Namespace, sweep: Any) -> int:
+    """``mollifier fit`` of a config with a ``[sweep]`` table: every run into OUT/<run>/."""
+    from mollifier.executor import Executor
+    from mollifier.sweep import run_sweep
+
+    if args.resume:
+        raise ValueError("--resume continues one network fit; a sweep skips finished runs itself")
+    t0 = time.perf_counter()
+    print(f"sweep: {len(sweep.runs)} runs from {args.config}")
+    rows = run_sweep(
+        sweep,
+        args.out,
+        executor=Executor(workers=args.workers, scheduler=args.scheduler),
+        progress=not args.quiet,
+        resume=not args.redo,
+    )
+    failed = [r["run"] for r in rows if r["status"] == "failed"]
+    for r in rows:
+        note = f"FAILED: {r['error']}" if r["status"] == "failed" else r["status"]
+        print(f"{r['run']:<40} {note}")
+    print(
+        f"wrote {args.out}/summary.csv, summary.md, comparison.png and a folder per run "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    _write_report(args, config_file=args.config, residual=_residual_spec(sweep.runs[0].config))
+    if failed:
+        print(
+            f"{len(failed)} of {len(rows)} runs failed (error.txt and traceback.txt in each "
+            f"folder): {', '.join(failed)}",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_OK
+    return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_NOT_OK
 
 
 def _residual_spec(config: Any) -> str | None:
@@ -383,6 +453,7 @@ def _parser() -> argparse.ArgumentParser:
         help="continue the network solver from OUT/checkpoint.pt if there is one (same [solver] "
         "settings)",
     )
+    _add_executor_options(fit, "runs of a [sweep]")
     _add_simulate(sub)
     # Listed for --help only: main() hands `mollifier bench ...` to the harness before parsing.
     sub.add_parser(
@@ -393,6 +464,7 @@ def _parser() -> argparse.ArgumentParser:
     from mollifier.storm.cli import add_storm_parser
 
     storm = add_storm_parser(sub)
+    _add_executor_options(storm, "inputs")
     storm.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG)
     report = sub.add_parser(
         "report",
