@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,8 @@ def test_a_failing_run_is_recorded_and_the_others_finish(data_dir, tmp_path, cap
     assert "1 of 2 runs failed" in err and "width-5" in err
     rows = _rows(out / "summary.csv")
     assert [r["status"] for r in rows] == ["ok", "failed"]
+    only_failing = _config(data_dir, "[sweep]\nwidth = [5.0]\n", "fail1.toml")
+    assert main(["fit", str(only_failing), "--out", str(tmp_path / "all"), "--quiet"]) == 1
     assert rows[1]["error"] == (out / "width-5" / "error.txt").read_text().strip()
     assert "Traceback" in (out / "width-5" / "traceback.txt").read_text()
 
@@ -142,3 +145,15 @@ def test_a_sweep_on_a_local_cluster_equals_the_serial_one(data_dir, tmp_path):
         for key in s:
             if key not in ("wall_time_s", "peak_memory_mb"):
                 assert s[key] == c[key], key
+
+
+def test_a_rerun_with_other_settings_redoes_the_runs(data_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    config = _config(data_dir, "[sweep]\nnoise = [0.0]\n", "r.toml")
+    assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 0
+    config.write_text(config.read_text().replace("width = 0.3", "width = 0.25"))
+    capsys.readouterr()
+    assert main(["fit", str(config), "--out", str(out)]) == 0
+    assert "resuming" not in capsys.readouterr().out
+    doc = json.loads((out / "noise-0" / "result.json").read_text())
+    assert doc["widths"]["x"] == 0.25

@@ -8,6 +8,7 @@ rerun after its worker died) leaves one copy. A failed item gets an error record
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,10 +20,13 @@ __all__ = [
     "ERROR_FILE",
     "TRACEBACK_FILE",
     "clear_staging",
+    "fingerprint",
     "publish_dir",
+    "read_record",
     "staging_dir",
     "write_error_record",
     "write_json_atomic",
+    "write_record",
 ]
 
 ERROR_FILE = "error.txt"
@@ -73,6 +77,27 @@ def _plain(obj: Any) -> Any:
     its ``str``."""
     item = getattr(obj, "item", None)
     return item() if callable(item) else str(obj)
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short digest of ``repr(parts)``: the settings an item was made with (frozen configs
+    have a deterministic ``repr``)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def write_record(path: Path, *, key: str, value: Any) -> None:
+    """Mark an item finished: ``{"key": key, "value": value}`` written atomically to ``path``."""
+    write_json_atomic(path, {"key": key, "value": value})
+
+
+def read_record(path: Path, *, key: str) -> Any:
+    """The value of the record at ``path`` if it exists and was made with ``key``, else None
+    (not finished, or finished with other settings: then the item is redone)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc.get("value") if isinstance(doc, dict) and doc.get("key") == key else None
 
 
 def write_error_record(folder: Path, *, error: str, traceback: str | None) -> None:

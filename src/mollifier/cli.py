@@ -381,10 +381,15 @@ def _run_sweep(args: argparse.Namespace, sweep: Any) -> int:
         note = f"FAILED: {r['error']}" if r["status"] == "failed" else r["status"]
         print(f"{r['run']:<40} {note}")
     print(
-        f"wrote {args.out}/summary.csv, summary.md, comparison.png and a folder per run "
+        f"wrote {args.out}/summary.csv, summary.md (and comparison.png) and a folder per run "
         f"({time.perf_counter() - t0:.0f} s)"
     )
-    _write_report(args, config_file=args.config, residual=_residual_spec(sweep.runs[0].config))
+    from mollifier.report import NotAResultError
+
+    try:
+        _write_report(args, config_file=args.config, residual=_residual_spec(sweep.runs[0].config))
+    except NotAResultError:  # every run failed: no result to show
+        print("report.html not written: no run finished", file=sys.stderr)
     if failed:
         print(
             f"{len(failed)} of {len(rows)} runs failed (error.txt and traceback.txt in each "

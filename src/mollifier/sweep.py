@@ -34,10 +34,12 @@ from typing import Any
 
 from mollifier._atomic import (
     clear_staging,
+    fingerprint,
     publish_dir,
+    read_record,
     staging_dir,
     write_error_record,
-    write_json_atomic,
+    write_record,
 )
 from mollifier.config import ConfigError, FitConfig, config_from_document, read_document
 from mollifier.executor import Executor, Outcome, Task, run_tasks
@@ -227,7 +229,7 @@ def fit_run(config: FitConfig, *, name: str, values: Mapping[str, Any], out: Pat
         "peak_memory_mb": peak_rss_mb(),
         "error": "",
     }
-    write_json_atomic(out / ITEMS_DIR / f"{name}.json", row)
+    write_record(out / ITEMS_DIR / f"{name}.json", key=fingerprint(config), value=row)
     return row
 
 
@@ -245,10 +247,10 @@ def run_sweep(
 ) -> list[dict[str, Any]]:
     """Fit every run of ``sweep`` into ``out/<run-name>/``; write the summary; return its rows.
 
-    Runs recorded as finished by an earlier call (``out/.items/<name>.json``) are skipped when
-    ``resume`` (their rows are reused); failed runs are retried. A run that raises gets
-    ``status = "failed"``, its message in ``error`` and ``error.txt``/``traceback.txt`` in its
-    folder; the other runs go on.
+    Runs recorded as finished by an earlier call with the same config
+    (``out/.items/<name>.json``) are skipped when ``resume`` (their rows are reused); failed
+    runs are retried. A run that raises gets ``status = "failed"``, its message in ``error``
+    and ``error.txt``/``traceback.txt`` in its folder; the other runs go on.
     """
     from mollifier.sweep_summary import write_sweep_summary
 
@@ -257,9 +259,9 @@ def run_sweep(
     done: dict[str, dict[str, Any]] = {}
     if resume:
         for run in sweep.runs:
-            record = root / ITEMS_DIR / f"{run.name}.json"
-            if record.is_file():
-                done[run.name] = json.loads(record.read_text(encoding="utf-8"))
+            row = read_record(root / ITEMS_DIR / f"{run.name}.json", key=fingerprint(run.config))
+            if row is not None:
+                done[run.name] = row
         if done and progress:
             print(f"resuming: {len(done)} of {len(sweep.runs)} runs already finished, skipped")
     tasks = [

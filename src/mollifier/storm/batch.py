@@ -10,7 +10,6 @@ empty table, wrong units, a nucleus smaller than the kernel, ...) gets a row wit
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,10 +18,12 @@ from typing import Any
 
 from mollifier._atomic import (
     clear_staging,
+    fingerprint,
     publish_dir,
+    read_record,
     staging_dir,
     write_error_record,
-    write_json_atomic,
+    write_record,
 )
 from mollifier.executor import Executor, Outcome, Task, run_tasks
 from mollifier.storm.localisations import Localisations
@@ -115,12 +116,17 @@ def analyse_input(
         save_nucleus(a, staged, figures=figures)
         publish_dir(staged, out / a.name)
         rows.append(nucleus_row(a))
-    write_json_atomic(_record(out, name), rows)
+    write_record(_record(out, name), key=_key(path, condition, config, read, figures), value=rows)
     return rows
 
 
 def _record(out: Path, name: str) -> Path:
     return out / ITEMS_DIR / f"{name}.json"
+
+
+def _key(path: Path, condition: str, config: StormConfig, read: ReadOptions, figures: bool) -> str:
+    """What an input's record was made with: a rerun with other settings redoes it."""
+    return fingerprint(str(path.resolve()), condition, config, read, figures)
 
 
 def _failed_row(name: str, condition: str, path: Path, error: str) -> dict[str, Any]:
@@ -179,8 +185,8 @@ def run_batch(
         Where the inputs are analysed (:mod:`mollifier.executor`; default serially here), one
         task per input.
     resume : bool
-        Skip inputs whose record ``.items/<name>.json`` an earlier run wrote (their rows are
-        reused); failed inputs are retried.
+        Skip inputs whose record ``.items/<name>.json`` an earlier run wrote with the same
+        input, condition and settings (their rows are reused); failed inputs are retried.
 
     Every nucleus of each input is analysed (:func:`analyse_input`) and written to ``<name>/``
     (``<name>#k/`` for the k-th of several) as soon as it is done; the summary and the
@@ -219,9 +225,10 @@ def run_batch(
     items = [(_unique_name(p.stem, taken), p, c) for p, c in zip(paths, conds, strict=True)]
     done: dict[str, list[dict[str, Any]]] = {}
     if resume:
-        for name, _, _ in items:
-            if _record(root, name).is_file():
-                done[name] = json.loads(_record(root, name).read_text(encoding="utf-8"))
+        for name, path, cond in items:
+            finished = read_record(_record(root, name), key=_key(path, cond, cfg, read, figures))
+            if finished is not None:
+                done[name] = finished
         if done and progress:
             print(f"resuming: {len(done)} of {len(items)} inputs already finished, skipped")
     tasks = [
