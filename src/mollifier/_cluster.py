@@ -11,11 +11,14 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import distributed
 
-from mollifier.executor import Executor, Outcome, Task, call_task
+from mollifier._tasks import Outcome, Task, call_task
+
+if TYPE_CHECKING:
+    from mollifier.executor import Executor
 
 __all__ = ["run_on_cluster"]
 
@@ -71,7 +74,7 @@ def run_on_cluster(
 ) -> None:
     """Submit every task, call ``finish(outcome, still_running)`` as each completes.
 
-    Each task runs as :func:`~mollifier.executor.call_task` (which turns an exception into an
+    Each task runs as :func:`~mollifier._tasks.call_task` (which turns an exception into an
     error outcome); Dask reruns a task whose worker died, and ``executor.retries`` times one
     whose exception escaped. A task that still fails (e.g. ``KilledWorker`` after repeated
     worker deaths) becomes an error outcome here.

@@ -27,12 +27,10 @@ Examples
 from __future__ import annotations
 
 import importlib.util
-import time
-import traceback
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mollifier._tasks import Outcome, Task, call_task
 
 __all__ = ["CLUSTER_EXTRA", "Executor", "Outcome", "Task", "run_tasks"]
 
@@ -86,81 +84,10 @@ class Executor:
         return self.workers is not None or self.scheduler is not None
 
 
-@dataclass(frozen=True)
-class Task:
-    """One independent work item: ``fn(*args, **kwargs)``, named for messages and records.
-
-    ``fn`` and its arguments must be picklable (a module-level function, plain data and frozen
-    configs) to run on a cluster.
-    """
-
-    name: str
-    fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of a :class:`Task`: its value, or the error that stopped it.
-
-    ``wall_time_s`` is the task's own time; ``peak_rss_mb`` the peak resident memory of the
-    process that ran it, measured from the task's start on Linux (the high-water mark is reset
-    there), else since that process started.
-    """
-
-    name: str
-    value: Any = None
-    error: str | None = None
-    traceback: str | None = None
-    wall_time_s: float = 0.0
-    peak_rss_mb: float = float("nan")
-
-    @property
-    def ok(self) -> bool:
-        """True when the task returned."""
-        return self.error is None
-
-
 def _require_distributed() -> None:
     """Raise ``ImportError`` naming the ``cluster`` extra when ``dask.distributed`` is missing."""
     if importlib.util.find_spec("distributed") is None:
         raise ImportError(f"--workers and --scheduler need dask.distributed: {CLUSTER_EXTRA}")
-
-
-def _reset_peak_rss() -> None:
-    """Reset this process's peak resident memory (Linux: ``clear_refs`` 5); else nothing."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def call_task(task: Task, *, reraise: bool = False) -> Outcome:
-    """Run one task here and now, turning an exception into an error :class:`Outcome` (or
-    letting it propagate, with ``reraise``)."""
-    from mollifier._memory import peak_rss_mb
-
-    _reset_peak_rss()
-    t0 = time.perf_counter()
-    try:
-        value = task.fn(*task.args, **dict(task.kwargs))
-    except Exception as exc:
-        if reraise:
-            raise
-        return Outcome(
-            name=task.name,
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-            wall_time_s=time.perf_counter() - t0,
-            peak_rss_mb=peak_rss_mb(),
-        )
-    return Outcome(
-        name=task.name,
-        value=value,
-        wall_time_s=time.perf_counter() - t0,
-        peak_rss_mb=peak_rss_mb(),
-    )
 
 
 class _Bar:
