@@ -110,6 +110,7 @@ def test_sweep_writes_runs_summary_and_report_and_resumes(data_dir, tmp_path, ca
     )
     top = (out / "report.html").read_text()
     assert all(f'href="{r["run"]}/report.html"' in top for r in rows)
+    assert "error and wall time" in top and "data:image/png" in top  # comparison.png
     capsys.readouterr()
     stamp = (out / rows[0]["run"] / "result.json").stat().st_mtime_ns
     assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 0
@@ -132,6 +133,7 @@ def test_a_failing_run_is_recorded_and_the_others_finish(data_dir, tmp_path, cap
     assert main(["fit", str(only_failing), "--out", str(tmp_path / "all"), "--quiet"]) == 1
     assert rows[1]["error"] == (out / "width-5" / "error.txt").read_text().strip()
     assert "Traceback" in (out / "width-5" / "traceback.txt").read_text()
+    assert "width-5 failed: ValueError" in (out / "report.html").read_text()
 
 
 def test_a_sweep_on_a_local_cluster_equals_the_serial_one(data_dir, tmp_path):
