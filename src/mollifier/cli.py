@@ -103,33 +103,6 @@ def check_out(out: Path) -> None:
         raise ValueError(f"--out {out}: this process may not write there{where}")
 
 
-def _add_executor_options(parser: argparse.ArgumentParser, items: str) -> None:
-    """``--workers N`` | ``--scheduler ADDRESS``, and ``--redo`` (:mod:`mollifier.executor`)."""
-    from mollifier.executor import CLUSTER_EXTRA
-
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--workers",
-        type=_positive_int("--workers"),
-        default=None,
-        metavar="N",
-        help=f"run the {items} on a local Dask cluster of N worker processes, one torch thread "
-        f"each (needs {CLUSTER_EXTRA}); default: one after the other in this process",
-    )
-    group.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help=f"run the {items} on a running Dask cluster, e.g. tcp://host:8786 (its workers "
-        "must see the inputs and --out at the same paths)",
-    )
-    parser.add_argument(
-        "--redo",
-        action="store_true",
-        help=f"redo the {items} an earlier run into --out finished (default: skip them)",
-    )
-
-
 def _lam_argument(value: str) -> float | str:
     if value == "grf":
         return value
@@ -362,7 +335,7 @@ def _run_fit(args: argparse.Namespace) -> int:
 
 def _run_sweep(args: argparse.Namespace, sweep: Any) -> int:
     """``mollifier fit`` of a config with a ``[sweep]`` table: every run into OUT/<run>/."""
-    from mollifier.executor import Executor
+    from mollifier._executor_cli import executor_from
     from mollifier.sweep import run_sweep
 
     if args.resume:
@@ -372,7 +345,7 @@ def _run_sweep(args: argparse.Namespace, sweep: Any) -> int:
     rows = run_sweep(
         sweep,
         args.out,
-        executor=Executor(workers=args.workers, scheduler=args.scheduler),
+        executor=executor_from(args),
         progress=not args.quiet,
         resume=not args.redo,
     )
@@ -431,6 +404,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from mollifier import __version__
+    from mollifier._executor_cli import add_executor_options
 
     parser = argparse.ArgumentParser(
         prog="mollifier",
@@ -458,7 +432,7 @@ def _parser() -> argparse.ArgumentParser:
         help="continue the network solver from OUT/checkpoint.pt if there is one (same [solver] "
         "settings)",
     )
-    _add_executor_options(fit, "runs of a [sweep]")
+    add_executor_options(fit, "runs of a [sweep]")
     _add_simulate(sub)
     # Listed for --help only: main() hands `mollifier bench ...` to the harness before parsing.
     sub.add_parser(
@@ -469,7 +443,6 @@ def _parser() -> argparse.ArgumentParser:
     from mollifier.storm.cli import add_storm_parser
 
     storm = add_storm_parser(sub)
-    _add_executor_options(storm, "inputs")
     storm.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG)
     report = sub.add_parser(
         "report",

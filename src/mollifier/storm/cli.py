@@ -40,6 +40,7 @@ def _width(value: str) -> float | str:
 
 def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``storm`` command to ``mollifier``'s subparsers."""
+    from mollifier._executor_cli import add_executor_options
     from mollifier.inverse.network.solver import Network
     from mollifier.storm.density import DENSITY_METHODS
     from mollifier.storm.readers import INPUT_KINDS
@@ -187,6 +188,7 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="stop at the first nucleus that fails instead of recording it (serial runs)",
     )
+    add_executor_options(p, "inputs")
     return p
 
 
@@ -237,7 +239,7 @@ def _columns(specs: list[str] | None) -> dict[str, str] | None:
 def run_storm(args: argparse.Namespace) -> int:
     """Run ``mollifier storm``; 0 when no item failed (``ok`` or ``unreliable``), 1 when some
     did."""
-    from mollifier.executor import Executor
+    from mollifier._executor_cli import executor_from
     from mollifier.storm.batch import run_batch
 
     t0 = time.perf_counter()
@@ -257,7 +259,7 @@ def run_storm(args: argparse.Namespace) -> int:
         figures=not args.no_figures,
         progress=not args.quiet,
         stop_on_error=args.stop_on_error,
-        executor=Executor(workers=args.workers, scheduler=args.scheduler),
+        executor=executor_from(args),
         resume=not args.redo,
     )
     failed = [r for r in rows if r.get("status") == "failed"]
