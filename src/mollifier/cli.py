@@ -335,7 +335,15 @@ def _run_report(args: argparse.Namespace) -> int:
 def _run_fit(args: argparse.Namespace) -> int:
     from mollifier.config import load_config
     from mollifier.study import run_fit
+    from mollifier.sweep import load_sweep
 
+    sweep = load_sweep(args.config)
+    if sweep is not None:
+        return _run_sweep(args, sweep)
+    if args.workers is not None or args.scheduler is not None:
+        raise ValueError(
+            f"--workers/--scheduler run the runs of a [sweep]; {args.config} has no [sweep] table"
+        )
     config = load_config(args.config)
     result = run_fit(config, args.out, progress=not args.quiet, resume=args.resume)
     print(result.summary())
@@ -344,6 +352,46 @@ def _run_fit(args: argparse.Namespace) -> int:
         args, config_file=args.config, residual=_residual_spec(config), results={"": result}
     )
     return EXIT_OK if result.status == "ok" else EXIT_NOT_OK
+
+
+def _run_sweep(args: argparse.Namespace, sweep: Any) -> int:
+    """``mollifier fit`` of a config with a ``[sweep]`` table: every run into OUT/<run>/."""
+    from mollifier._executor_cli import executor_from
+    from mollifier.sweep import run_sweep
+
+    if args.resume:
+        raise ValueError("--resume continues one network fit; a sweep skips finished runs itself")
+    t0 = time.perf_counter()
+    print(f"sweep: {len(sweep.runs)} runs from {args.config}")
+    rows = run_sweep(
+        sweep,
+        args.out,
+        executor=executor_from(args),
+        progress=not args.quiet,
+        resume=not args.redo,
+    )
+    failed = [r["run"] for r in rows if r["status"] == "failed"]
+    for r in rows:
+        note = f"FAILED: {r['error']}" if r["status"] == "failed" else r["status"]
+        print(f"{r['run']:<40} {note}")
+    print(
+        f"wrote {args.out}/summary.csv, summary.md (and comparison.png) and a folder per run "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    from mollifier.report import NotAResultError
+
+    try:
+        _write_report(args, config_file=args.config, residual=_residual_spec(sweep.runs[0].config))
+    except NotAResultError:  # every run failed: no result to show
+        print("report.html not written: no run finished", file=sys.stderr)
+    if failed:
+        print(
+            f"{len(failed)} of {len(rows)} runs failed (error.txt and traceback.txt in each "
+            f"folder): {', '.join(failed)}",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_OK
+    return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_NOT_OK
 
 
 def _residual_spec(config: Any) -> str | None:
@@ -386,6 +434,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from mollifier import __version__
+    from mollifier._executor_cli import add_executor_options
 
     parser = argparse.ArgumentParser(
         prog="mollifier",
@@ -413,6 +462,7 @@ def _parser() -> argparse.ArgumentParser:
         help="continue the network solver from OUT/checkpoint.pt if there is one (same [solver] "
         "settings)",
     )
+    add_executor_options(fit, "runs of a [sweep]")
     _add_simulate(sub)
     # Listed for --help only: main() hands `mollifier bench ...` to the harness before parsing.
     sub.add_parser(

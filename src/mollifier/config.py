@@ -56,8 +56,10 @@ __all__ = [
     "FitConfig",
     "MollifierConfig",
     "ProblemConfig",
+    "config_from_document",
     "load_config",
     "load_residual",
+    "read_document",
     "solver_from_table",
 ]
 
@@ -343,16 +345,42 @@ class FitConfig:
 
 
 def load_config(path: str | Path) -> FitConfig:
-    """Parse and validate a TOML study file; relative data paths are resolved against it."""
+    """Parse and validate a TOML study file; relative data paths are resolved against it.
+
+    A file with a ``[sweep]`` table is a sweep of studies: read it with
+    :func:`mollifier.sweep.load_sweep`.
+    """
+    p = Path(path)
+    doc = read_document(p)
+    if "sweep" in doc:
+        raise ConfigError(f"{p}: has a [sweep] table; read it with mollifier.sweep.load_sweep")
+    return config_from_document(doc, p)
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    """The TOML document of a config file, parsed but not validated.
+
+    Raises
+    ------
+    ConfigError
+        For a missing or unreadable file, or one that is not valid TOML.
+    """
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found")
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the config ({exc.strerror})") from None
+
+
+def config_from_document(doc: Mapping[str, Any], path: str | Path) -> FitConfig:
+    """Validate a parsed config document (the sections ``[data]``, ``[problem]``,
+    ``[mollifier]``, ``[solver]``) into a :class:`FitConfig`; relative paths in it are resolved
+    against the config file ``path``, which errors name."""
+    p = Path(path)
     extra = sorted(set(doc) - {"data", "problem", "mollifier", "solver"})
     if extra:
         raise ConfigError(

@@ -824,7 +824,8 @@ def _headline(page: Page) -> str:
 
 def collection_page(d: Path, items: list[tuple[Path, Page]]) -> Page:
     """The page of a directory of results (``demo``, a sweep): one row and link per item, and
-    each fit's headline numbers side by side."""
+    each fit's headline numbers side by side; a sweep's ``comparison.png`` and its failed runs
+    (folders with an ``error.txt``)."""
     prov = read_provenance(d)
     page = Page(title=d.name, kind=KINDS["collection"], directory=str(d))
     if prov is None:
@@ -875,6 +876,9 @@ def collection_page(d: Path, items: list[tuple[Path, Page]]) -> Page:
                     by["median rel. error"],
                     by["rel. error"],
                 )
+    for failed in sorted(d.glob("*/error.txt")):
+        page.warn(f"{failed.parent.name} failed: {failed.read_text(encoding='utf-8').strip()}")
+    _figures(page, d, (("comparison.png", "Each run's error and wall time"),), ("comparison.png",))
     if compare.rows:
         page.tables.append(compare)
     else:

@@ -16,7 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_simulate_storm_parser", "add_storm_parser", "run_simulate_storm", "run_storm"]
+__all__ = [
+    "add_simulate_storm_parser",
+    "add_storm_parser",
+    "run_simulate_storm",
+    "run_storm",
+]
 
 
 def _positive(value: str) -> float:
@@ -35,6 +40,7 @@ def _width(value: str) -> float | str:
 
 def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``storm`` command to ``mollifier``'s subparsers."""
+    from mollifier._executor_cli import add_executor_options
     from mollifier.inverse.network.solver import Network
     from mollifier.storm.density import DENSITY_METHODS
     from mollifier.storm.readers import INPUT_KINDS
@@ -180,8 +186,9 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--stop-on-error",
         action="store_true",
-        help="stop at the first nucleus that fails instead of recording it",
+        help="stop at the first nucleus that fails instead of recording it (serial runs)",
     )
+    add_executor_options(p, "inputs")
     return p
 
 
@@ -232,6 +239,7 @@ def _columns(specs: list[str] | None) -> dict[str, str] | None:
 def run_storm(args: argparse.Namespace) -> int:
     """Run ``mollifier storm``; 0 when no item failed (``ok`` or ``unreliable``), 1 when some
     did."""
+    from mollifier._executor_cli import executor_from
     from mollifier.storm.batch import run_batch
 
     t0 = time.perf_counter()
@@ -251,11 +259,17 @@ def run_storm(args: argparse.Namespace) -> int:
         figures=not args.no_figures,
         progress=not args.quiet,
         stop_on_error=args.stop_on_error,
+        executor=executor_from(args),
+        resume=not args.redo,
     )
     failed = [r for r in rows if r.get("status") == "failed"]
     for r in rows:
         if r.get("error"):
-            print(f"{r['name']:<24} FAILED: {r['error']}", file=sys.stderr)
+            print(
+                f"{r['name']:<24} FAILED: {r['error']} (traceback in "
+                f"{args.out / r['name'] / 'traceback.txt'})",
+                file=sys.stderr,
+            )
             continue
         extra = ""
         if r.get("pearson") is not None and r.get("pearson") == r.get("pearson"):
@@ -272,6 +286,11 @@ def run_storm(args: argparse.Namespace) -> int:
         f"wrote {args.out}/summary.csv, comparison.csv and per-nucleus folders "
         f"({time.perf_counter() - t0:.0f} s)"
     )
+    if failed:
+        print(
+            f"{len(failed)} of {len(rows)} items failed: {', '.join(r['name'] for r in failed)}",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 
