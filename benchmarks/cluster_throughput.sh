@@ -36,12 +36,14 @@ for r in $(seq "$repeats"); do
       out="$work/$batch-$mode"; rm -rf "$out"
       t0=$(date +%s.%N)
       if [ "$batch" = storm ]; then
-        ml storm "$work"/nuclei/*.csv --out "$out" --quiet "${opt[@]}" >/dev/null 2>&1 || true
+        ml storm "$work"/nuclei/*.csv --out "$out" --quiet "${opt[@]}" >"$out.log" 2>&1 \
+          || { echo "storm $mode failed: see $out.log" >&2; exit 1; }
       else
-        ml fit "$work/sweep.toml" --out "$out" --quiet "${opt[@]}" >/dev/null 2>&1 || true
+        ml fit "$work/sweep.toml" --out "$out" --quiet "${opt[@]}" >"$out.log" 2>&1 \
+          || { echo "sweep $mode failed: see $out.log" >&2; exit 1; }
       fi
       t1=$(date +%s.%N)
-      printf '| %s | %s | %s | %.1f |\n' "$batch" "$mode" "$r" "$(echo "$t1 - $t0" | bc)"
+      printf '| %s | %s | %s | %.1f |\n' "$batch" "$mode" "$r" "$("$py" -c "print($t1 - $t0)")"
     done
   done
 done
