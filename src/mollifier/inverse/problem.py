@@ -17,7 +17,7 @@ the nested form smooths twice.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,11 +25,18 @@ import torch
 
 from mollifier._conv import Extrapolate, Interior, resolve_boundary
 from mollifier._options import show_value
-from mollifier._user_code import code_location, describe_exception, function_name, raised_at
 from mollifier.derivatives import AbstractDerivatives, MollifierDerivatives
 from mollifier.grid import Grid
 from mollifier.inverse.autowidth import choose_widths, width_bounds
-from mollifier.inverse.noise import NOISE_ORDER, estimate_noise
+from mollifier.inverse.datachecks import NOISE_DOMINATED, constant_fields, noise_fraction
+from mollifier.inverse.residual import (
+    Residual,
+    ResidualError,
+    ResidualTypeError,
+    dry_run,
+    equation_terms,
+    residual_failure,
+)
 from mollifier.inverse.solver import AbstractSolver, refine_auto_width
 from mollifier.inverse.unknowns import Constant, Field, Namespace
 from mollifier.kernels import AbstractKernel, get_kernel, stencil_radius
@@ -48,144 +55,52 @@ __all__ = [
     "noise_fraction",
 ]
 
-Residual = Callable[[Namespace, AbstractDerivatives, Namespace], Any]
 
-#: A data field whose estimated white-noise variance (:func:`noise_fraction`) is more than this
-#: fraction of its total variance is mostly noise: results fitted to it are marked unreliable.
-NOISE_DOMINATED = 0.5
-
-
-class ResidualError(ValueError):
-    """The residual function (or its module) failed: it raised, returned something that is not a
-    residual on the grid, or reduced the residual to fewer values than grid nodes. The message
-    names the function, its file and line, and the exception; the original is ``__cause__``."""
-
-
-class ResidualTypeError(ResidualError, TypeError):
-    """The residual function returned something other than a tensor or a tuple, list or dict of
-    tensors (``None``, a float, a string, ...)."""
-
-
-def residual_failure(fn: Any, exc: BaseException, what: str = "raised") -> ResidualError:
-    """A :class:`ResidualError` for ``exc`` raised inside the residual ``fn`` (one line)."""
-    where = code_location(fn)
-    inside = raised_at(exc, where[0]) if where else None
-    if where and inside is None and isinstance(exc, TypeError) and what == "raised":
-        # the call itself failed: the function does not take (fields, derivatives, unknowns)
-        return ResidualError(
-            f"the residual {_residual_name(fn)} cannot be called as residual(f, d, p) (the "
-            f"fields, the derivatives and the unknowns): {describe_exception(exc)}"
-        )
-    at = inside or raised_at(exc)
-    place = f" ({at[0]}, line {at[1]}, in {at[2]})" if at else ""
-    return ResidualError(
-        f"the residual {function_name(fn)}{place} {what} {describe_exception(exc)}"
-    )
-
-
-def _residual_name(fn: Any) -> str:
-    """``residual (my_pde.py, line 3)`` for a Python function; the name alone otherwise."""
-    where = code_location(fn)
-    return function_name(fn) + (f" ({where[0]}, line {where[1]})" if where else "")
-
-
-def constant_fields(data: Mapping[str, Any]) -> list[str]:
-    """Names of the fields whose observed (finite) values are all equal, e.g. all zero: their
-    derivatives vanish, so they cannot determine any unknown.
-
-    Examples
-    --------
-    >>> constant_fields({"u": np.zeros(5), "v": np.arange(5.0)})
-    ['u']
-    """
-    out = []
-    for name, values in data.items():
-        arr = np.asarray(values, dtype=float)
-        seen = arr[np.isfinite(arr)]
-        if seen.size and np.all(seen == seen[0]):
-            out.append(name)
-    return out
-
-
-def noise_fraction(values: np.ndarray) -> float:
-    """Estimated fraction of a gridded field's variance that is white noise, 0 to 1.
-
-    ``σ̂² / var(u)`` with ``σ̂`` from :func:`~mollifier.inverse.noise.estimate_noise` (robust
-    scale of tensor-product differences, the order lowered to fit a short grid). NaN (unobserved)
-    values are skipped; ``nan`` when no axis has 6 points or the field is constant.
-
-    Examples
-    --------
-    >>> x = np.linspace(0, 1, 200)
-    >>> smooth = np.sin(2 * np.pi * x)
-    >>> noise_fraction(smooth) < 1e-3
-    True
-    >>> noise_fraction(np.random.default_rng(0).standard_normal(200)) > 0.8
-    True
-    """
-    u = np.asarray(values, dtype=float)
-    total = float(np.nanvar(u)) if np.isfinite(u).any() else 0.0
-    if not total > 0 or max(u.shape, default=0) < 6:
-        return float("nan")
-    order = min(NOISE_ORDER, (max(u.shape) - 2) // 2)
-    sigma = estimate_noise(u, order=order)
-    if not np.isfinite(sigma):
-        return float("nan")
-    return min(1.0, sigma**2 / total)
-
-
-class _TrackingNamespace(Namespace):
-    """A :class:`Namespace` that records which names the residual reads."""
-
-    def __init__(self, role: str, values: Mapping[str, Any]) -> None:
-        super().__init__(role, values)
-        object.__setattr__(self, "_used", set())
-
-    def __getattr__(self, name: str) -> Any:
-        value = super().__getattr__(name)
-        object.__getattribute__(self, "_used").add(name)
-        return value
-
-
-class _RecordingDerivatives(AbstractDerivatives):
-    """Identity 'derivatives' that record the per-axis orders a residual asks for."""
-
-    def __init__(self, axes: tuple[str, ...]) -> None:
-        super().__init__(axes)
-        self.orders: list[tuple[int, ...]] = []
-
-    def _compute(self, q: Any, orders: tuple[int, ...]) -> torch.Tensor:
-        self.orders.append(orders)
-        return q if isinstance(q, torch.Tensor) else torch.as_tensor(q, dtype=torch.float64)
-
-
-def _returned(out: Any) -> str:
-    return "None" if out is None else f"a {type(out).__name__}"
-
-
-def _equation_terms(out: Any) -> dict[str, Any]:
-    """The residual function's return value as named equations.
-
-    A tensor is one equation (``"residual"``); a tuple or list is a system named ``"eq0"``,
-    ``"eq1"``, ...; a dict is a system named by its keys.
-    """
-    if isinstance(out, torch.Tensor):
-        return {"residual": out}
-    if isinstance(out, Mapping) and out and all(isinstance(k, str) for k in out):
-        items = dict(out)
-    elif isinstance(out, (tuple, list)) and out:
-        items = {f"eq{i}": v for i, v in enumerate(out)}
-    else:
+def _check_arguments(
+    grid: Any,
+    residual: Any,
+    *,
+    data: Any,
+    unknowns: Any,
+    known: Any,
+    truth: Any,
+) -> None:
+    """Refuse a non-Grid ``grid``, a residual that is not callable, and argument mappings that are
+    not dicts keyed by Python identifiers (``TypeError`` naming the argument)."""
+    if not isinstance(grid, Grid):
+        raise TypeError(f"grid must be a mollifier.Grid, got {type(grid).__name__}")
+    if not callable(residual):
         raise TypeError(
-            "the residual must return a tensor, or a tuple, list or dict of tensors (one per "
-            f"equation); got {type(out).__name__}"
+            f"residual must be a callable residual(f, d, p), got {type(residual).__name__}"
         )
-    for name, v in items.items():
-        if not isinstance(v, (torch.Tensor, float, int)):
-            raise TypeError(
-                f"equation {name!r} of the residual is a {type(v).__name__}, not a tensor"
-            )
-    return items
+    for arg, value, example in (
+        ("data", data, "{'u': u}, observed fields by name"),
+        ("unknowns", unknowns, "{'nu': ml.Constant()}"),
+        ("known", known, "{'m': m}, known inputs by name"),
+        ("truth", truth, "{'nu': 0.1}"),
+    ):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"{arg} must be a dict such as {example}, got {type(value).__name__}")
+        bad = [k for k in (value or {}) if not isinstance(k, str) or not k.isidentifier()]
+        if bad:
+            raise TypeError(f"{arg} keys must be names usable as f.<name> / p.<name>, got {bad!r}")
+
+
+def _check_unknowns(unknowns: Mapping[str, Any], grid: Grid) -> None:
+    """Refuse an unknown that is not a Constant or Field, or a Field whose axes are not grid axes
+    in grid order."""
+    for name, u in unknowns.items():
+        if not isinstance(u, (Constant, Field)):
+            raise TypeError(f"unknown {name!r} must be a Constant or a Field, got {u!r}")
+        if isinstance(u, Field):
+            missing = [a for a in u.axes if a not in grid.axes]
+            if missing:
+                raise ValueError(
+                    f"field {name!r} varies along {missing}, which are not grid axes {grid.axes}"
+                )
+            order = [grid.axes.index(a) for a in u.axes]
+            if order != sorted(order):
+                raise ValueError(f"field {name!r}: axes {u.axes} must follow grid order")
 
 
 class InverseProblem:
@@ -248,27 +163,7 @@ class InverseProblem:
         crop: bool = True,
         mask: Any = None,
     ) -> None:
-        if not isinstance(grid, Grid):
-            raise TypeError(f"grid must be a mollifier.Grid, got {type(grid).__name__}")
-        if not callable(residual):
-            raise TypeError(
-                f"residual must be a callable residual(f, d, p), got {type(residual).__name__}"
-            )
-        for arg, value, example in (
-            ("data", data, "{'u': u}, observed fields by name"),
-            ("unknowns", unknowns, "{'nu': ml.Constant()}"),
-            ("known", known, "{'m': m}, known inputs by name"),
-            ("truth", truth, "{'nu': 0.1}"),
-        ):
-            if value is not None and not isinstance(value, Mapping):
-                raise TypeError(
-                    f"{arg} must be a dict such as {example}, got {type(value).__name__}"
-                )
-            bad = [k for k in (value or {}) if not isinstance(k, str) or not k.isidentifier()]
-            if bad:
-                raise TypeError(
-                    f"{arg} keys must be names usable as f.<name> / p.<name>, got {bad!r}"
-                )
+        _check_arguments(grid, residual, data=data, unknowns=unknowns, known=known, truth=truth)
         self.grid = grid
         self.residual = residual
         self.kernel = get_kernel(kernel)
@@ -313,19 +208,7 @@ class InverseProblem:
             raise ValueError(
                 f"names must be unique across data, known and unknowns: {sorted(clash)}"
             )
-        for name, u in unknowns.items():
-            if not isinstance(u, (Constant, Field)):
-                raise TypeError(f"unknown {name!r} must be a Constant or a Field, got {u!r}")
-            if isinstance(u, Field):
-                missing = [a for a in u.axes if a not in grid.axes]
-                if missing:
-                    raise ValueError(
-                        f"field {name!r} varies along {missing}, which are not grid axes "
-                        f"{grid.axes}"
-                    )
-                order = [grid.axes.index(a) for a in u.axes]
-                if order != sorted(order):
-                    raise ValueError(f"field {name!r}: axes {u.axes} must follow grid order")
+        _check_unknowns(unknowns, grid)
         self.unknowns = dict(unknowns)
         self.truth = dict(truth or {})
         self.noise_fraction = {name: noise_fraction(arr) for name, arr in self.data.items()}
@@ -545,7 +428,7 @@ class InverseProblem:
         """One equation as returned; a system stacked and scaled (see :meth:`evaluate`)."""
         if isinstance(out, torch.Tensor):
             return out
-        terms = [torch.as_tensor(t) for t in _equation_terms(out).values()]
+        terms = [torch.as_tensor(t) for t in equation_terms(out).values()]
         if len(terms) == 1:  # a one-equation tuple or dict is a single equation
             return terms[0]
         scales = self.equation_scale or [1.0] * len(terms)
@@ -579,54 +462,23 @@ class InverseProblem:
             ) from None
 
     def _dry_run(self) -> list[tuple[int, ...]]:
-        """Call the residual once on the data with identity derivatives: record the derivative
-        orders it asks for and the unknowns it reads, and check what it returns."""
-        rec = _RecordingDerivatives(self.grid.axes)
+        """Call the residual once on the data (:func:`~mollifier.inverse.residual.dry_run`): set
+        ``equations`` and return the derivative orders it asks for."""
         fields = {k: torch.as_tensor(v) for k, v in self.data.items()}
-        params = _TrackingNamespace("unknown", self._initial_params())
-        try:
-            out = self.residual(self.fields_namespace(fields), rec, params)
-        except Exception as exc:
-            raise residual_failure(self.residual, exc) from exc
-        name = _residual_name(self.residual)
-        try:
-            self.equations = tuple(_equation_terms(out))
-        except TypeError as exc:
-            raise ResidualTypeError(
-                f"the residual {name} returned {_returned(out)}: {exc}"
-            ) from None
-        try:
+
+        def check_shape(out: Any, equations: tuple[str, ...]) -> None:
+            self.equations = equations  # stacking a system needs its equation count
             self._to_grid(self._stack(out))
-        except ValueError as exc:
-            raise ResidualError(f"{exc} (the residual {name})") from None
-        size = int(np.prod(self.grid.shape))
-        for eq, term in _equation_terms(out).items():
-            if isinstance(term, torch.Tensor) and size > 1 and term.numel() < size:
-                which = "" if eq == "residual" else f"equation {eq!r} of "
-                if term.numel() == 1:
-                    raise ResidualError(
-                        f"{which}the residual {name} returned a single number (shape "
-                        f"{tuple(term.shape)}); it must return the residual at every grid node "
-                        f"(shape {self.grid.shape}). Do not reduce it with .sum(), .mean() or a "
-                        "norm: the solvers form their own loss"
-                    )
-                raise ResidualError(
-                    f"{which}the residual {name} returned shape {tuple(term.shape)}, fewer values "
-                    f"than the {size} grid nodes {self.grid.shape}; it looks reduced along an "
-                    "axis (.sum(dim), .mean(dim)); return the residual at every node"
-                )
-        if not rec.orders:
-            raise ResidualError(
-                f"the residual {name} never calls d(...); it must mollify its terms"
-            )
-        unused = [n for n in self.unknowns if n not in object.__getattribute__(params, "_used")]
-        if unused:
-            raise ResidualError(
-                f"the residual {name} never reads the unknowns {unused} (p.{unused[0]}), so the "
-                "data cannot determine them; remove them from unknowns or use them in the "
-                "residual"
-            )
-        return rec.orders
+
+        self.equations, orders = dry_run(
+            self.residual,
+            axes=self.grid.axes,
+            fields=self.fields_namespace(fields),
+            params=self._initial_params(),
+            shape=self.grid.shape,
+            check_shape=check_shape,
+        )
+        return orders
 
     def _initial_params(self) -> dict[str, torch.Tensor]:
         """Every unknown at its ``init`` value, laid out to broadcast against the grid."""
