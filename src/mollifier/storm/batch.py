@@ -11,7 +11,7 @@ empty table, wrong units, a nucleus smaller than the kernel, ...) gets a row wit
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,14 +203,7 @@ def run_batch(
         raise ValueError("no input files")
     if stop_on_error and executor is not None and executor.distributed:
         raise ValueError("--stop-on-error applies to serial runs, not to --workers/--scheduler")
-    conds = list(conditions) if conditions else [""]
-    if len(conds) == 1:
-        conds = conds * len(paths)
-    if len(conds) != len(paths):
-        raise ValueError(
-            f"give one condition for all inputs or one per input; got "
-            f"{len(conds)} conditions for {len(paths)} inputs"
-        )
+    conds = _per_input(conditions, len(paths))
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     read = ReadOptions(
@@ -225,10 +218,7 @@ def run_batch(
     items = [(_unique_name(p.stem, taken), p, c) for p, c in zip(paths, conds, strict=True)]
     done: dict[str, list[dict[str, Any]]] = {}
     if resume:
-        for name, path, cond in items:
-            finished = read_record(_record(root, name), key=_key(path, cond, cfg, read, figures))
-            if finished is not None:
-                done[name] = finished
+        done = _finished(items, root, lambda path, cond: _key(path, cond, cfg, read, figures))
         if done and progress:
             print(f"resuming: {len(done)} of {len(items)} inputs already finished, skipped")
     tasks = [
@@ -275,6 +265,31 @@ def run_batch(
     clear_staging(root)
     _write_summary(rows, root, figures=figures, include_unreliable=include_unreliable)
     return rows
+
+
+def _per_input(conditions: Sequence[str] | None, count: int) -> list[str]:
+    """One condition label per input: none given is ``""`` for all, one given is for all."""
+    conds = list(conditions) if conditions else [""]
+    if len(conds) == 1:
+        conds = conds * count
+    if len(conds) != count:
+        raise ValueError(
+            f"give one condition for all inputs or one per input; got "
+            f"{len(conds)} conditions for {count} inputs"
+        )
+    return conds
+
+
+def _finished(
+    items: Sequence[tuple[str, Path, str]], root: Path, key: Callable[[Path, str], Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """The summary rows of the items an earlier run finished with the same ``key``."""
+    done = {}
+    for name, path, cond in items:
+        rows = read_record(_record(root, name), key=key(path, cond))
+        if rows is not None:
+            done[name] = rows
+    return done
 
 
 def _write_summary(

@@ -41,12 +41,7 @@ def _width(value: str) -> float | str:
 def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``storm`` command to ``mollifier``'s subparsers."""
     from mollifier._executor_cli import add_executor_options
-    from mollifier.inverse.network.solver import Network
-    from mollifier.storm.density import DENSITY_METHODS
-    from mollifier.storm.readers import INPUT_KINDS
-    from mollifier.storm.segmentation import SEGMENTATION_METHODS
 
-    network = Network()
     p = subparsers.add_parser(
         "storm",
         help="infer λ(x,y) from STORM localisations of chromatin (per nucleus)",
@@ -54,6 +49,19 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         "from super-resolution localisations (or density maps), one nucleus per "
         "input file; a truth.npz beside an input adds metrics against it.",
     )
+    _add_input_options(p)
+    _add_density_options(p)
+    _add_solver_options(p)
+    _add_calibration_options(p)
+    _add_run_options(p)
+    add_executor_options(p, "inputs")
+    return p
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    """Inputs, conditions, formats, channels and units."""
+    from mollifier.storm.readers import INPUT_KINDS
+
     p.add_argument(
         "inputs",
         nargs="+",
@@ -113,6 +121,12 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="nm per model length unit (default 300)",
     )
+
+
+def _add_density_options(p: argparse.ArgumentParser) -> None:
+    """The density map: pixel size, estimator and smoothing."""
+    from mollifier.storm.density import DENSITY_METHODS
+
     p.add_argument(
         "--grid-spacing", type=_positive, default=30.0, help="density pixel size in nm (default 30)"
     )
@@ -125,6 +139,14 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=15.0,
         help="Gaussian smoothing of the density in nm (default 15)",
     )
+
+
+def _add_solver_options(p: argparse.ArgumentParser) -> None:
+    """Segmentation, the mollifier width and the inverse solver."""
+    from mollifier.inverse.network.solver import Network
+    from mollifier.storm.segmentation import SEGMENTATION_METHODS
+
+    network = Network()
     p.add_argument("--segmentation", choices=SEGMENTATION_METHODS, default="threshold")
     p.add_argument(
         "--width",
@@ -149,6 +171,10 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=network.device,
         help=f"network solver device: cpu or cuda (default {network.device})",
     )
+
+
+def _add_calibration_options(p: argparse.ArgumentParser) -> None:
+    """The reference (decondensed) density and its calibration."""
     p.add_argument(
         "--contrast",
         type=_positive,
@@ -178,6 +204,10 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="skip the synthetic-twin calibration of the reference density",
     )
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Uncertainty, seeds, figures, progress and error handling."""
     p.add_argument("--uncertainty", choices=("none", "bootstrap", "ensemble"), default="none")
     p.add_argument("--replicates", type=int, default=8, help="bootstrap/ensemble size")
     p.add_argument("--seed", type=int, default=0)
@@ -188,8 +218,6 @@ def add_storm_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="stop at the first nucleus that fails instead of recording it (serial runs)",
     )
-    add_executor_options(p, "inputs")
-    return p
 
 
 def _config(args: argparse.Namespace) -> Any:
