@@ -156,20 +156,7 @@ def read_table(
         overlap = [f for f in wanted if f in axes]
         if overlap:
             raise ValueError(f"fields {overlap} are also named in coords")
-    p = existing_file(path)
-    source = str(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise FileFormatError(f"{source}: not a UTF-8 text table ({exc})") from exc
-    prefixes = tuple(comments)
-    lines = [
-        (i + 1, line)
-        for i, line in enumerate(text.splitlines())
-        if line.strip() and not (prefixes and line.lstrip().startswith(prefixes))
-    ]
-    if not lines:
-        raise FileFormatError(f"{source}: the table is empty (no header and no data rows)")
+    source, lines = _text_lines(path, comments)
     texts = [line for _, line in lines]
     sep = sniff_delimiter("\n".join(texts[:20])) if delimiter is None else delimiter
     table = split_rows(texts, sep)
@@ -211,6 +198,28 @@ def read_table(
     )
     result = {f: np.ascontiguousarray(grid_values[..., j]) for j, f in enumerate(wanted)}
     return finish(grid_coords, result, source=source)
+
+
+def _text_lines(
+    path: str | os.PathLike[str], comments: Sequence[str]
+) -> tuple[str, list[tuple[int, str]]]:
+    """The file's name and its non-blank, non-comment lines with their 1-based line numbers;
+    ``FileFormatError`` for a file that is not UTF-8 text or has no such line."""
+    p = existing_file(path)
+    source = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"{source}: not a UTF-8 text table ({exc})") from exc
+    prefixes = tuple(comments)
+    lines = [
+        (i + 1, line)
+        for i, line in enumerate(text.splitlines())
+        if line.strip() and not (prefixes and line.lstrip().startswith(prefixes))
+    ]
+    if not lines:
+        raise FileFormatError(f"{source}: the table is empty (no header and no data rows)")
+    return source, lines
 
 
 def read_rows(
