@@ -181,6 +181,30 @@ def _default_source(lengths: tuple[float, ...]) -> Callable[..., Any]:
     return m
 
 
+def _grids(
+    n: int | tuple[int, int, int], refine: int, length: tuple[float, float, float]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[float, ...]]:
+    """Validate :func:`simulate_heat3d`'s grid arguments and its memory need; return the observed
+    shape, the fine (solver) shape and the box's side lengths."""
+    shape = (n, n, n) if isinstance(n, int | np.integer) else tuple(int(v) for v in n)
+    if len(shape) != 3 or min(shape) < 3:
+        raise ValueError(f"n must be >= 3 nodes on each of three axes, got {n}")
+    if int(refine) != refine or refine < 1:
+        raise ValueError(f"refine must be a positive integer, got {refine}")
+    if len(length) != 3 or not all(math.isfinite(v) and v > 0 for v in length):
+        raise ValueError(f"length must be three positive numbers, got {length}")
+    refine = int(refine)
+    fine_shape = tuple((k - 1) * refine + 1 for k in shape)
+    # A lower bound: the 7-point matrix twice (12 bytes an entry) and a dozen node-sized arrays.
+    check_memory(
+        math.prod(fine_shape) * (2 * 7 * 12 + 12 * 8),
+        f"simulate_heat3d on a fine grid of {' × '.join(map(str, fine_shape))} nodes",
+        hint="use a smaller n (mollifier simulate heat3d --grid) or refine (--refine)",
+    )
+    lengths = tuple(float(v) for v in length)
+    return shape, fine_shape, lengths
+
+
 def simulate_heat3d(
     *,
     n: int | tuple[int, int, int] = 24,
@@ -233,25 +257,11 @@ def simulate_heat3d(
     >>> ds.axes, ds.fields["u"].shape, ds.params["form"]
     (('x', 'y', 'z'), (9, 9, 9), 'steady')
     """
-    shape = (n, n, n) if isinstance(n, int | np.integer) else tuple(int(v) for v in n)
-    if len(shape) != 3 or min(shape) < 3:
-        raise ValueError(f"n must be >= 3 nodes on each of three axes, got {n}")
-    if int(refine) != refine or refine < 1:
-        raise ValueError(f"refine must be a positive integer, got {refine}")
-    if len(length) != 3 or not all(math.isfinite(v) and v > 0 for v in length):
-        raise ValueError(f"length must be three positive numbers, got {length}")
     noise = GaussianNoise(0.01) if noise is None else noise
     if not isinstance(noise, AbstractNoise):
         raise ValueError(f"noise must be an AbstractNoise, got {type(noise).__name__}")
+    shape, fine_shape, lengths = _grids(n, refine, length)
     refine = int(refine)
-    fine_shape = tuple((k - 1) * refine + 1 for k in shape)
-    # A lower bound: the 7-point matrix twice (12 bytes an entry) and a dozen node-sized arrays.
-    check_memory(
-        math.prod(fine_shape) * (2 * 7 * 12 + 12 * 8),
-        f"simulate_heat3d on a fine grid of {' × '.join(map(str, fine_shape))} nodes",
-        hint="use a smaller n (mollifier simulate heat3d --grid) or refine (--refine)",
-    )
-    lengths = tuple(float(v) for v in length)
     fine = [np.linspace(0.0, L, k) for L, k in zip(lengths, fine_shape, strict=True)]
     coarse = [c[::refine] for c in fine]
     lam_seed, noise_seed = np.random.SeedSequence(seed).spawn(2)

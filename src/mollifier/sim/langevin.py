@@ -344,6 +344,62 @@ def _euler_maruyama(
     return mean, paths
 
 
+def _check_request(
+    *,
+    forcing: Any,
+    noise: Any,
+    n_times: int,
+    t_end: float,
+    k: float,
+    x0: float,
+    sigma: float,
+    n_particles: int,
+    trajectories: int,
+    dt_sim: float | None,
+) -> tuple[np.ndarray, float, int]:
+    """Validate :func:`simulate_langevin`'s arguments and its size; return the output times, the
+    Euler–Maruyama step and the number of steps per output interval."""
+    if not isinstance(forcing, AbstractForcing):
+        raise ValueError(f"forcing must be an AbstractForcing, got {type(forcing).__name__}")
+    if not isinstance(noise, AbstractNoise):
+        raise ValueError(f"noise must be an AbstractNoise, got {type(noise).__name__}")
+    if n_times < 2:
+        raise ValueError(f"n_times must be >= 2, got {n_times}")
+    if not (math.isfinite(t_end) and t_end > 0):
+        raise ValueError(f"t_end must be a positive number, got {t_end}")
+    for name, value in (("k", k), ("x0", x0)):
+        _finite(name, value)
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
+    if n_particles < 1:
+        raise ValueError(f"n_particles must be >= 1, got {n_particles}")
+    if not 0 <= trajectories <= n_particles:
+        raise ValueError(f"trajectories must lie in [0, n_particles={n_particles}]")
+    t = np.linspace(0.0, t_end, n_times)
+    spacing = t_end / (n_times - 1)
+    if dt_sim is None:
+        dt_sim = spacing / 10
+    if not (math.isfinite(dt_sim) and 0 < dt_sim <= spacing):
+        raise ValueError(f"dt_sim must lie in (0, output spacing {spacing:.6g}], got {dt_sim}")
+    substeps = math.ceil(spacing / dt_sim * (1 - 1e-12))
+    dt = spacing / substeps
+    steps = (n_times - 1) * substeps
+    if steps * n_particles > MAX_PARTICLE_STEPS:
+        raise ValueError(
+            f"{n_times} output times × {substeps} Euler steps each × {n_particles} particles is "
+            f"{steps * n_particles:.2g} particle steps, above the {MAX_PARTICLE_STEPS:.0e} this "
+            "simulator takes (such a run would take minutes); use fewer output times "
+            "(mollifier simulate langevin --grid), fewer particles (--particles) or a larger dt_sim"
+        )
+    check_memory(
+        8 * (steps + (trajectories + 2) * n_times + 3 * n_particles),
+        f"simulate_langevin with {n_times} output times and {n_particles} particles",
+        hint="use fewer output times or particles",
+    )
+
+    return t, dt, substeps
+
+
 def simulate_langevin(
     *,
     n_times: int = 201,
@@ -412,44 +468,18 @@ def simulate_langevin(
     """
     forcing = SineForcing() if forcing is None else forcing
     noise = GaussianNoise(0.01) if noise is None else noise
-    if not isinstance(forcing, AbstractForcing):
-        raise ValueError(f"forcing must be an AbstractForcing, got {type(forcing).__name__}")
-    if not isinstance(noise, AbstractNoise):
-        raise ValueError(f"noise must be an AbstractNoise, got {type(noise).__name__}")
-    if n_times < 2:
-        raise ValueError(f"n_times must be >= 2, got {n_times}")
-    if not (math.isfinite(t_end) and t_end > 0):
-        raise ValueError(f"t_end must be a positive number, got {t_end}")
-    for name, value in (("k", k), ("x0", x0)):
-        _finite(name, value)
-    if not (math.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
-    if n_particles < 1:
-        raise ValueError(f"n_particles must be >= 1, got {n_particles}")
-    if not 0 <= trajectories <= n_particles:
-        raise ValueError(f"trajectories must lie in [0, n_particles={n_particles}]")
-    t = np.linspace(0.0, t_end, n_times)
-    spacing = t_end / (n_times - 1)
-    if dt_sim is None:
-        dt_sim = spacing / 10
-    if not (math.isfinite(dt_sim) and 0 < dt_sim <= spacing):
-        raise ValueError(f"dt_sim must lie in (0, output spacing {spacing:.6g}], got {dt_sim}")
-    substeps = math.ceil(spacing / dt_sim * (1 - 1e-12))
-    dt = spacing / substeps
-    steps = (n_times - 1) * substeps
-    if steps * n_particles > MAX_PARTICLE_STEPS:
-        raise ValueError(
-            f"{n_times} output times × {substeps} Euler steps each × {n_particles} particles is "
-            f"{steps * n_particles:.2g} particle steps, above the {MAX_PARTICLE_STEPS:.0e} this "
-            "simulator takes (such a run would take minutes); use fewer output times "
-            "(mollifier simulate langevin --grid), fewer particles (--particles) or a larger dt_sim"
-        )
-    check_memory(
-        8 * (steps + (trajectories + 2) * n_times + 3 * n_particles),
-        f"simulate_langevin with {n_times} output times and {n_particles} particles",
-        hint="use fewer output times or particles",
+    t, dt, substeps = _check_request(
+        forcing=forcing,
+        noise=noise,
+        n_times=n_times,
+        t_end=t_end,
+        k=k,
+        x0=x0,
+        sigma=sigma,
+        n_particles=n_particles,
+        trajectories=trajectories,
+        dt_sim=dt_sim,
     )
-
     particle_seed, noise_seed = np.random.SeedSequence(seed).spawn(2)
     mean, paths = _euler_maruyama(
         n_times=n_times,
