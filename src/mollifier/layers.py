@@ -25,6 +25,7 @@ from mollifier._conv import (
     resolve_boundary,
     resolve_method,
 )
+from mollifier._domain import BoxDomain
 from mollifier._options import show_value
 from mollifier.grid import Grid
 from mollifier.kernels import AbstractKernel, check_width, get_kernel, stencil, stencil_radius
@@ -182,6 +183,12 @@ class MollifierLayer(nn.Module):
         Highest per-axis derivative order that will be requested (0–6, default 4); stencils up
         to it are built and validated at construction (higher orders need wider kernels for some
         families, see ``kernel.min_points``).
+    domain : array of bool, optional
+        An irregular 2-D domain on a grid of exactly this shape (a nucleus, a cell), with
+        ``boundary="interior"``. Each node gets one tensor-product kernel whose box lies inside
+        the domain (:mod:`mollifier.kernels.box`), so every output depends only on samples
+        inside it and the weak-form identity holds at every node. Outputs are defined on
+        ``valid`` (the nodes that have such a box) and are 0 elsewhere.
     method : {"auto", "direct", "fft", "matrix"}
         Convolution algorithm: ``conv1d``, FFT, or a product with the dense ``(n, n)`` matrix of
         each stencil on each axis (boundary included; built once per axis length and cached).
@@ -221,6 +228,7 @@ class MollifierLayer(nn.Module):
         boundary: str | Extrapolate | Interior = "reflect",
         max_order: int = 4,
         method: str = "auto",
+        domain: Any = None,
     ) -> None:
         super().__init__()
         axes = tuple(axes)
@@ -266,6 +274,9 @@ class MollifierLayer(nn.Module):
             for order in range(max_order + 1):
                 taps = self._master(a, order)
                 self.register_buffer(f"stencil_{a}{order}", torch.from_numpy(taps.copy()), False)
+        self._box = None if domain is None else self._box_domain(domain)
+        #: Nodes with a kernel inside ``domain`` (``None`` without a domain).
+        self.valid = None if self._box is None else self._box.valid
 
     @classmethod
     def from_grid(
@@ -278,6 +289,35 @@ class MollifierLayer(nn.Module):
             width=width,
             **options,
         )
+
+    def _box_domain(self, domain: Any) -> BoxDomain:
+        if not isinstance(self.boundary, Interior):
+            raise ValueError(
+                "domain= needs boundary='interior' (edge kernels inside the domain); got "
+                f"boundary {self.boundary!r}"
+            )
+        arr = np.asarray(domain)
+        if arr.dtype != bool or arr.ndim != 2 or len(self.axes) != 2:
+            raise ValueError(
+                "domain must be a boolean array over a 2-D grid (two axes); got dtype "
+                f"{arr.dtype} and shape {arr.shape} for axes {self.axes}"
+            )
+        if not arr.any():
+            raise ValueError("domain has no node inside it")
+        x, y = self.axes
+        return BoxDomain(
+            arr,
+            kernel=self.kernel,
+            spacing=(self.spacing[x], self.spacing[y]),
+            width=(self.width[x], self.width[y]),
+            radius=(self.radius[x], self.radius[y]),
+            moments=self.boundary.moments,
+        )
+
+    @property
+    def domain(self) -> np.ndarray | None:
+        """The layer's 2-D domain (``None``: the whole grid)."""
+        return None if self._box is None else self._box.domain
 
     def extra_repr(self) -> str:
         return (
@@ -413,6 +453,10 @@ class MollifierLayer(nn.Module):
         (1.0, True)
         """
         orders = parse_spec(spec, self.axes)
+        if self._box is not None:
+            x, y = self.axes
+            interior = (self._master(x, orders[0]), self._master(y, orders[1]))
+            return self._box.noise_gain((orders[0], orders[1]), interior)
         out = np.ones(())
         like = torch.zeros((), dtype=torch.float64)
         for a, n, k in zip(self.axes, grid_shape, orders, strict=True):
@@ -456,6 +500,13 @@ class MollifierLayer(nn.Module):
             )
         if not g.is_floating_point():
             raise TypeError(f"expected a floating-point tensor, got {g.dtype}")
+        if self._box is not None:
+            if tuple(g.shape[2:]) != self._box.domain.shape:
+                raise ValueError(
+                    f"this layer's domain is a grid of shape {self._box.domain.shape}, got "
+                    f"samples of shape {tuple(g.shape[2:])}"
+                )
+            return  # nodes whose box does not fit are outside ``valid``
         for a, n in zip(self.axes, g.shape[2:], strict=True):
             need = (
                 min_interval_points(spacing=self.spacing[a], width=self.width[a])
@@ -496,6 +547,10 @@ class MollifierLayer(nn.Module):
                     "layer's "
                     f"max_order={self.max_order}"
                 )
+        if self._box is not None:
+            box = self._box
+            results = tuple(box.apply(g, (orders[0], orders[1])) for orders in wanted)
+            return results[0] if len(results) == 1 else results
         # Evaluate the tensor-product stencils axis by axis, sharing common prefixes.
         level: dict[tuple[int, ...], torch.Tensor] = {(): g}
         for i, a in enumerate(self.axes):

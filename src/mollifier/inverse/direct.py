@@ -506,7 +506,7 @@ def solve_direct(
     for n in aff.names:
         v = theta[aff.slices[n]]
         unknowns[n] = float(v[0]) if not aff.shapes[n] else v.reshape(aff.shapes[n])
-    noise_std = {k: estimate_noise(v) for k, v in problem.data.items()}
+    noise_std = {k: estimate_noise(v) for k, v in problem.observed.items()}
     spread = None
     if uncertainty == "analytic":
         if not closed:

@@ -40,6 +40,7 @@ from mollifier.inverse.residual import (
 from mollifier.inverse.solver import AbstractSolver, refine_auto_width
 from mollifier.inverse.unknowns import Constant, Field, Namespace
 from mollifier.kernels import AbstractKernel, get_kernel, stencil_radius
+from mollifier.kernels.edges import min_interval_points
 from mollifier.layers import DEFAULT_KERNEL, MollifierLayer
 
 if TYPE_CHECKING:
@@ -138,7 +139,15 @@ class InverseProblem:
         mollified values depend on the boundary extension (default True; ignored with
         ``"interior"`` and ``"periodic"``).
     mask : array of bool, optional
-        Observed nodes (``True``); only used by the network solver's data misfit.
+        Observed nodes (``True``); only used by the network solver's data misfit (with a
+        ``domain``, only its nodes count as observed).
+    domain : array of bool, optional
+        The region where the equation holds and the data live (a nucleus, a cell), with
+        ``boundary="interior"``: each run of the domain along each axis gets its own edge
+        kernels (:class:`~mollifier.MollifierLayer`'s ``domain``), so nothing outside it reaches
+        any estimate. Data and known inputs may be NaN outside it. Residual rows are the nodes of
+        the layer's ``valid`` set; the domain's nodes outside it (runs too short for the kernel)
+        are counted in :meth:`assess`'s ``diagnostics["domain"]``.
 
     Raises
     ------
@@ -162,6 +171,7 @@ class InverseProblem:
         boundary: str | Extrapolate | Interior = "reflect",
         crop: bool = True,
         mask: Any = None,
+        domain: Any = None,
     ) -> None:
         _check_arguments(grid, residual, data=data, unknowns=unknowns, known=known, truth=truth)
         self.grid = grid
@@ -179,6 +189,18 @@ class InverseProblem:
         self.mask = None if mask is None else np.asarray(mask, dtype=bool)
         if self.mask is not None:
             grid.check_array("mask", self.mask)
+        self.domain = None if domain is None else np.asarray(domain)
+        if self.domain is not None:
+            grid.check_array("domain", self.domain)
+            if self.domain.dtype != bool:
+                raise ValueError(f"domain must be a boolean array, got dtype {self.domain.dtype}")
+            if not self.edge_kernels:
+                raise ValueError(
+                    "domain= needs boundary='interior' (edge kernels inside the domain); got "
+                    f"boundary {boundary!r}"
+                )
+            # data outside the domain are not observations
+            self.mask = self.domain if self.mask is None else self.mask & self.domain
         if not data:
             raise ValueError("data must contain at least one observed field")
         self.data = {name: self._grid_array(f"data {name!r}", v) for name, v in data.items()}
@@ -186,6 +208,9 @@ class InverseProblem:
             bad = ~np.isfinite(arr)
             if self.mask is not None:
                 bad &= self.mask
+            if self.domain is not None:
+                bad &= self.domain
+                self.data[name] = np.where(self.domain, arr, 0.0)
             if bad.any():
                 raise ValueError(
                     f"data {name!r} has {int(bad.sum())} NaN or inf values at observed nodes; "
@@ -198,8 +223,11 @@ class InverseProblem:
             self.known[name] = (
                 float(arr) if arr.ndim == 0 else self._grid_array(f"known {name!r}", arr)
             )
-            if not np.all(np.isfinite(arr)):
+            seen = arr if self.domain is None or arr.ndim == 0 else arr[self.domain]
+            if not np.all(np.isfinite(seen)):
                 raise ValueError(f"known input {name!r} contains NaN or inf")
+            if self.domain is not None and arr.ndim > 0:
+                self.known[name] = np.where(self.domain, self.known[name], 0.0)
         if not unknowns:
             raise ValueError("unknowns must name at least one Constant or Field")
         clash = (set(unknowns) & set(self.data)) | (set(unknowns) & set(self.known))
@@ -211,7 +239,13 @@ class InverseProblem:
         _check_unknowns(unknowns, grid)
         self.unknowns = dict(unknowns)
         self.truth = dict(truth or {})
-        self.noise_fraction = {name: noise_fraction(arr) for name, arr in self.data.items()}
+        #: the data as observed: NaN outside ``domain`` (``data`` holds zeros there)
+        self.observed = (
+            self.data
+            if self.domain is None
+            else {k: np.where(self.domain, v, np.nan) for k, v in self.data.items()}
+        )
+        self.noise_fraction = {name: noise_fraction(arr) for name, arr in self.observed.items()}
         for name in self.truth:
             if name not in self.unknowns:
                 raise ValueError(f"truth given for {name!r}, which is not an unknown")
@@ -230,6 +264,7 @@ class InverseProblem:
             "boundary": boundary,
             "crop": crop,
             "mask": mask,
+            "domain": domain,
         }
         self.width_ladder: list[dict[str, Any]] = []
         self.width_guess: dict[str, float] | None = None
@@ -349,6 +384,7 @@ class InverseProblem:
             kernel=self.kernel,
             boundary=self.boundary,
             max_order=max(orders.values()),
+            domain=self.domain,
         )
 
     @property
@@ -358,6 +394,8 @@ class InverseProblem:
         return isinstance(resolve_boundary(self.boundary), Interior)
 
     def _interior_mask(self) -> np.ndarray:
+        if self.layer.valid is not None:
+            return self.layer.valid.copy()
         keep = np.ones(self.grid.shape, dtype=bool)
         if not self.crop or self.boundary in ("periodic", "valid") or self.edge_kernels:
             return keep
@@ -551,6 +589,22 @@ class InverseProblem:
         :data:`NOISE_DOMINATED`) or constant (:func:`constant_fields`), an unknown with no
         estimate, or a positive unknown estimated
         non-positive (a constant, or more than a tenth of a field's estimated nodes)."""
+        if self.domain is not None:
+            points = " / ".join(
+                str(min_interval_points(spacing=self.grid.spacing[a], width=self.width[a]))
+                for a in self.grid.axes
+            )
+            axes = ", ".join(self.grid.axes)
+            inside = int(self.domain.sum())
+            rows = int(self.interior.sum())
+            result.diagnostics["domain"] = {
+                "nodes": inside,
+                "with_kernel": rows,
+                "too_narrow": inside - rows,
+                "reason": "where the domain is narrower along an axis than the kernel's "
+                f"support ({points} points along {axes}), a node has no kernel inside the domain "
+                "and no estimate",
+            }
         for name in constant_fields(self.data):
             result.mark_unreliable(
                 f"data {name!r} is constant: its derivatives vanish, so it determines nothing"
