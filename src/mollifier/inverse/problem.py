@@ -601,6 +601,14 @@ class InverseProblem:
                 "nodes": inside,
                 "with_kernel": rows,
                 "too_narrow": inside - rows,
+                # white-noise amplification of the highest derivative along each axis, at the
+                # worst node (1 where the kernel is centred on the node)
+                "noise_gain_max": float(
+                    max(
+                        np.nanmax(self.layer.noise_gain(self.grid.shape, a * self.max_order[a]))
+                        for a in self.grid.axes
+                    )
+                ),
                 "reason": "where the domain is narrower along an axis than the kernel's "
                 f"support ({points} points along {axes}), a node has no kernel inside the domain "
                 "and no estimate",
