@@ -193,3 +193,10 @@ def test_gpu_pairs_script_too_few_steps(tmp_path):
     assert [r["status"] for r in records] == ["not run", "not run"]
     assert all("fewer than --min-steps 200" in r["error"] for r in records)
     assert all(r["probe_step_time_s"] > 0 for r in records)
+
+
+def test_domain_kernels_script():
+    rows = run_script("domain_kernels.py", "--grid", "40", "--widths", "0.15", "--seeds", "1")
+    cover = {(r[1], r[2]): float(r[3].rstrip("%")) for r in rows[1:]}
+    # the box kernels report more of the disk than the kernels centred on their node
+    assert cover[("clean s1", "all")] > cover[("clean s1", "centred")] > 0
