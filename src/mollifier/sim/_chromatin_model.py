@@ -408,3 +408,11 @@ def dominant_wavelength(field: np.ndarray, spacing: tuple[float, float], window:
     if weight == 0.0:
         return math.nan
     return float(2 * np.pi * power[near].sum() / weight)
+
+
+def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    """Refuse a value that is not a finite number > 0 (>= 0 with ``allow_zero``)."""
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value}")

@@ -45,14 +45,15 @@ from mollifier.sim._chromatin_model import (
     SimulationDivergedError,
     SpectralLaplacian,
     SteadyStateNotReachedError,
+    check_positive,
     domain_mean,
     fractions,
     g_local,
     integrate,
-    poisson_disk_sites,
     rates,
 )
-from mollifier.sim.random_fields import LognormalLambda, gaussian_random_field
+from mollifier.sim.chromatin_initial import InitialNoise, InitialNuclei, initial_fields
+from mollifier.sim.random_fields import LognormalLambda
 
 __all__ = [
     "ChromatinModel",
@@ -72,13 +73,6 @@ class NoiseLike(Protocol):
     def apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
 
     def describe(self) -> dict[str, Any]: ...
-
-
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -115,9 +109,9 @@ class ChromatinModel:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.phi_max) and 0 < self.phi_max <= 1):
             raise ValueError(f"phi_max must lie in (0, 1], got {self.phi_max}")
-        _positive("l", self.l)
-        _positive("l_w", self.l_w, allow_zero=True)
-        _positive("mobility_w", self.mobility_w)
+        check_positive("l", self.l)
+        check_positive("l_w", self.l_w, allow_zero=True)
+        check_positive("mobility_w", self.mobility_w)
 
     def local_potentials(
         self, phi_w: np.ndarray, phi_d: np.ndarray
@@ -142,44 +136,6 @@ class ChromatinModel:
 
 #: Accepted forms of the rate ratio λ.
 LambdaSpec = float | np.ndarray | Callable[[np.ndarray, np.ndarray], Any] | LognormalLambda
-
-
-@dataclass(frozen=True)
-class InitialNuclei:
-    """Initial heterochromatin nuclei at random sites on the homogeneous reaction equilibrium.
-
-    Sites are drawn by dart throwing (Poisson-disk sampling, 30 darts per ``spacing²`` of area)
-    with no two closer than ``spacing``; each raises ``φ_h`` by
-    ``amplitude · exp(-r²/(2 radius²))`` at euchromatin fixed, taking the volume from the
-    nucleoplasm. The sites are continuous coordinates, so the same seed gives the same initial
-    condition on every grid.
-    """
-
-    spacing: float = 0.9
-    radius: float = 0.15
-    amplitude: float = 0.5
-
-    def __post_init__(self) -> None:
-        _positive("spacing", self.spacing)
-        _positive("radius", self.radius)
-        _positive("amplitude", self.amplitude, allow_zero=True)
-
-
-@dataclass(frozen=True)
-class InitialNoise:
-    """Homogeneous reaction equilibrium plus smooth Gaussian noise of std ``amplitude``.
-
-    Independent unit-variance Gaussian random fields with the given ``correlation_length`` are
-    added to ``φ_w`` and ``φ_d``. At the reference λ = 0.5 the homogeneous state is linearly
-    stable, so small noise decays; domains need amplitudes of about 0.1 or more.
-    """
-
-    amplitude: float = 0.1
-    correlation_length: float = 0.1
-
-    def __post_init__(self) -> None:
-        _positive("amplitude", self.amplitude, allow_zero=True)
-        _positive("correlation_length", self.correlation_length)
 
 
 def _grid(n: int, length: float, boundary: Boundary) -> tuple[np.ndarray, float]:
@@ -212,46 +168,6 @@ def _lambda_field(
     if np.ndim(out) == 0 or np.ptp(out) == 0:
         return float(np.ravel(out)[0]), desc
     return np.array(out, dtype=float), desc
-
-
-def _initial_state(
-    initial: InitialNuclei | InitialNoise,
-    x: np.ndarray,
-    y: np.ndarray,
-    lam: float | np.ndarray,
-    phi_w_mean: float,
-    length: float,
-    periodic: bool,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    shape = (x.size, y.size)
-    phi_e = np.broadcast_to((1.0 - phi_w_mean) / (1.0 + np.asarray(lam)), shape).copy()
-    phi_h = np.asarray(lam) * phi_e
-    desc: dict[str, Any] = asdict(initial)
-    if isinstance(initial, InitialNuclei):
-        sites = poisson_disk_sites(rng, length, initial.spacing, periodic)
-        bump = np.zeros(shape)
-        for sx, sy in sites:
-            dx, dy = x[:, None] - sx, y[None, :] - sy
-            if periodic:
-                dx = (dx + 0.5 * length) % length - 0.5 * length
-                dy = (dy + 0.5 * length) % length - 0.5 * length
-            np.maximum(bump, np.exp(-(dx**2 + dy**2) / (2 * initial.radius**2)), out=bump)
-        phi_h = phi_h + initial.amplitude * bump
-        w = 1.0 - phi_h - phi_e
-        d = phi_h - phi_e
-        desc = {"kind": "nuclei", "sites": len(sites), **desc}
-    else:
-        noise = [
-            gaussian_random_field(
-                [x, y], correlation_length=initial.correlation_length, seed=rng, periodic=periodic
-            )
-            for _ in range(2)
-        ]
-        w = phi_w_mean + initial.amplitude * noise[0]
-        d = phi_h - phi_e + initial.amplitude * noise[1]
-        desc = {"kind": "noise", **desc}
-    return w + (phi_w_mean - domain_mean(w, periodic)), np.asarray(d, dtype=float), desc
 
 
 @dataclass(frozen=True)
@@ -311,50 +227,17 @@ class Stepping:
                 "give a tolerance, a t_end or both, so that the run knows when to stop"
             )
         if self.tolerance is not None:
-            _positive("tolerance", self.tolerance)
+            check_positive("tolerance", self.tolerance)
         if self.t_end is not None:
-            _positive("t_end", self.t_end)
+            check_positive("t_end", self.t_end)
         for name in ("max_steps", "check_every"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value}")
-        _positive("dt", self.dt)
-        _positive("dt_max", self.dt_max)
-        _positive("max_change", self.max_change)
-        _positive("stabilization", self.stabilization, allow_zero=True)
-
-
-def _initial_fields(
-    initial: InitialNuclei | InitialNoise | tuple[np.ndarray, np.ndarray] | None,
-    phi_w_mean: float | None,
-    x: np.ndarray,
-    lam_field: float | np.ndarray,
-    length: float,
-    periodic: bool,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """``(φ_w, φ_d)`` at ``t = 0`` on the square grid ``x × x``, and their description."""
-    n = x.size
-    if isinstance(initial, tuple):
-        if phi_w_mean is not None:
-            raise ValueError("phi_w_mean applies to generated initial conditions, not to arrays")
-        if len(initial) != 2:
-            raise ValueError("initial arrays must be a pair (phi_w, phi_d)")
-        w0, d0 = (np.array(a, dtype=float) for a in initial)
-        for name, arr in (("phi_w", w0), ("phi_d", d0)):
-            if arr.shape != (n, n) or not np.all(np.isfinite(arr)):
-                raise ValueError(f"initial {name} must be a finite array of shape {(n, n)}")
-        return w0, d0, {"kind": "arrays"}
-    initial = InitialNuclei() if initial is None else initial
-    if not isinstance(initial, InitialNuclei | InitialNoise):
-        raise ValueError(
-            "initial must be InitialNuclei, InitialNoise or a (phi_w, phi_d) pair, "
-            f"got {type(initial).__name__}"
-        )
-    mean = 0.5 if phi_w_mean is None else float(phi_w_mean)
-    if not 0 < mean < 1:
-        raise ValueError(f"phi_w_mean must lie in (0, 1), got {mean}")
-    return _initial_state(initial, x, x, lam_field, mean, length, periodic, rng)
+        check_positive("dt", self.dt)
+        check_positive("dt_max", self.dt_max)
+        check_positive("max_change", self.max_change)
+        check_positive("stabilization", self.stabilization, allow_zero=True)
 
 
 def _step_to_steady_state(
@@ -432,7 +315,7 @@ def _check_request(
         f"simulate_chromatin on a {n} × {n} grid",
         hint="use a smaller n (mollifier simulate chromatin --grid)",
     )
-    _positive("length", length)
+    check_positive("length", length)
     if noise is not None and not (hasattr(noise, "apply") and hasattr(noise, "describe")):
         raise ValueError(f"noise must have apply(clean, rng) and describe(), got {noise!r}")
     return n
@@ -575,7 +458,7 @@ def simulate_chromatin(
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
     )
     lam_field, lam_desc = _lambda_field(lam, x, x, lam_rng, periodic)
-    w0, d0, init_desc = _initial_fields(
+    w0, d0, init_desc = initial_fields(
         initial, phi_w_mean, x, lam_field, float(length), periodic, init_rng
     )
     op = SpectralLaplacian((n, n), (h, h), boundary, laplacian)
@@ -645,6 +528,6 @@ def steady_state_residual(
     d = np.asarray(phi_d, dtype=float)
     if w.ndim != 2 or w.shape != d.shape:
         raise ValueError(f"phi_w and phi_d must be 2-D of equal shape, got {w.shape}, {d.shape}")
-    _positive("spacing", spacing)
+    check_positive("spacing", spacing)
     op = SpectralLaplacian(w.shape, (spacing, spacing), boundary, laplacian)
     return rates(w, d, lam, op, model._coefficients(0.0))
