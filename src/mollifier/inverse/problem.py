@@ -28,7 +28,13 @@ from mollifier._options import show_value
 from mollifier.derivatives import AbstractDerivatives, MollifierDerivatives
 from mollifier.grid import Grid
 from mollifier.inverse.autowidth import choose_widths, width_bounds
-from mollifier.inverse.datachecks import NOISE_DOMINATED, constant_fields, noise_fraction
+from mollifier.inverse.datachecks import (
+    NOISE_DOMINATED,
+    check_arguments,
+    check_unknowns,
+    constant_fields,
+    noise_fraction,
+)
 from mollifier.inverse.residual import (
     Residual,
     ResidualError,
@@ -55,53 +61,6 @@ __all__ = [
     "constant_fields",
     "noise_fraction",
 ]
-
-
-def _check_arguments(
-    grid: Any,
-    residual: Any,
-    *,
-    data: Any,
-    unknowns: Any,
-    known: Any,
-    truth: Any,
-) -> None:
-    """Refuse a non-Grid ``grid``, a residual that is not callable, and argument mappings that are
-    not dicts keyed by Python identifiers (``TypeError`` naming the argument)."""
-    if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a mollifier.Grid, got {type(grid).__name__}")
-    if not callable(residual):
-        raise TypeError(
-            f"residual must be a callable residual(f, d, p), got {type(residual).__name__}"
-        )
-    for arg, value, example in (
-        ("data", data, "{'u': u}, observed fields by name"),
-        ("unknowns", unknowns, "{'nu': ml.Constant()}"),
-        ("known", known, "{'m': m}, known inputs by name"),
-        ("truth", truth, "{'nu': 0.1}"),
-    ):
-        if value is not None and not isinstance(value, Mapping):
-            raise TypeError(f"{arg} must be a dict such as {example}, got {type(value).__name__}")
-        bad = [k for k in (value or {}) if not isinstance(k, str) or not k.isidentifier()]
-        if bad:
-            raise TypeError(f"{arg} keys must be names usable as f.<name> / p.<name>, got {bad!r}")
-
-
-def _check_unknowns(unknowns: Mapping[str, Any], grid: Grid) -> None:
-    """Refuse an unknown that is not a Constant or Field, or a Field whose axes are not grid axes
-    in grid order."""
-    for name, u in unknowns.items():
-        if not isinstance(u, (Constant, Field)):
-            raise TypeError(f"unknown {name!r} must be a Constant or a Field, got {u!r}")
-        if isinstance(u, Field):
-            missing = [a for a in u.axes if a not in grid.axes]
-            if missing:
-                raise ValueError(
-                    f"field {name!r} varies along {missing}, which are not grid axes {grid.axes}"
-                )
-            order = [grid.axes.index(a) for a in u.axes]
-            if order != sorted(order):
-                raise ValueError(f"field {name!r}: axes {u.axes} must follow grid order")
 
 
 class InverseProblem:
@@ -173,7 +132,7 @@ class InverseProblem:
         mask: Any = None,
         domain: Any = None,
     ) -> None:
-        _check_arguments(grid, residual, data=data, unknowns=unknowns, known=known, truth=truth)
+        check_arguments(grid, residual, data=data, unknowns=unknowns, known=known, truth=truth)
         self.grid = grid
         self.residual = residual
         self.kernel = get_kernel(kernel)
@@ -236,7 +195,7 @@ class InverseProblem:
             raise ValueError(
                 f"names must be unique across data, known and unknowns: {sorted(clash)}"
             )
-        _check_unknowns(unknowns, grid)
+        check_unknowns(unknowns, grid)
         self.unknowns = dict(unknowns)
         self.truth = dict(truth or {})
         #: the data as observed: NaN outside ``domain`` (``data`` holds zeros there)
