@@ -314,6 +314,10 @@ def _write_summary(
             "median",
             "ratio_to_first",
             "p_mann_whitney",
+            "median_difference",
+            "difference_low",
+            "difference_high",
+            "measurement_share",
         ],
     )
     compared = ("ok", "unreliable") if include_unreliable else ("ok",)

@@ -38,6 +38,7 @@ def nucleus_row(analysis: NucleusAnalysis) -> dict[str, Any]:
         "area_um2": float(a.segmentation.mask.sum()) * h_um**2,
         "reported_area_um2": float(a.lam.valid.sum()) * h_um**2,
         "lambda_median": float(np.median(raw)),
+        "lambda_median_sd": _spread(a.median_replicates),
         "lambda_mean": float(np.mean(raw)),
         "lambda_p10": float(np.percentile(raw, 10)),
         "lambda_p90": float(np.percentile(raw, 90)),
@@ -150,3 +151,11 @@ def save_nucleus(
         fig.plot_histogram(a, out / "histogram.png")
         fig.plot_fields(a, out / "fields.png")
     return out
+
+
+def _spread(replicates: np.ndarray | None) -> float:
+    """Standard deviation of the replicates' medians (NaN without two finite replicates)."""
+    if replicates is None:
+        return float("nan")
+    finite = replicates[np.isfinite(replicates)]
+    return float(np.std(finite, ddof=1)) if finite.size >= 2 else float("nan")

@@ -54,6 +54,7 @@ class NucleusAnalysis:
     lognormal: LognormalFit | None
     localisations: Localisations | None = None
     uncertainty: np.ndarray | None = None
+    median_replicates: np.ndarray | None = None
     truth: Truth | None = None
     metrics: dict[str, float] | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -199,7 +200,7 @@ def _analyse_segmented(
     )
     times["inference_s"] = lam.wall_time_s
     t = time.perf_counter()
-    unc = _uncertainty(cfg, locs, density, seg, fields, lam, ref, progress)
+    unc, medians = _uncertainty(cfg, locs, density, seg, fields, lam, ref, progress)
     times["uncertainty_s"] = time.perf_counter() - t
     domains = domain_statistics(
         fields.phi_h, lam.valid, lam.lam, x=fields.x, y=fields.y, threshold=cfg.domain_threshold
@@ -222,6 +223,7 @@ def _analyse_segmented(
         lognormal=lognormal,
         localisations=locs,
         uncertainty=unc,
+        median_replicates=medians,
         truth=truth,
         metrics=metrics,
         timings=times,
@@ -365,13 +367,15 @@ def _uncertainty(
     lam: LambdaMap,
     reference: ReferenceEstimate | None,
     progress: bool,
-) -> np.ndarray | None:
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The per-pixel standard deviation of the smoothed λ̂ over the replicates, and each
+    replicate's median of the raw λ̂ (the spread of the nucleus's own median)."""
     if cfg.uncertainty == "none":
-        return None
+        return None, None
     from mollifier._progress import progress_bar
 
     rng = np.random.default_rng(cfg.seed + 1)
-    draws = []
+    draws, medians = [], []
     for b in progress_bar(
         range(cfg.replicates), desc="uncertainty", disable=not progress, leave=False
     ):
@@ -404,11 +408,13 @@ def _uncertainty(
             inf = replace(cfg.inference, network=replace(net, seed=net.seed + 1 + b))
             lam_b = infer_lambda(fields, length_scale=cfg.length_scale, config=inf)
         draws.append(np.where(lam.valid, lam_b.smoothed, np.nan))
+        raw_b = lam_b.values(smoothed=False)
+        medians.append(float(np.median(raw_b)) if raw_b.size else float("nan"))
     stack = np.stack(draws)
     enough = np.sum(np.isfinite(stack), axis=0) >= 2
     sd = np.full(lam.lam.shape, np.nan)
     sd[enough] = np.nanstd(stack[:, enough], axis=0, ddof=1)
-    return np.where(lam.valid, sd, np.nan)
+    return np.where(lam.valid, sd, np.nan), np.asarray(medians)
 
 
 def _on_grid(sample: DensityMap, target: DensityMap) -> np.ndarray:
