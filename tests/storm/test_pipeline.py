@@ -18,6 +18,7 @@ from mollifier.storm.cli import (
 from mollifier.storm.inference import InferenceConfig, NucleusTooSmallError
 from mollifier.storm.localisations import LocalisationError, Localisations, UnitError
 from mollifier.storm.options import StormConfig
+from mollifier.storm.output import nucleus_row
 from mollifier.storm.pipeline import analyse_nucleus
 
 
@@ -41,6 +42,11 @@ def test_synthetic_nucleus_lambda_is_recovered(small_nucleus):
     # Resampling noise is a small fraction of λ at 5·10⁵ localisations.
     assert np.median(sd) < 0.2 * np.median(a.lam.values())
     assert math.isnan(a.uncertainty[~a.lam.valid][0])
+    # each replicate's median of the raw λ̂, and their spread in the summary row
+    assert a.median_replicates is not None and a.median_replicates.shape == (2,)
+    assert np.all(np.abs(a.median_replicates / np.median(a.lam.values(smoothed=False)) - 1) < 0.2)
+    row = nucleus_row(a)
+    assert row["lambda_median_sd"] == pytest.approx(np.std(a.median_replicates, ddof=1))
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
