@@ -58,6 +58,19 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def config_sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``mollifier fit`` of a config with a ``[sweep]`` table: two kernels × two noise levels."""
+    pytest.importorskip("matplotlib")
+    root = tmp_path_factory.mktemp("config-sweep")
+    assert run("simulate", "heat", "--grid", "24", "--seed", "1", "--out", str(root / "data")) == 0
+    (root / "sweep.toml").write_text(
+        _CONFIGS["auto"] + '[sweep]\nkernel = ["polybump", "bump"]\nnoise = [0.0, 0.01]\n'
+    )
+    assert run("fit", str(root / "sweep.toml"), "--out", str(root / "out"), "--quiet") == 0
+    return root / "out"
+
+
+@pytest.fixture(scope="session")
 def storm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A STORM batch of one small synthetic nucleus and one empty table named ``<script>x``."""
     pytest.importorskip("matplotlib")

@@ -120,6 +120,20 @@ def test_fit_sweep_summary(browser, sweep_dir, tmp_path):
         assert 'builtin = "heat"' in text  # the config file's text
 
 
+def test_config_sweep_pages(browser, config_sweep_dir, tmp_path):
+    # the sweep's page: its comparison figure, one linked row per run, each run's own page
+    top = check_page(browser, config_sweep_dir / REPORT_FILE, tmp_path, images=1)
+    runs = sorted(p.name for p in config_sweep_dir.iterdir() if (p / "result.json").is_file())
+    assert len(runs) == 4
+    hrefs = [h for h, _ in browser.evaluate(top, _LINKS)]
+    for name in runs:
+        assert f"{name}/{REPORT_FILE}" in hrefs
+        doc = json.loads((config_sweep_dir / name / "result.json").read_text())
+        visit = check_page(browser, config_sweep_dir / name / REPORT_FILE, tmp_path, images=4)
+        text = browser.evaluate(visit, "document.body.innerText")
+        assert f"{doc['metrics']['lam']['pearson']:.4g}" in text
+
+
 def test_storm_batch_pages(browser, storm_dir, tmp_path):
     top = check_page(browser, storm_dir / REPORT_FILE, tmp_path, images=1)
     text = browser.evaluate(top, "document.body.innerText")
