@@ -25,6 +25,7 @@ from scipy.sparse.linalg import cg
 
 from mollifier._limits import check_memory
 from mollifier.io.dataset import Dataset
+from mollifier.sim.heat_fv import uniform_coordinates
 from mollifier.sim.noise import AbstractNoise, GaussianNoise
 from mollifier.sim.random_fields import LognormalLambda
 
@@ -37,16 +38,6 @@ Field3D = float | np.ndarray | Callable[[np.ndarray, np.ndarray, np.ndarray], An
 HEAT3D_LAMBDA = LognormalLambda(median=1.0, sigma=0.3, correlation_length=0.3)
 
 _AXES = ("x", "y", "z")
-
-
-def _uniform(name: str, c: Any) -> tuple[np.ndarray, float]:
-    arr = np.asarray(c, dtype=np.float64)
-    if arr.ndim != 1 or arr.size < 3:
-        raise ValueError(f"{name} must be a 1-D coordinate vector of >= 3 nodes")
-    h = (arr[-1] - arr[0]) / (arr.size - 1)
-    if not (h > 0 and np.allclose(np.diff(arr), h, rtol=1e-9, atol=0)):
-        raise ValueError(f"{name} must be strictly increasing and uniformly spaced")
-    return arr, float(h)
 
 
 def _on_nodes(name: str, f: Field3D, coords: list[np.ndarray]) -> np.ndarray:
@@ -136,7 +127,7 @@ def solve_steady_3d(
         raise ValueError(f"form must be 'steady' or 'divergence', got {form!r}")
     coords, spacing = [], []
     for name, c in zip(_AXES, (x, y, z), strict=True):
-        arr, h = _uniform(name, c)
+        arr, h = uniform_coordinates(name, c)
         coords.append(arr)
         spacing.append(h)
     shape = tuple(c.size for c in coords)

@@ -27,7 +27,8 @@ Field2D = float | np.ndarray | Callable[[np.ndarray, np.ndarray], Any]
 NeumannData = float | Callable[[np.ndarray, np.ndarray, float, float], Any]
 
 
-def _uniform(name: str, c: Any) -> tuple[np.ndarray, float]:
+def uniform_coordinates(name: str, c: Any) -> tuple[np.ndarray, float]:
+    """``c`` as a float64 vector of >= 3 uniformly spaced, increasing nodes, and its spacing."""
     arr = np.asarray(c, dtype=np.float64)
     if arr.ndim != 1 or arr.size < 3:
         raise ValueError(f"{name} must be a 1-D coordinate vector of >= 3 nodes")
@@ -184,8 +185,8 @@ def solve_steady(
     """
     check_choice("form", form, ("steady", "divergence"))
     check_choice("boundary", boundary, ("dirichlet", "neumann"))
-    x, _ = _uniform("x", x)
-    y, _ = _uniform("y", y)
+    x, _ = uniform_coordinates("x", x)
+    y, _ = uniform_coordinates("y", y)
     nodes, xf, yf = _conductivity(lam, x, y)
     m = evaluate_field("source", source, x, y)
     if form == "steady":  # ∇²u = -m/λ: unit-conductivity operator, source m/λ
@@ -252,8 +253,8 @@ def solve_transient(
         boundary nodes hold ``g``. Second order in space and time for smooth, compatible data.
     """
     check_choice("boundary", boundary, ("dirichlet", "neumann"))
-    x, _ = _uniform("x", x)
-    y, _ = _uniform("y", y)
+    x, _ = uniform_coordinates("x", x)
+    y, _ = uniform_coordinates("y", y)
     tt = np.asarray(t, dtype=np.float64)
     if tt.ndim != 1 or tt.size < 2:
         raise ValueError("t must be a 1-D vector of >= 2 output times")
