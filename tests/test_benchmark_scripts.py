@@ -103,6 +103,26 @@ def test_width_rule_script():
     assert "spectral" in row[3]
 
 
+def test_tiled_minibatch_script():
+    rows = run_script("tiled_minibatch.py", "--smoke", "--threads", "1")
+    steps = [r for r in rows if len(r) == 6 and r[0] != "problem"]
+    assert [(r[0], r[3]) for r in steps] == [
+        ("chromatin", "full batch"),
+        ("chromatin", "batch=4, tile=auto"),
+        ("heat3d", "full batch"),
+        ("heat3d", "batch=4, tile=auto"),
+    ]
+    for r in steps:
+        positive(r[5])
+    full, tiled = steps[0], steps[1]
+    assert int(full[4]) == int(full[2]) == 32 * 32  # the full batch evaluates every node
+    assert int(tiled[4]) == 4 * 28 * 28  # 4 tiles of 14 + 2 * 7 nodes per axis
+    traces = [r for r in rows if len(r) == 5 and r[0] != "problem"]
+    assert len(traces) == 4
+    for r in traces:
+        assert all(-1.0 <= float(c.split(": ")[1]) <= 1.0 for c in r[4].split(", ")), r
+
+
 def load_script(name: str):
     """Import ``benchmarks/<name>`` as a module (for its pure functions)."""
     spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), BENCHMARKS / name)

@@ -183,7 +183,7 @@ class Optimisation:
 
     def _adam_step(self, step: int) -> dict[str, float]:
         self.opt.zero_grad(set_to_none=True)
-        loss, terms = self.loss()
+        loss, terms = self.loss(step=step)
         if not math.isfinite(terms["loss"]):
             raise TrainingDivergedError(
                 f"training diverged at step {step}: loss is {terms['loss']} (terms {terms}); "
@@ -207,7 +207,7 @@ class Optimisation:
             loss.backward()
             return loss
 
-        lbfgs.step(closure)
+        lbfgs.step(closure)  # the full-batch loss, also for a minibatch run
         _, terms = self.loss()
         if not math.isfinite(terms["loss"]):
             raise TrainingDivergedError("L-BFGS diverged", step=self.step, history=self.history)

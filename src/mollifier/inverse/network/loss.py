@@ -11,6 +11,8 @@ residual function, derivatives at the nodes), ``σ`` each field's standard devia
 the solver's ``equation_weights`` and ``R₀_e = rms(R_e)`` of the data at zero unknowns, which
 fixes each equation's scale once, identically for both backends. ``data_loss="mollified"``
 compares mollified network fields with mollified data on the interior instead of the samples.
+``Network(batch=...)`` estimates this loss on random tiles of the grid
+(:mod:`~mollifier.inverse.network.tiles`).
 """
 
 from __future__ import annotations
@@ -146,7 +148,9 @@ class PhysicsLoss:
                 reg = reg + torch.mean(torch.diff(v, dim=ax) ** 2)
         return reg
 
-    def __call__(self) -> tuple[torch.Tensor, dict[str, float]]:
+    def __call__(self, step: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss and its terms; ``step`` (the Adam step) is for minibatch losses
+        (:class:`~mollifier.inverse.network.tiles.TiledLoss`) and ignored here."""
         r, flat_fields, chans = self.residual()
         data = torch.stack([self._misfit(i, k, flat_fields[k]) for i, k in enumerate(self.obs)])
         data_term = data.sum()

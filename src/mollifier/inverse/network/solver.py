@@ -71,6 +71,17 @@ class Network(AbstractSolver):
     start_steps : int
         Adam steps of the warm start's fit of the network to the data and the direct fields
         (not counted in ``steps``).
+    batch : int or None
+        Tiles per Adam step (:mod:`~mollifier.inverse.network.tiles`). ``None``: every step
+        evaluates the network on every node. An integer ``B``: the grid is split into tiles of
+        ``tile`` nodes per axis, each step draws ``B`` distinct tiles at random (seeded by
+        ``seed`` and the step), evaluates the network on them plus a halo wide enough for the
+        residual's derivatives, and descends an unbiased estimate of the full loss. At most the
+        number of tiles (checked when training starts). The L-BFGS polish, the warm start and
+        the reported fields use the full grid.
+    tile : int or None
+        Core length of a tile in nodes along every axis (``None``: twice the halo, at least 4;
+        the last tile along an axis is shorter). Only with ``batch``.
 
     Examples
     --------
@@ -99,6 +110,8 @@ class Network(AbstractSolver):
     log_every: int = 10
     start: Literal["cold", "direct"] = "cold"
     start_steps: int = 500
+    batch: int | None = None
+    tile: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.equation_weights, list):
@@ -118,6 +131,12 @@ class Network(AbstractSolver):
             raise ValueError(f"Network.patience must be >= 1 or None, got {self.patience}")
         if self.log_every < 1:
             raise ValueError(f"Network.log_every must be >= 1, got {self.log_every}")
+        for name in ("batch", "tile"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"Network.{name} must be >= 1 or None, got {value}")
+        if self.tile is not None and self.batch is None:
+            raise ValueError("Network.tile sets the tiles of a minibatch; set Network.batch too")
 
     def options(self) -> dict[str, Any]:
         """The fields as plain values (the architecture as ``{"name": ..., **options}``)."""

@@ -30,8 +30,8 @@ from mollifier.inverse.direct import NonAffineResidualError, solve_direct
 from mollifier.inverse.network.callbacks import Callback, ProgressBar
 from mollifier.inverse.network.checkpoint import Checkpointer, problem_identity
 from mollifier.inverse.network.loop import Optimisation, TrainingDivergedError
-from mollifier.inverse.network.loss import PhysicsLoss
 from mollifier.inverse.network.model import FieldModel, grid_coordinates, network_channels
+from mollifier.inverse.network.tiles import make_loss
 from mollifier.inverse.network.warmstart import warm_start
 from mollifier.inverse.problem import InverseProblem
 from mollifier.inverse.result import Result, peak_memory_mb
@@ -121,7 +121,7 @@ def solve_network(
     )
     model = FieldModel(problem, net, channels).to(device=dev, dtype=dtype)
     coords = grid_coordinates(problem, dtype, dev)
-    run = Optimisation(model, PhysicsLoss(problem, model, coords, solver), solver)
+    run = Optimisation(model, make_loss(problem, model, coords, solver), solver)
     start: dict[str, Any] = {"used": False, "reason": "start='cold'"}
     direct_unknowns: dict[str, Any] = {}
     if resume and ckpt is not None and (state := ckpt.load(dev)) is not None:
