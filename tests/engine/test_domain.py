@@ -77,3 +77,10 @@ def test_domain_refusals(heat):
         )
     with pytest.raises(ValueError, match="boolean"):
         _problem(ds, ds.clean["u"], disk.astype(int))
+
+
+def test_tiled_network_training_refuses_a_domain(heat):
+    ds, disk = heat
+    problem = _problem(ds, ds.clean["u"], disk)
+    with pytest.raises(ValueError, match="domain"):
+        problem.solve(ml.Network(steps=2, batch=2))

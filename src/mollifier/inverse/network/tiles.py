@@ -294,7 +294,7 @@ class TiledLoss(PhysicsLoss):
     Raises
     ------
     ValueError
-        If ``solver.batch`` exceeds the number of tiles.
+        If ``solver.batch`` exceeds the number of tiles, or the problem has a ``domain``.
     """
 
     def __init__(
@@ -304,6 +304,11 @@ class TiledLoss(PhysicsLoss):
         coords: torch.Tensor,
         solver: Network,
     ) -> None:
+        if problem.domain is not None:
+            raise ValueError(
+                "Network.batch (tiles) needs a rectangular grid; this problem has a domain, whose "
+                "box kernels are not tiled: use batch=None"
+            )
         super().__init__(problem, model, coords, solver)
         assert solver.batch is not None
         dtype, dev = coords.dtype, coords.device
