@@ -193,3 +193,11 @@ def test_gpu_pairs_script_too_few_steps(tmp_path):
     assert [r["status"] for r in records] == ["not run", "not run"]
     assert all("fewer than --min-steps 200" in r["error"] for r in records)
     assert all(r["probe_step_time_s"] > 0 for r in records)
+
+
+def test_fit_diagnosis_script() -> None:
+    rows = run_script("fit_diagnosis.py", "--cases", "heat32", "warm", "--quick")
+    assert len(rows) == 5
+    for row in rows:
+        assert row[-2] in ("ok", "unreliable")
+        positive(row[-1])

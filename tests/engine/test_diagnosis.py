@@ -205,3 +205,37 @@ def test_the_residual_ratio_is_the_trained_residual_term(heat32):
     off = heat32.solve(ml.Network(steps=5, seed=0, read_off=False, residual_weight=0.0))
     assert off.diagnostics["fit"]["loss"]["gradient_share"]["residual"] == 0.0
     assert off.diagnostics["fit"]["loss"]["dominant"] == "data"
+
+
+def test_the_smoothing_norm_is_the_variance_gain_of_mollified_white_noise(heat32):
+    """``Σ w²`` against the interior variance of one mollified white-noise draw (its sampling
+    error on the 32² interior is a few percent)."""
+    import torch
+
+    from mollifier.inverse.network.diagnosis import smoothing_norm
+
+    gain = smoothing_norm(heat32)
+    noise = np.random.default_rng(3).standard_normal(heat32.grid.shape)
+    smooth = heat32.layer(torch.as_tensor(noise)[None, None], "")[0, 0].numpy()
+    assert np.var(smooth[heat32.interior]) == pytest.approx(gain, rel=0.15)
+    assert 0 < gain < 0.1  # a kernel several nodes wide averages most of the noise away
+
+
+def test_a_mollified_data_loss_is_judged_on_mollified_fields(heat32):
+    """With ``data_loss="mollified"`` the ratio compares η∗f with η∗y on the interior against
+    ``σ̂² Σ w²``, recomputed here from the result's arrays."""
+    import torch
+
+    from mollifier.inverse.network.diagnosis import smoothing_norm
+
+    res = heat32.solve(ml.Network(steps=20, seed=0, read_off=False, data_loss="mollified"))
+    d = res.diagnostics["fit"]["data"]["u"]
+
+    def mollify(a):
+        return heat32.layer(torch.as_tensor(a)[None, None], "")[0, 0].numpy()
+
+    diff = (mollify(res.fields["u"]) - mollify(heat32.data["u"]))[heat32.interior]
+    expected = np.mean(diff**2) / (res.noise_std["u"] ** 2 * smoothing_norm(heat32))
+    assert d["ratio"] == pytest.approx(expected, rel=1e-9)
+    assert d["nodes"] == int(heat32.interior.sum())
+    assert d["verdict"] == "not fitted" and res.status == "unreliable"
