@@ -14,8 +14,8 @@ import pytest
 
 import mollifier as ml
 from mollifier.inverse.diagnosis import (
-    DATA_FLOOR,
     DATA_NOT_FITTED,
+    NOISE_FLOOR,
     RESIDUAL_NOT_FITTED,
     data_diagnosis,
     field_noise_std,
@@ -61,14 +61,14 @@ def parts():
 )
 def test_a_misfit_of_known_size_gets_its_exact_ratio_and_verdict(parts, bias2, verdict):
     """Network output = truth + a·g: the ratio is (σ² + a²)/σ²; fitted up to 5, not fitted
-    above 20 (the misfit is well above the unexplained-variance floor here)."""
+    above 20."""
     signal, noise, g, sigma = parts
     fitted = signal + np.sqrt(bias2) * sigma * g
     d = data_diagnosis(fitted, signal + noise, noise_std=sigma)
     assert d["ratio"] == pytest.approx(1.0 + bias2, rel=1e-12)
     assert d["misfit_variance"] == pytest.approx(sigma**2 * (1 + bias2), rel=1e-12)
     assert d["unexplained"] == pytest.approx(d["misfit_variance"] / np.var(signal + noise))
-    assert d["unexplained"] > 10 * DATA_FLOOR
+    assert d["judged_ratio"] == d["ratio"]  # the noise is above the floor: it does not bind
     assert d["verdict"] == verdict
     assert d["nodes"] == signal.size
 
@@ -92,17 +92,22 @@ def test_the_truth_is_judged_fitted_against_the_estimated_noise(parts):
     assert d["verdict"] == "fitted"
 
 
-def test_almost_noise_free_data_are_judged_by_the_floor(parts):
-    """Clean data: σ̂ is tiny, so the ratio is huge; a misfit of 5e-4 of the data's variance is
-    still fitted (below the floor), one of 5e-3 is not."""
+def test_almost_noise_free_data_are_judged_against_one_percent_noise(parts):
+    """Clean data: σ̂ is tiny and the raw ratio huge; the judged ratio is the unexplained variance
+    over that of 1% noise (1e-4), so 3e-4 is fitted, 1e-3 partly fitted and 5e-3 not fitted."""
     signal, _, g, _ = parts
     spread = np.var(signal)
-    for share, verdict in ((0.5 * DATA_FLOOR, "fitted"), (5 * DATA_FLOOR, "not fitted")):
+    for share, verdict in ((3e-4, "fitted"), (1e-3, "partly fitted"), (5e-3, "not fitted")):
         fitted = signal + np.sqrt(share * spread) * g
         d = data_diagnosis(fitted, signal, noise_std=1e-7)
         assert d["unexplained"] == pytest.approx(share, rel=1e-9)
-        assert d["ratio"] > DATA_NOT_FITTED
+        assert d["ratio"] > 1e6 * DATA_NOT_FITTED
+        assert d["judged_ratio"] == pytest.approx(share / NOISE_FLOOR, rel=1e-9)
         assert d["verdict"] == verdict
+    reasons = fit_reasons({"data": {"u": d}})
+    assert reasons[0].startswith(
+        "data field 'u' not fitted: unexplained variance 0.005 is 50x that of 1% white noise"
+    )
 
 
 def test_masked_nodes_do_not_count_and_a_bad_shape_is_refused(parts):
@@ -138,17 +143,18 @@ def test_residual_and_loss_balance_arithmetic():
 def test_reasons_say_what_is_not_fitted_in_numbers():
     fit = {
         "data": {
-            "u": {"verdict": "not fitted", "ratio": 1400.0, "unexplained": 1.2e-2,
-                  "noise_fraction": 8.6e-6},
-            "v": {"verdict": "fitted", "ratio": 1.2, "unexplained": 1e-4, "noise_fraction": 1e-4},
+            "u": {"verdict": "not fitted", "ratio": 140.0, "judged_ratio": 140.0,
+                  "unexplained": 1.2e-2, "noise_fraction": 8.6e-5},
+            "v": {"verdict": "fitted", "ratio": 1.2, "judged_ratio": 1.2, "unexplained": 1e-4,
+                  "noise_fraction": 1e-4},
         },
         "residual": {"residual": {"verdict": "not fitted", "ratio": 0.42}},
     }  # fmt: skip
     reasons = fit_reasons(fit)
     assert len(reasons) == 2
     assert reasons[0].startswith(
-        "data field 'u' not fitted: unexplained variance 0.012 is 1400x the estimated noise "
-        "variance (8.6e-06 of the data's variance)"
+        "data field 'u' not fitted: unexplained variance 0.012 is 140x the estimated noise "
+        "variance (8.6e-05 of the data's variance)"
     )
     assert reasons[1].startswith("residual 'residual' not fitted: its final RMS is 0.42 of its")
 

@@ -93,9 +93,12 @@ def test_summary_reports_the_data_misfit_for_network_results_only(heat_problem):
     lines = [ln for ln in untrained.summary().splitlines() if "R²" in ln]
     assert len(lines) == 2
     fit = untrained.diagnostics["fit"]["data"]["u"]
+    # 1 - R² ≈ 1 against a noise share below 1e-4: judged against 1% noise, about 1e4
+    assert fit["judged_ratio"] == pytest.approx(fit["unexplained"] / 1e-4)
+    assert fit["judged_ratio"] < fit["ratio"]
     assert lines[1] == (
-        f"fit of data u: misfit {fit['ratio']:.3g}x the estimated noise variance "
-        f"(1 - R² {fit['unexplained']:.2g}): not fitted"
+        f"fit of data u: misfit {fit['ratio']:.3g}x the estimated noise variance, "
+        f"{fit['judged_ratio']:.3g}x that of 1% noise (1 - R² {fit['unexplained']:.2g}): not fitted"
     )
     value = untrained.diagnostics["data_misfit"]["u"]
     assert lines[0] == (

@@ -11,20 +11,21 @@ grows as ``1 + bias²/σ²`` when the field misses part of the signal, and falls
 field follows the noise itself (a regression with ``p`` effective degrees of freedom on ``N``
 nodes leaves ``σ²(1 − p/N)``). The same ratio is the field's unexplained variance
 (:func:`~mollifier.inverse.result.unexplained_variance`, ``1 − R²``) over the noise's share of the
-data's variance. Verdicts (:func:`data_verdict`):
+data's variance. The noise variance a fit is judged against is at least :data:`NOISE_FLOOR` of
+the data's variance (that of 1% white noise): the **judged ratio** is
+``ρ_j = misfit / max(σ̂², NOISE_FLOOR · var y) = min(ρ, (1 − R²) / NOISE_FLOOR)``. Almost
+noise-free data (simulations without noise, where ``σ̂`` is the signal's own grid-scale content,
+10⁻¹⁷ of the variance on heat 32²) are thus judged like data with 1% noise, instead of asking a
+float32 network to fit them to 10⁻¹⁷. Verdicts (:func:`data_verdict`):
 
 * ``"over-fitted"``: ``ρ <`` :data:`DATA_OVER_FITTED` (the field follows the noise);
-* ``"fitted"``: ``ρ ≤`` :data:`DATA_FITTED` (the field's deviation from the signal is at most
-  about ``2σ`` RMS), or the unexplained variance is at most :data:`DATA_FLOOR`;
-* ``"not fitted"``: ``ρ >`` :data:`DATA_NOT_FITTED`;
-* ``"partly fitted"`` between the two: the field misses more of the signal than the noise
-  explains (a warning, not a failure: on heat such fits still give r(λ) of 0.84 to 0.99);
+* ``"fitted"``: ``ρ_j ≤`` :data:`DATA_FITTED` (the field's deviation from the signal is at most
+  about ``2σ`` RMS);
+* ``"partly fitted"``: ``ρ_j ≤`` :data:`DATA_NOT_FITTED`: the field misses more of the signal
+  than the noise explains (a warning, not a failure: on heat such fits gave r(λ) of 0.84 to 0.99);
+* ``"not fitted"`` above;
 * ``"no noise estimate"`` when the grid is too short to estimate ``σ``; then only an unexplained
   variance above :data:`DATA_FLOOR_NO_NOISE` is judged, as ``"not fitted"``.
-
-The floor keeps almost noise-free data (simulations without noise, where ``σ̂`` is the signal's
-own grid-scale content, 10⁻¹⁷ of the variance on heat 32²) from demanding that a float32 network
-fit them to that level: such data are judged like data with about 3% noise.
 
 Residual. Per equation, the final RMS of the residual over the interior relative to its scale
 ``R₀`` (the RMS at zero unknowns, the network loss's normaliser): ``"fitted"`` at or below
@@ -45,15 +46,16 @@ from mollifier.inverse.noise import NOISE_ORDER, estimate_noise
 
 __all__ = [
     "DATA_FITTED",
-    "DATA_FLOOR",
     "DATA_FLOOR_NO_NOISE",
     "DATA_NOT_FITTED",
     "DATA_OVER_FITTED",
+    "NOISE_FLOOR",
     "RESIDUAL_NOT_FITTED",
     "data_diagnosis",
     "data_verdict",
     "field_noise_std",
     "fit_reasons",
+    "judged_ratio",
     "loss_balance",
     "residual_diagnosis",
     "thresholds",
@@ -65,9 +67,9 @@ DATA_FITTED = 5.0
 DATA_NOT_FITTED = 20.0
 #: Misfit over estimated noise variance below which a fitted field follows the noise.
 DATA_OVER_FITTED = 0.5
-#: Unexplained variance (fraction of the data's) at or below which a field counts as fitted
-#: whatever the noise estimate: the misfit 3% noise alone leaves.
-DATA_FLOOR = 1e-3
+#: The smallest noise variance, as a fraction of the data's, a fit is judged against (that of 1%
+#: white noise).
+NOISE_FLOOR = 1e-4
 #: Without a noise estimate, the unexplained variance above which a field is not fitted.
 DATA_FLOOR_NO_NOISE = 0.25
 #: Final residual RMS over its initial scale ``R₀`` above which an equation is not fitted.
@@ -80,7 +82,7 @@ def thresholds() -> dict[str, float]:
         "data_fitted": DATA_FITTED,
         "data_not_fitted": DATA_NOT_FITTED,
         "data_over_fitted": DATA_OVER_FITTED,
-        "data_floor": DATA_FLOOR,
+        "noise_floor": NOISE_FLOOR,
         "data_floor_no_noise": DATA_FLOOR_NO_NOISE,
         "residual_not_fitted": RESIDUAL_NOT_FITTED,
     }
@@ -108,15 +110,29 @@ def field_noise_std(values: np.ndarray) -> float:
     return float(estimate_noise(u, order=order))
 
 
-def data_verdict(ratio: float, unexplained: float) -> str:
+def judged_ratio(ratio: float, unexplained: float, *, floor: float = NOISE_FLOOR) -> float:
+    """``min(ρ, (1 − R²) / floor)``: the misfit over the estimated noise variance, or over that of
+    1% noise (``floor``, as a fraction of the data's variance) where the estimate is smaller
+    (module docstring).
+
+    Examples
+    --------
+    >>> judged_ratio(4.0, 4e-4), judged_ratio(2.5e13, 7e-4)
+    (4.0, 7.0)
+    """
+    floored = unexplained / floor if math.isfinite(unexplained) else float("nan")
+    return min(ratio, floored) if math.isfinite(floored) else ratio
+
+
+def data_verdict(ratio: float, unexplained: float, *, floor: float = NOISE_FLOOR) -> str:
     """The verdict of one data field from its misfit/noise ``ratio`` and its ``unexplained``
-    variance (module docstring).
+    variance, the noise variance taken as at least ``floor`` of the data's (module docstring).
 
     Examples
     --------
     >>> data_verdict(1.1, 1e-4), data_verdict(9.7, 9e-3), data_verdict(140.0, 1.2e-2)
     ('fitted', 'partly fitted', 'not fitted')
-    >>> data_verdict(0.2, 2e-5), data_verdict(5e4, 5e-4), data_verdict(float("nan"), 0.3)
+    >>> data_verdict(0.2, 2e-5), data_verdict(5e4, 4e-4), data_verdict(float("nan"), 0.3)
     ('over-fitted', 'fitted', 'not fitted')
     """
     if not math.isfinite(ratio):
@@ -125,9 +141,10 @@ def data_verdict(ratio: float, unexplained: float) -> str:
         return "no noise estimate"
     if ratio < DATA_OVER_FITTED:
         return "over-fitted"
-    if ratio <= DATA_FITTED or unexplained <= DATA_FLOOR:
+    judged = judged_ratio(ratio, unexplained, floor=floor)
+    if judged <= DATA_FITTED:
         return "fitted"
-    return "not fitted" if ratio > DATA_NOT_FITTED else "partly fitted"
+    return "not fitted" if judged > DATA_NOT_FITTED else "partly fitted"
 
 
 def data_diagnosis(
@@ -136,6 +153,7 @@ def data_diagnosis(
     *,
     noise_std: float,
     seen: np.ndarray | None = None,
+    floor: float = NOISE_FLOOR,
 ) -> dict[str, Any]:
     """How a fitted field compares with its data and the data's noise.
 
@@ -147,13 +165,16 @@ def data_diagnosis(
         The data's white-noise standard deviation ``σ`` (NaN if unknown).
     seen : ndarray of bool, optional
         The nodes that count (default: where ``observed`` is finite).
+    floor : float
+        The smallest noise variance judged against, as a fraction of the data's variance.
 
     Returns
     -------
     dict
         ``misfit_variance`` ``mean((f − y)²)``, ``noise_variance`` ``σ²``, ``ratio`` (their
         quotient), ``unexplained`` (``Σ(f − y)² / Σ(y − ȳ)²``), ``noise_fraction``
-        (``σ² / var y``), ``nodes`` and ``verdict`` (:func:`data_verdict`).
+        (``σ² / var y``), ``judged_ratio`` (:func:`judged_ratio`), ``nodes`` and ``verdict``
+        (:func:`data_verdict`).
 
     Examples
     --------
@@ -183,8 +204,9 @@ def data_diagnosis(
         "ratio": ratio,
         "unexplained": unexplained,
         "noise_fraction": noise_var / spread if spread > 0 else float("nan"),
+        "judged_ratio": judged_ratio(ratio, unexplained, floor=floor),
         "nodes": n,
-        "verdict": data_verdict(ratio, unexplained),
+        "verdict": data_verdict(ratio, unexplained, floor=floor),
     }
 
 
@@ -239,6 +261,12 @@ def loss_balance(
     return out
 
 
+_ADVICE = (
+    "; train longer, raise the learning rate or use a network with Fourier features "
+    "(arch=PirateNet())"
+)
+
+
 def _times(ratio: float) -> str:
     return f"{ratio:.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
 
@@ -250,12 +278,18 @@ def fit_reasons(fit: dict[str, Any]) -> list[str]:
     for name, d in (fit.get("data") or {}).items():
         if d.get("verdict") != "not fitted":
             continue
-        if math.isfinite(d["ratio"]):
+        judged = d.get("judged_ratio", d["ratio"])
+        if math.isfinite(d["ratio"]) and judged >= d["ratio"]:
             reasons.append(
                 f"data field {name!r} not fitted: unexplained variance {d['unexplained']:.2g} is "
                 f"{_times(d['ratio'])} the estimated noise variance ({d['noise_fraction']:.2g} of "
-                "the data's variance); train longer, raise the learning rate or use a network "
-                "with Fourier features (arch=PirateNet())"
+                f"the data's variance){_ADVICE}"
+            )
+        elif math.isfinite(d["ratio"]):
+            reasons.append(
+                f"data field {name!r} not fitted: unexplained variance {d['unexplained']:.2g} is "
+                f"{_times(judged)} that of 1% white noise (the estimated noise is "
+                f"below it, {d['noise_fraction']:.2g} of the data's variance){_ADVICE}"
             )
         else:
             reasons.append(

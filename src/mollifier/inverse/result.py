@@ -144,12 +144,19 @@ def _fit_lines(fit: dict[str, Any]) -> list[str]:
     """A network's fit diagnosis as summary lines (:mod:`mollifier.inverse.diagnosis`)."""
     lines = []
     for k, d in (fit.get("data") or {}).items():
+        judged = d.get("judged_ratio", d["ratio"])
+        floor = f", {judged:.3g}x that of 1% noise" if judged < d["ratio"] else ""
         lines.append(
-            f"fit of data {k}: misfit {d['ratio']:.3g}x the estimated noise variance "
+            f"fit of data {k}: misfit {d['ratio']:.3g}x the estimated noise variance{floor} "
             f"(1 - R² {d['unexplained']:.2g}): {d['verdict']}"
         )
         if d["verdict"] == "over-fitted":
             lines.append(f"warning: the network's field {k!r} follows the noise in the data")
+        elif d["verdict"] == "partly fitted":
+            lines.append(
+                f"warning: the network's field {k!r} misses more of the data than the noise "
+                "explains; train longer for unknowns that describe the measured pattern"
+            )
     for k, r in (fit.get("residual") or {}).items():
         lines.append(f"fit of {k}: final RMS {r['ratio']:.3g} of its initial scale: {r['verdict']}")
     loss = fit.get("loss") or {}

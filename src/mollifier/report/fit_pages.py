@@ -234,8 +234,12 @@ def _diagnosis_table(fit: Any) -> Table | None:
     for name, d in (fit.get("data") or {}).items():
         what = (
             f"misfit / estimated noise variance (1 − R² = {fmt(d.get('unexplained'))}; noise "
-            f"{fmt(d.get('noise_fraction'))} of the data's variance)"
+            f"{fmt(d.get('noise_fraction'))} of the data's variance"
         )
+        judged, ratio = d.get("judged_ratio"), d.get("ratio")
+        if isinstance(judged, float) and isinstance(ratio, float) and judged < ratio:
+            what += f"; judged against 1% noise: {fmt(judged)}"
+        what += ")"
         t.add(Cell("data"), Cell(name), d.get("ratio"), Cell(what), Cell(str(d.get("verdict"))))
     for name, r in (fit.get("residual") or {}).items():
         what = "final RMS / initial scale R₀ (the RMS at zero unknowns)"
@@ -250,9 +254,10 @@ def _diagnosis_table(fit: Any) -> Table | None:
     th = fit.get("thresholds") or {}
     if th:
         t.note = (
-            f"Data fitted when misfit/noise ≤ {fmt(th.get('data_not_fitted'))} or 1 − R² ≤ "
-            f"{fmt(th.get('data_floor'))}; over-fitted (following the noise) below "
-            f"{fmt(th.get('data_over_fitted'))}. Residual fitted when RMS/R₀ ≤ "
+            f"Data fitted when misfit/noise ≤ {fmt(th.get('data_fitted'))}, partly fitted up to "
+            f"{fmt(th.get('data_not_fitted'))}, not fitted above (the noise variance taken as at "
+            f"least {fmt(th.get('noise_floor'))} of the data's); over-fitted (following the "
+            f"noise) below {fmt(th.get('data_over_fitted'))}. Residual fitted when RMS/R₀ ≤ "
             f"{fmt(th.get('residual_not_fitted'))}."
         )
     return t
@@ -264,10 +269,16 @@ def _fit_warnings(page: Page, method: str, diag: dict[str, Any], metrics: dict[s
     if isinstance(fit, dict):
         # not-fitted fields and equations made the result unreliable: its reasons say so
         for k, d in (fit.get("data") or {}).items():
-            if isinstance(d, dict) and d.get("verdict") == "over-fitted":
+            verdict = d.get("verdict") if isinstance(d, dict) else None
+            if verdict == "over-fitted":
                 page.warn(
                     f"data field {k!r} over-fitted: its misfit is {fmt(d.get('ratio'))} of the "
                     "estimated noise variance, so the network's field follows the noise"
+                )
+            elif verdict == "partly fitted":
+                page.warn(
+                    f"data field {k!r} partly fitted: its misfit is {fmt(d.get('judged_ratio'))}x "
+                    "the noise variance, more than the noise explains"
                 )
     elif method == "network" and isinstance(misfit, dict):  # a result older than the diagnosis
         for k, v in misfit.items():

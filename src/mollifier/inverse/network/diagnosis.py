@@ -6,7 +6,7 @@ tests and thresholds):
 * ``data``: per data field, the network's field against the data and the data's estimated noise
   (pointwise on the observed nodes; with ``data_loss="mollified"``, the mollified field against
   the mollified data on the interior, against the mollified noise variance ``σ² Σ w²``, ``w`` the
-  smoothing stencil);
+  smoothing stencil, and the noise floor scaled by ``Σ w²`` too);
 * ``residual``: per equation, the final RMS of the residual the loss trains (same derivative
   backend) over its scale ``R₀``;
 * ``loss``: the weighted loss terms at the final state (the loss's own terms, times the solver's
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from mollifier.inverse.diagnosis import (
+    NOISE_FLOOR,
     data_diagnosis,
     field_noise_std,
     loss_balance,
@@ -72,7 +73,9 @@ def _data_part(
                     for a in (f, np.nan_to_num(y))
                 )
             seen = problem.interior
-        out[name] = data_diagnosis(f, y, noise_std=noise[name] * math.sqrt(gain), seen=seen)
+        out[name] = data_diagnosis(
+            f, y, noise_std=noise[name] * math.sqrt(gain), seen=seen, floor=NOISE_FLOOR * gain
+        )
     return out, noise
 
 
