@@ -220,3 +220,11 @@ def test_domain_kernels_script():
     cover = {(r[1], r[2]): float(r[3].rstrip("%")) for r in rows}
     # the box kernels report more of the disk than the kernels centred on their node
     assert cover[("clean s1", "all")] > cover[("clean s1", "centred")] > 0
+
+
+def test_fit_diagnosis_script() -> None:
+    rows = run_script("fit_diagnosis.py", "--cases", "heat32", "warm", "--quick")
+    assert len(rows) == 5
+    for row in rows:
+        assert row[-2] in ("ok", "unreliable")
+        positive(row[-1])

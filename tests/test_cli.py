@@ -70,11 +70,13 @@ def test_fit_resume_continues_from_the_checkpoint(tmp_path, capsys):
         f'[mollifier]\nwidth = "auto"\n[solver]\n{solver}'
     )
     out = tmp_path / "fit"
-    assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 0
+    # 30 steps of an 8-wide network do not fit the data: written, marked unreliable, exit 1
+    assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 1
     first = json.loads((out / "result.json").read_text())
     assert first["diagnostics"]["resumed_at_step"] == 0
+    assert first["status"] == "unreliable" and "data field 'u' not fitted" in first["reasons"][0]
     # resuming the finished run trains no further and gives the same unknowns
-    assert main(["fit", str(config), "--out", str(out), "--quiet", "--resume"]) == 0
+    assert main(["fit", str(config), "--out", str(out), "--quiet", "--resume"]) == 1
     again = json.loads((out / "result.json").read_text())
     assert again["diagnostics"]["resumed_at_step"] == 30
     assert again["metrics"]["lam"]["pearson"] == first["metrics"]["lam"]["pearson"]

@@ -14,7 +14,7 @@ import pytest
 
 from mollifier.cli import main
 from mollifier.report import REPORT_FILE, NotAResultError, detect, write_report
-from mollifier.report.pages import _markdown_blocks
+from mollifier.report.bench_pages import markdown_blocks
 from mollifier.report.provenance import residual_source
 
 #: The 5 MB the issue allows one fit's page.
@@ -183,9 +183,30 @@ def test_demo_writes_linked_pages_with_provenance_and_truth(demo_dir):
         assert "def heat_steady" in page and "mollifier demo --out" in page
         assert 'href="../report.html"' in page
     network = (demo_dir / "network" / REPORT_FILE).read_text()
-    assert "did not fit the data" in network  # 5 steps cannot fit: warned first
+    assert "data field &#39;u&#39; not fitted" in network  # 5 steps cannot fit: warned first
     assert network.index('id="alerts"') < network.index('id="problem"')
     assert network.count('src="data:image/png;base64,') == 5  # data, fit, unknowns, residual, loss
+
+
+def test_a_network_page_shows_its_fit_diagnosis_and_a_direct_page_none(demo_dir):
+    """The demo's 5-step network: the table holds result.json's ratios and verdicts exactly."""
+    doc = json.loads((demo_dir / "network" / "result.json").read_text())
+    fit = doc["diagnostics"]["fit"]
+    rows = table((demo_dir / "network" / REPORT_FILE).read_text(), "fit")
+    by = {(r[0][0], r[1][0]): r for r in rows}
+    data = by[("data", "u")]
+    assert float(data[2][1]) == fit["data"]["u"]["ratio"]
+    assert data[4][0] == fit["data"]["u"]["verdict"] == "not fitted"
+    assert f"1 − R² = {fit['data']['u']['unexplained']:.4g}" in data[3][0]
+    residual = by[("residual", "residual")]
+    assert float(residual[2][1]) == fit["residual"]["residual"]["ratio"]
+    assert residual[4][0] == fit["residual"]["residual"]["verdict"]
+    top = fit["loss"]["dominant"]
+    assert by[("loss", top)][4][0] == "dominant"
+    assert float(by[("loss", top)][2][1]) == fit["loss"]["share"][top]
+    for name, share in fit["loss"]["gradient_share"].items():
+        assert float(by[("gradient", name)][2][1]) == share
+    assert table((demo_dir / "direct" / REPORT_FILE).read_text(), "fit") == []
 
 
 def test_sweep_summary_links_each_fit_and_shows_its_config(sweep_dir):
@@ -221,7 +242,7 @@ def test_residual_source_is_read_without_running_the_file(tmp_path):
 
 
 def test_bench_notes_are_read_into_tables():
-    blocks = _markdown_blocks(
+    blocks = markdown_blocks(
         "# Benchmark\n\n- command: `x`\n- device: cpu\n\n## Checks\n\n"
         "| check | verdict |\n|---|---|\n| a | PASS |\n| b | FAIL |\n\nSome text\nover two lines.\n"
     )

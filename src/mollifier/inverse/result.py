@@ -140,6 +140,32 @@ def _summary_value(v: Any) -> Any:
     }
 
 
+def _fit_lines(fit: dict[str, Any]) -> list[str]:
+    """A network's fit diagnosis as summary lines (:mod:`mollifier.inverse.diagnosis`)."""
+    lines = []
+    for k, d in (fit.get("data") or {}).items():
+        judged = d.get("judged_ratio", d["ratio"])
+        floor = f", {judged:.3g}x that of 1% noise" if judged < d["ratio"] else ""
+        lines.append(
+            f"fit of data {k}: misfit {d['ratio']:.3g}x the estimated noise variance{floor} "
+            f"(1 - R² {d['unexplained']:.2g}): {d['verdict']}"
+        )
+        if d["verdict"] == "over-fitted":
+            lines.append(f"warning: the network's field {k!r} follows the noise in the data")
+        elif d["verdict"] == "partly fitted":
+            lines.append(
+                f"warning: the network's field {k!r} misses more of the data than the noise "
+                "explains; train longer for unknowns that describe the measured pattern"
+            )
+    for k, r in (fit.get("residual") or {}).items():
+        lines.append(f"fit of {k}: final RMS {r['ratio']:.3g} of its initial scale: {r['verdict']}")
+    loss = fit.get("loss") or {}
+    if loss:
+        top = loss["dominant"]
+        lines.append(f"dominant loss term: {top} ({loss['share'][top]:.0%} of the final loss)")
+    return lines
+
+
 @dataclass
 class Result:
     """What a solver returns.
@@ -192,7 +218,8 @@ class Result:
         Why the status is not ``"ok"``.
     noise_std : dict
         Per data field, the estimated white-noise standard deviation
-        (:func:`~mollifier.inverse.noise.estimate_noise`); set by the direct solver.
+        (:func:`~mollifier.inverse.noise.estimate_noise`); set by the direct solver and, for its
+        fit diagnosis, the network solver.
     unknowns_std : dict
         Per unknown, its standard deviation (a float for a constant, an array shaped like the
         field, NaN where not identifiable); empty without an uncertainty estimate.
@@ -368,8 +395,10 @@ class Result:
         :attr:`status` line (and its reasons).
 
         For a network result it adds, per data field, the fraction of the data's variance its
-        fitted field leaves unexplained (:meth:`data_misfit`), and a warning above
-        :data:`UNDERFIT_THRESHOLD`. A direct result has no such line: that solver fits nothing.
+        fitted field leaves unexplained (:meth:`data_misfit`) and the fit diagnosis
+        (``diagnostics["fit"]``: misfit against the noise, residual against its scale, the
+        dominant loss term; a result without one warns above :data:`UNDERFIT_THRESHOLD`). A
+        direct result has no such lines: that solver fits nothing.
         """
         lines = [
             f"method: {self.method}   wall time: {self.wall_time_s:.2f} s   "
@@ -416,7 +445,9 @@ class Result:
                 "(1 - R²): " + ", ".join(f"{k} {v:.3g}" for k, v in misfit.items())
             )
             worst = max(misfit, key=lambda k: misfit[k] if np.isfinite(misfit[k]) else -1.0)
-            if misfit[worst] > UNDERFIT_THRESHOLD:
+            if "fit" in self.diagnostics:
+                lines.extend(_fit_lines(self.diagnostics["fit"]))
+            elif misfit[worst] > UNDERFIT_THRESHOLD:
                 lines.append(
                     f"warning: the network did not fit the data ({worst}: "
                     f"{misfit[worst]:.0%} of its variance unexplained); the unknowns describe a "

@@ -8,8 +8,12 @@ schedule, early stopping, an L-BFGS polish), checkpoints (:mod:`.checkpoint`) an
 
 After training, ``result.diagnostics["data_misfit"]`` holds, per data field, the fraction of the
 data's variance the network's field leaves unexplained (:meth:`~mollifier.inverse.result.Result.
-data_misfit`). Check it: a network that has not fitted the measurements (values near 1) still
-returns unknowns, but they describe the data's smoothed mean state, not the measured pattern.
+data_misfit`), and ``result.diagnostics["fit"]`` judges the fit
+(:mod:`~mollifier.inverse.network.diagnosis`): each data field's misfit against the data's
+estimated noise, each equation's final residual against its initial scale, and the loss term
+that dominates. A data field or an equation that is not fitted makes the result
+``"unreliable"``, with the reason: such a network still returns unknowns, but they describe the
+data's smoothed state, not the measured pattern. ``result.noise_std`` holds the noise estimates.
 ``diagnostics["adam_time_s"]`` is the wall time of the Adam loop (checkpoint saves left out). A
 solve that continues a checkpoint (``diagnostics["resumed_at_step"]`` > 0) adds the loop and wall
 time of the solves that made it, so ``adam_time_s`` and ``result.wall_time_s`` cover every step
@@ -26,9 +30,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from mollifier.inverse.diagnosis import fit_reasons
 from mollifier.inverse.direct import NonAffineResidualError, solve_direct
 from mollifier.inverse.network.callbacks import Callback, ProgressBar
 from mollifier.inverse.network.checkpoint import Checkpointer, problem_identity
+from mollifier.inverse.network.diagnosis import diagnose_network
 from mollifier.inverse.network.loop import Optimisation, TrainingDivergedError
 from mollifier.inverse.network.model import FieldModel, grid_coordinates, network_channels
 from mollifier.inverse.network.tiles import make_loss
@@ -154,6 +160,11 @@ def solve_network(
         result.extras["direct_unknowns"] = direct_unknowns
     result.compute_metrics()
     result.diagnostics["data_misfit"] = result.data_misfit(problem.mask)
+    result.diagnostics["fit"], result.noise_std = diagnose_network(
+        problem, result, run.loss, solver
+    )
+    for reason in fit_reasons(result.diagnostics["fit"]):
+        result.mark_unreliable(reason)
     if solver.read_off:
         _read_off(problem, result)
     result.wall_time_s = run.prior_times["wall_time_s"] + time.perf_counter() - t0
