@@ -46,7 +46,7 @@ def _row(case: str, label: str, res: ml.Result, wall: float) -> str:
     r = res.metrics.get("lam", {}).get("pearson", float("nan"))
     return (
         f"| {case} | {label} | {r:.3f} | {data} | {residual} | {loss['dominant']} ({shares}) | "
-        f"{grads} | {res.status} | {wall:.0f} |"
+        f"{grads} | {res.status} | {wall:.2f} |"
     )
 
 
