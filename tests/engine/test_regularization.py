@@ -219,3 +219,61 @@ def test_total_variation_auto_alpha_runs_its_own_reweighting():
     error = np.linalg.norm(theta - truth) / np.linalg.norm(truth)
     assert error < 0.5 * np.linalg.norm(unregularised - truth) / np.linalg.norm(truth)
     assert error < 0.05
+
+
+def test_positive_pointwise_field_with_a_constant_is_solved_jointly():
+    """``λ(x) u_xx + c u + m = 0`` on ``(t, x)`` with ``λ = x − 0.3``, ``c = 2``, ``u = sin(3x + 2t)
+    + 2``: with ``positive=True`` the field and the constant are solved together under ``λ ≥ 0``,
+    and equal scipy's bounded least squares (BVLS) on the same weighted rows."""
+    grid = ml.Grid(t=np.linspace(0, 1, 41), x=np.linspace(0, 1, 101))
+    t, x = grid.mesh()
+    u = np.sin(3 * x + 2 * t) + 2.0
+    uxx = -9 * np.sin(3 * x + 2 * t)
+    lam = x - 0.3
+
+    def problem(positive: bool) -> ml.InverseProblem:
+        return ml.InverseProblem(
+            grid=grid,
+            data={"u": u},
+            known={"m": -(lam * uxx + 2.0 * u)},
+            unknowns={"lam": ml.Field(axes=("x",), positive=positive), "c": ml.Constant()},
+            residual=lambda f, d, p: p.lam * d(f.u, "xx") + p.c * d(f.u) + d(f.m),
+            width={"t": 0.1, "x": 0.06},
+        )
+
+    free = problem(False).solve(ml.Direct())
+    kept = problem(True).solve(ml.Direct())
+    assert abs(free.unknowns["c"] - 2.0) < 1e-2, free.unknowns["c"]
+    assert np.nanmin(free.unknowns["lam"]) < -0.1
+    assert np.nanmin(kept.unknowns["lam"]) >= 0
+    assert kept.diagnostics["positivity"]["lam"]["active"] > 10
+    # the same weighted system, solved by scipy's bounded least squares
+    import torch
+
+    from mollifier.inverse._closed import row_index
+    from mollifier.inverse.direct import _Affine
+
+    pb = problem(True)
+    aff = _Affine(pb, {"u": torch.as_tensor(u)})
+    e = np.zeros(aff.n)
+    e[aff.slices["c"]] = 1.0
+    col_c = aff.apply(e)
+    e = np.zeros(aff.n)
+    e[aff.slices["lam"]] = 1.0
+    a = aff.apply(e)
+    idx = row_index(aff, "lam")
+    jac = np.zeros((a.size, 102))
+    jac[:, 0] = col_c
+    jac[np.arange(a.size), 1 + idx] = a
+    used = np.flatnonzero(np.abs(jac).sum(axis=0) > 0)
+    ref = lsq_linear(
+        jac[:, used],
+        -aff.b.numpy(),
+        bounds=(np.where(used == 0, -np.inf, 0.0), np.inf),
+        method="bvls",
+        tol=1e-14,
+    ).x
+    assert abs(kept.unknowns["c"] - ref[0]) < 1e-8
+    got = kept.unknowns["lam"][used[1:] - 1]
+    ok = np.isfinite(got)
+    np.testing.assert_allclose(got[ok], ref[1:][ok], atol=1e-8)

@@ -496,6 +496,12 @@ def _finish(
             u = problem.unknowns[n]
             if u.positive:
                 diagnostics.setdefault("nonpositive_nodes", {})[n] = int(np.sum(val <= 0))
+                negative = int(np.sum(val < 0))  # the bounded solves keep 0 <= λ̂
+                if negative:
+                    result.mark_unreliable(
+                        f"field {n!r} is declared positive but {negative} of its nodes came out "
+                        "negative: the direct solver could not keep the bound"
+                    )
         elif problem.unknowns[n].positive and unknowns[n] <= 0:
             diagnostics.setdefault("nonpositive", []).append(n)
     gain = aff.gain
