@@ -68,6 +68,16 @@ def test_conv_crossover_script(mode: list[str]) -> None:
         assert times[row[5]] == min(times.values())  # the named method is the fastest
 
 
+def test_auto_alpha_script():
+    rows = run_script(
+        "auto_alpha.py", "--n", "24", "--levels", "0.05", "--width", "0.16", "--criteria", "lcurve"
+    )
+    assert [r[0] for r in rows[:2]] == ["scan best (truth)", "lcurve"]
+    assert rows[2][0].startswith("`Direct()` end to end")
+    for row in rows:
+        assert -1 <= float(row[2]) <= 1 and positive(row[3]) and positive(row[4])
+
+
 def test_network_cost_script():
     malloc = "retain" if platform.libc_ver()[0] == "glibc" else "default"
     rows = run_script(

@@ -301,7 +301,8 @@ def solver_from_table(table: Any) -> Direct | Network:
     """The solver object of a ``[solver]`` table.
 
     ``method = "direct"`` takes the fields of :class:`~mollifier.Direct` (``regularization =
-    "tikhonov"`` or ``{ kind = "total_variation", alpha = 0.05 }``); ``method = "network"`` those
+    "tikhonov"``, ``{ kind = "tikhonov", alpha = "auto" }`` or
+    ``{ kind = "total_variation", alpha = 0.05 }``); ``method = "network"`` those
     of :class:`~mollifier.Network` (``arch = "pirate"`` or ``{ kind = "pirate", hidden = 128 }``).
     A key that the chosen solver does not have is an error, never ignored.
     """

@@ -10,7 +10,11 @@ with ``b = R(0)`` and ``J θ = R(θ) − b``. The solver
   that share the field node ``j`` (the paper's ``λ̂ = û_t / D[û]`` when one node each);
 * solves everything else (several fields; fields whose derivatives appear, as in ``∇·(λ∇u)``)
   as sparse regularised least squares on the exact Jacobian, assembled by graph colouring, with
-  Tikhonov or total-variation regularisation of the fields.
+  Tikhonov or total-variation regularisation of the fields, its strength chosen from the data by
+  default (:mod:`mollifier.inverse.regularization`).
+
+A field declared ``positive`` is bounded below by 0: per node on the closed-form path, by a
+bound-constrained solve otherwise (``diagnostics["positivity"]`` counts the active bounds).
 
 Only interior nodes (``problem.interior``) enter; each row is weighted by the inverse of its noise
 gain (the ℓ2 norm of its stencils relative to the interior ones: 1 in the interior, above 1 near
@@ -26,15 +30,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import spsolve
 
 from mollifier._options import check_fields
 from mollifier.derivatives import MollifierDerivatives
+from mollifier.inverse._closed import row_index, solve_closed
 from mollifier.inverse.autowidth import stability_scale
 from mollifier.inverse.bootstrap import bootstrap_std
 from mollifier.inverse.noise import estimate_noise
+from mollifier.inverse.regularization import Tikhonov, TotalVariation, solve_coupled
 from mollifier.inverse.result import Result, peak_memory_mb
 from mollifier.inverse.solver import AbstractSolver, register_width_refiner
 from mollifier.inverse.uncertainty import PointwiseBlock, propagate_noise
@@ -59,37 +63,6 @@ class NonAffineResidualError(ValueError):
 
 
 @dataclass(frozen=True)
-class Tikhonov:
-    """Penalty ``alpha² Σ ‖∇λ‖²`` (first differences over the field's axes) on field unknowns.
-
-    ``alpha`` is relative: the penalty operator is scaled to the column norm of the data term,
-    so ``alpha=1e-2`` means "1% of the data term's weight" whatever the units.
-    """
-
-    alpha: float = 1e-2
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-        if not self.alpha >= 0:
-            raise ValueError(f"Tikhonov.alpha must be non-negative, got {self.alpha}")
-
-
-@dataclass(frozen=True)
-class TotalVariation:
-    """Penalty ``alpha Σ |∇λ|`` (isotropic TV, smoothed by ``epsilon``) by iteratively
-    reweighted least squares; ``alpha`` is relative as for :class:`Tikhonov`."""
-
-    alpha: float = 1e-2
-    iterations: int = 10
-    epsilon: float = 1e-3
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-        if not self.alpha >= 0 or self.iterations < 1 or not self.epsilon > 0:
-            raise ValueError("TotalVariation needs alpha >= 0, iterations >= 1, epsilon > 0")
-
-
-@dataclass(frozen=True)
 class Direct(AbstractSolver):
     """The direct (network-free) weak-form least-squares solver (see the module docstring).
 
@@ -98,8 +71,9 @@ class Direct(AbstractSolver):
     regularization : Tikhonov, TotalVariation or None
         Penalty on field unknowns. ``None`` (default): pointwise fields are solved node by node
         in closed form, and fields whose derivatives appear (or several fields) get
-        ``Tikhonov()``. Given, it applies to pointwise fields too (sparse least squares): it
-        pools neighbouring nodes, which calms the noisier rows near edges with edge kernels.
+        ``Tikhonov()`` (``alpha="auto"``: the strength chosen from the data). Given, it applies
+        to pointwise fields too (sparse least squares): it pools neighbouring nodes, which calms
+        the noisier rows near edges with edge kernels.
     identifiability : float
         Field nodes with ``Σ a² < identifiability² · median(Σ a²)`` are not identifiable and come
         back as NaN.
@@ -120,9 +94,8 @@ class Direct(AbstractSolver):
 
     Examples
     --------
-    >>> Direct(regularization=Tikhonov(0.1))  # doctest: +NORMALIZE_WHITESPACE
-    Direct(regularization=Tikhonov(alpha=0.1), identifiability=0.01, seed=0, uncertainty=None,
-           level=0.95, replicates=50)
+    >>> Direct(regularization=Tikhonov(0.1)).regularization.alpha
+    0.1
     """
 
     regularization: Tikhonov | TotalVariation | None = None
@@ -349,37 +322,8 @@ def _field_columns(aff: _Affine, name: str, rng: np.random.Generator) -> np.ndar
     return None
 
 
-def _row_index(aff: _Affine, name: str) -> np.ndarray:
-    """Flat index, within the field's own grid, of the field node behind each interior row."""
-    problem = aff.problem
-    u = problem.unknowns[name]
-    assert isinstance(u, Field)
-    idx = np.arange(int(np.prod(aff.shapes[name]))).reshape(aff.shapes[name])
-    full = np.broadcast_to(
-        problem.broadcast_unknown(name, torch.as_tensor(idx)).numpy(), problem.grid.shape
-    )
-    return full.reshape(-1)[aff.row_nodes]
-
-
 def _expand(aff: _Affine, name: str, values: np.ndarray) -> np.ndarray:
-    return values[_row_index(aff, name)]
-
-
-def _difference_operator(shape: tuple[int, ...]) -> sp.csr_matrix:
-    """First differences along every axis of a field of ``shape`` (stacked)."""
-    n = int(np.prod(shape))
-    blocks = []
-    for axis, m in enumerate(shape):
-        if m < 2:
-            continue
-        d1 = sp.diags([-np.ones(m - 1), np.ones(m - 1)], [0, 1], shape=(m - 1, m))
-        ops = [sp.identity(s) for s in shape]
-        ops[axis] = d1
-        block = ops[0]
-        for op in ops[1:]:
-            block = sp.kron(block, op)
-        blocks.append(block)
-    return sp.vstack(blocks).tocsr() if blocks else sp.csr_matrix((0, n))
+    return values[row_index(aff, name)]
 
 
 def has_closed_form(problem: InverseProblem, *, seed: int = 0) -> bool:
@@ -418,12 +362,14 @@ def solve_direct(
     problem : InverseProblem
     regularization : Tikhonov, TotalVariation or None
         Penalty on field unknowns. ``None`` (default) for pointwise fields, which need none;
-        fields whose derivatives appear get ``Tikhonov()`` unless told otherwise.
+        fields whose derivatives appear get ``Tikhonov()`` (``alpha="auto"``) unless told
+        otherwise.
     identifiability : float
         Field nodes with ``Σ a² < identifiability² · median(Σ a²)`` are not identifiable and come
         back as NaN.
     seed : int
-        Seed of the random probes used to detect affinity and structure.
+        Seed of the random probes used to detect affinity and structure (and of the noise draws
+        and trace probes of ``alpha="auto"``).
     uncertainty, level, replicates
         As for :class:`Direct`.
     """
@@ -439,74 +385,24 @@ def solve_direct(
     pointwise = {n: _field_columns(aff, n, rng) for n in field_names}
     for n in field_names:
         diagnostics["structure"][n] = "pointwise" if pointwise[n] is not None else "coupled"
-    theta = np.full(aff.n, np.nan)
+    noise_std = {k: estimate_noise(v) for k, v in problem.observed.items()}
     unidentified: dict[str, np.ndarray] = {}
     block: PointwiseBlock | None = None
-
     closed = regularization is None or not field_names
     closed = closed and all(pointwise[n] is not None for n in field_names) and len(field_names) <= 1
     if closed:
-        # Constants by dense least squares once the (at most one) pointwise field is eliminated.
-        cols = []
-        for n in constants:
-            e = np.zeros(aff.n)
-            e[aff.slices[n]] = 1.0
-            cols.append(aff.apply(e))
-        if field_names:
-            name = field_names[0]
-            a = pointwise[name]
-            assert a is not None
-            idx = _row_index(aff, name)
-            m = aff.sizes[name]
-            aa = np.bincount(idx, weights=a * a, minlength=m)
-            if cols:
-                # Eliminate the field: per field node, project out its column (Schur complement).
-                c = np.stack(cols, axis=1)
-                ac = np.stack(
-                    [np.bincount(idx, weights=a * c[:, j], minlength=m) for j in range(c.shape[1])],
-                    axis=1,
-                )
-                ab = np.bincount(idx, weights=a * b, minlength=m)
-                safe = np.where(aa > 0, aa, np.inf)
-                c_red = c - a[:, None] * (ac / safe[:, None])[idx]
-                b_red = b - a * (ab / safe)[idx]
-                sol, *_ = np.linalg.lstsq(c_red, -b_red, rcond=None)
-                for j, n in enumerate(constants):
-                    theta[aff.slices[n]] = sol[j]
-                b_eff = b + c @ sol
-                _blank_unused_constants(c_red, constants, aff, theta, diagnostics)
-            else:
-                b_eff = b
-            ab = np.bincount(idx, weights=a * b_eff, minlength=m)
-            # identifiability from the unweighted coefficients: a noisier row is not a weaker one
-            raw = np.bincount(idx, weights=(a / aff.weights.numpy()) ** 2, minlength=m)
-            good = (
-                raw >= identifiability**2 * np.median(raw[raw > 0]) if np.any(raw > 0) else raw > 0
-            )
-            lam = np.full(m, np.nan)
-            lam[good] = -ab[good] / aa[good]
-            theta[aff.slices[name]] = lam
-            unidentified[name] = ~good
-            block = PointwiseBlock(name, a, idx, good)
-            diagnostics["solver"] = "pointwise" + (" + dense constants" if cols else "")
-        else:
-            c = np.stack(cols, axis=1)
-            sol, _, _, sv = np.linalg.lstsq(c, -b, rcond=None)
-            for j, n in enumerate(constants):
-                theta[aff.slices[n]] = sol[j]
-            diagnostics["solver"] = "dense least squares"
-            diagnostics["condition_number"] = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
-            _blank_unused_constants(c, constants, aff, theta, diagnostics)
+        theta, block = solve_closed(
+            aff, b, constants, field_names, pointwise, identifiability, diagnostics
+        )
+        if block is not None:
+            unidentified[block.name] = ~block.good
     else:
         reg = regularization if regularization is not None else Tikhonov()
-        theta = _solve_regularised(aff, b, field_names, reg, diagnostics)
-        diagnostics["regularization"] = repr(reg)
-
+        theta = solve_coupled(aff, b, field_names, reg, noise_std, seed, diagnostics)
     unknowns: dict[str, Any] = {}
     for n in aff.names:
         v = theta[aff.slices[n]]
         unknowns[n] = float(v[0]) if not aff.shapes[n] else v.reshape(aff.shapes[n])
-    noise_std = {k: estimate_noise(v) for k, v in problem.observed.items()}
     spread = None
     if uncertainty == "analytic":
         if not closed:
@@ -536,173 +432,6 @@ def solve_direct(
         result.diagnostics["uncertainty_time_s"] = time.perf_counter() - t1
         result.set_uncertainty(std, method="bootstrap", level=level)
     return result
-
-
-def _blank_unused_constants(
-    c: np.ndarray,
-    constants: list[str],
-    aff: _Affine,
-    theta: np.ndarray,
-    diagnostics: dict[str, Any],
-) -> None:
-    """Constants whose least-squares column vanishes (the residual does not change with them)
-    are not identifiable: NaN, listed in ``diagnostics["unidentifiable_constants"]``."""
-    norms = np.linalg.norm(c, axis=0)
-    dead = [n for j, n in enumerate(constants) if not norms[j] > 1e-12 * max(norms.max(), 1e-300)]
-    for n in dead:
-        theta[aff.slices[n]] = np.nan
-    if dead:
-        diagnostics["unidentifiable_constants"] = dead
-
-
-def _periodic_axes(problem: InverseProblem, axes: tuple[str, ...]) -> np.ndarray:
-    """Per field axis, whether the mollifier wraps around it (``boundary="periodic"``)."""
-    return np.array([problem.boundary == "periodic" for _ in axes], dtype=bool)
-
-
-def _footprint(aff: _Affine, name: str) -> np.ndarray:
-    """Per field axis, how far (in nodes) a residual row reaches into the field.
-
-    Measured with unit impulses on the whole grid (not only the rows kept), at the central node
-    and at nodes near every edge, where a boundary extension (``"extrapolate"``) can reach
-    further than the stencil; on periodic axes distances wrap around.
-    """
-    problem = aff.problem
-    shape = aff.shapes[name]
-    field = problem.unknowns[name]
-    assert isinstance(field, Field)
-    radius = [problem.layer.radius[a] for a in field.axes]
-    per_axis = []
-    for n, r in zip(shape, radius, strict=True):
-        near = [0, r // 2, r, 2 * r, 3 * r, n // 2]
-        per_axis.append(sorted({min(max(k, 0), n - 1) for k in near + [n - 1 - k for k in near]}))
-    count = max(len(p) for p in per_axis)
-    positions = [tuple(p[min(i, len(p) - 1)] for p in per_axis) for i in range(count)]
-    periodic = _periodic_axes(problem, field.axes)
-    with torch.no_grad():
-        zero = problem.mollifier_residual(
-            aff.fields, aff.params(torch.zeros(aff.n, dtype=torch.float64))
-        )
-    reach = np.zeros(len(shape), dtype=int)
-    for pos in positions:
-        v = torch.zeros(aff.n, dtype=torch.float64)
-        v[aff.slices[name].start + int(np.ravel_multi_index(pos, shape))] = 1.0
-        with torch.no_grad():
-            delta = problem.mollifier_residual(aff.fields, aff.params(v)) - zero
-        hit = (delta.abs() > 0).numpy().reshape(-1, *problem.grid.shape).any(axis=0)
-        for k, (a, c) in enumerate(zip(field.axes, pos, strict=True)):
-            i = problem.grid.index(a)
-            other = tuple(j for j in range(problem.grid.ndim) if j != i)
-            along = np.flatnonzero(np.any(hit, axis=other)) if other else np.flatnonzero(hit)
-            if along.size:
-                dist = np.abs(along - c)
-                if periodic[k]:
-                    dist = np.minimum(dist, shape[k] - dist)
-                reach[k] = max(reach[k], int(dist.max()))
-    return reach
-
-
-def _sparse_jacobian(aff: _Affine, name: str) -> sp.csr_matrix:
-    """The (interior rows × field nodes) Jacobian of a coupled field, by graph colouring.
-
-    Field nodes whose indices agree modulo ``2 R + 1`` along every axis (``R`` the footprint)
-    never touch the same residual row, so one probe per colour recovers all their columns
-    (Curtis–Powell–Reid): ``Π (2 R_a + 1)`` residual evaluations instead of one per node.
-    """
-    problem = aff.problem
-    shape = aff.shapes[name]
-    reach = _footprint(aff, name)
-    field = problem.unknowns[name]
-    assert isinstance(field, Field)
-    periodic = _periodic_axes(problem, field.axes)
-    period = 2 * reach + 1
-    for k, n in enumerate(shape):
-        if periodic[k]:
-            # a colour period that divides the axis keeps colours apart across the seam
-            period[k] = next(p for p in range(min(period[k], n), n + 1) if n % p == 0)
-    # Grid coordinates, along the field's axes, of each interior row.
-    grid_idx = np.unravel_index(aff.row_nodes, problem.grid.shape)
-    row_pos = np.stack([grid_idx[problem.grid.index(a)] for a in field.axes], axis=1)
-    node_pos = np.stack(np.unravel_index(np.arange(int(np.prod(shape))), shape), axis=1)
-    rows, cols, vals = [], [], []
-    colours = [
-        c for c in np.ndindex(*period) if np.any(np.all(node_pos % period == np.array(c), axis=1))
-    ]
-    probes = np.zeros((len(colours), aff.n))
-    for k, colour in enumerate(colours):
-        members = np.all(node_pos % period == np.array(colour), axis=1)
-        probes[k, aff.slices[name].start + np.flatnonzero(members)] = 1.0
-    responses = aff.apply_many(probes)
-    for colour, jv in zip(colours, responses, strict=True):
-        hit = np.flatnonzero(jv)
-        if hit.size == 0:
-            continue
-        # The unique colour node within reach of each row: p + ((c − p + R) mod P) − R.
-        p = row_pos[hit]
-        q = p + (np.array(colour) - p + reach) % period - reach
-        q = np.where(periodic, q % np.array(shape), q)
-        ok = np.all((q >= 0) & (q < np.array(shape)), axis=1)
-        rows.append(hit[ok])
-        cols.append(np.ravel_multi_index(tuple(q[ok].T), shape))
-        vals.append(jv[hit[ok]])
-    m = aff.row_nodes.size
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(m, int(np.prod(shape))),
-    )
-
-
-def _solve_regularised(
-    aff: _Affine,
-    b: np.ndarray,
-    field_names: list[str],
-    reg: Tikhonov | TotalVariation,
-    diagnostics: dict[str, Any],
-) -> np.ndarray:
-    """Sparse regularised least squares ``min ‖Jθ + b‖² + penalty(fields)``.
-
-    ``J`` is assembled exactly: dense columns for constants, coloured sparse blocks for fields.
-    The normal equations ``(JᵀJ + α² s² DᵀWD) θ = −Jᵀb`` (``D`` first differences of every field,
-    ``s²`` the mean squared column norm of ``J`` so that ``alpha`` is relative, ``W`` the IRLS
-    weights for total variation) are solved by sparse LU.
-    """
-    blocks = []
-    for n in aff.names:
-        if n in field_names:
-            blocks.append(_sparse_jacobian(aff, n))
-        else:
-            e = np.zeros(aff.n)
-            e[aff.slices[n]] = 1.0
-            blocks.append(sp.csr_matrix(aff.apply(e)[:, None]))
-    jac = sp.hstack(blocks).tocsr()
-    check = np.random.default_rng(2).normal(size=aff.n)
-    mismatch = np.linalg.norm(jac @ check - aff.apply(check)) / np.linalg.norm(aff.apply(check))
-    if mismatch > 1e-8:
-        raise RuntimeError(f"sparse Jacobian does not reproduce the residual (rel. {mismatch:.1e})")
-    col_scale = float(np.sqrt(jac.multiply(jac).sum() / aff.n))
-    diffs = []
-    for n in aff.names:
-        if n in field_names:
-            diffs.append(_difference_operator(aff.shapes[n]))
-        else:
-            diffs.append(sp.csr_matrix((0, 1)))
-    penalty = sp.block_diag(diffs).tocsr() if diffs else sp.csr_matrix((0, aff.n))
-    normal = (jac.T @ jac).tocsc()
-    rhs = -(jac.T @ b)
-    weights = np.ones(penalty.shape[0])
-    theta = np.zeros(aff.n)
-    iterations = 1 if isinstance(reg, Tikhonov) else reg.iterations
-    for _ in range(iterations):
-        pen = penalty.T @ sp.diags(weights) @ penalty
-        lhs = normal + (reg.alpha * col_scale) ** 2 * pen
-        theta = spsolve(lhs.tocsc(), rhs)
-        if isinstance(reg, TotalVariation):
-            grad = penalty @ theta
-            scale = float(np.sqrt(np.mean(grad**2))) or 1.0
-            weights = 1.0 / np.sqrt(grad**2 + (reg.epsilon * scale) ** 2) * scale
-    diagnostics["solver"] = f"sparse normal equations ({type(reg).__name__})"
-    diagnostics["jacobian_nnz"] = int(jac.nnz)
-    return np.asarray(theta, dtype=float)
 
 
 def _noise_gain(problem: InverseProblem) -> np.ndarray:
@@ -767,6 +496,12 @@ def _finish(
             u = problem.unknowns[n]
             if u.positive:
                 diagnostics.setdefault("nonpositive_nodes", {})[n] = int(np.sum(val <= 0))
+                negative = int(np.sum(val < 0))  # the bounded solves keep 0 <= λ̂
+                if negative:
+                    result.mark_unreliable(
+                        f"field {n!r} is declared positive but {negative} of its nodes came out "
+                        "negative: the direct solver could not keep the bound"
+                    )
         elif problem.unknowns[n].positive and unknowns[n] <= 0:
             diagnostics.setdefault("nonpositive", []).append(n)
     gain = aff.gain
