@@ -145,21 +145,7 @@ class InverseProblem:
             )
         self.boundary = boundary
         self.crop = bool(crop)
-        self.mask = None if mask is None else np.asarray(mask, dtype=bool)
-        if self.mask is not None:
-            grid.check_array("mask", self.mask)
-        self.domain = None if domain is None else np.asarray(domain)
-        if self.domain is not None:
-            grid.check_array("domain", self.domain)
-            if self.domain.dtype != bool:
-                raise ValueError(f"domain must be a boolean array, got dtype {self.domain.dtype}")
-            if not self.edge_kernels:
-                raise ValueError(
-                    "domain= needs boundary='interior' (edge kernels inside the domain); got "
-                    f"boundary {boundary!r}"
-                )
-            # data outside the domain are not observations
-            self.mask = self.domain if self.mask is None else self.mask & self.domain
+        self._set_region(mask, domain)
         if not data:
             raise ValueError("data must contain at least one observed field")
         self.data = {name: self._grid_array(f"data {name!r}", v) for name, v in data.items()}
@@ -249,6 +235,26 @@ class InverseProblem:
             refined = refine_auto_width(self)
             if refined is not self:
                 self.__dict__.update(refined.__dict__)
+
+    def _set_region(self, mask: Any, domain: Any) -> None:
+        """Check and set ``mask`` (observed nodes) and ``domain`` (where the equation holds; with
+        a domain, only its nodes count as observed)."""
+        grid, boundary = self.grid, self.boundary
+        self.mask = None if mask is None else np.asarray(mask, dtype=bool)
+        if self.mask is not None:
+            grid.check_array("mask", self.mask)
+        self.domain = None if domain is None else np.asarray(domain)
+        if self.domain is not None:
+            grid.check_array("domain", self.domain)
+            if self.domain.dtype != bool:
+                raise ValueError(f"domain must be a boolean array, got dtype {self.domain.dtype}")
+            if not self.edge_kernels:
+                raise ValueError(
+                    "domain= needs boundary='interior' (edge kernels inside the domain); got "
+                    f"boundary {boundary!r}"
+                )
+            # data outside the domain are not observations
+            self.mask = self.domain if self.mask is None else self.mask & self.domain
 
     # -- construction helpers --------------------------------------------------------------
     def _no_interior(self, radius: Mapping[str, int]) -> str:
