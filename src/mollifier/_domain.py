@@ -45,12 +45,12 @@ class BoxDomain:
         self.width = width
         self.radius = radius
         self.moments = moments
-        shifts = box_shifts(self.domain, radius)
-        self.valid = shifts[..., 0] != NO_BOX
+        self._shifts = box_shifts(self.domain, radius)
+        self.valid = self._shifts[..., 0] != NO_BOX
         nodes = np.flatnonzero(self.valid)
         self._nodes = nodes
-        sx = shifts[..., 0].reshape(-1)[nodes]
-        sy = shifts[..., 1].reshape(-1)[nodes]
+        sx = self._shifts[..., 0].reshape(-1)[nodes]
+        sy = self._shifts[..., 1].reshape(-1)[nodes]
         self._sx_values = np.unique(sx)
         channel = np.searchsorted(self._sx_values, sx)
         nx, ny = self.domain.shape
@@ -61,6 +61,7 @@ class BoxDomain:
         self._gather = (rows * len(self._sx_values) + channel[:, None]) * nx + i[:, None]
         self._sy = sy + ry
         self._cache: dict[tuple[Any, ...], torch.Tensor] = {}
+        self._device: dict[tuple[Any, ...], tuple[torch.Tensor, ...]] = {}
 
     def _rows(self, axis: int, order: int) -> np.ndarray:
         return shifted_rows(
@@ -91,24 +92,26 @@ class BoxDomain:
             self._cache[key] = torch.as_tensor(rows, dtype=like.dtype, device=like.device)
         return self._cache[key]
 
-    def _index(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        key = ("index", like.device)
-        if key not in self._cache:
-            self._cache[key] = torch.as_tensor(self._gather, device=like.device)
-            self._cache[("nodes", like.device)] = torch.as_tensor(self._nodes, device=like.device)
-        return self._cache[key], self._cache[("nodes", like.device)]
+    def _on_device(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The domain mask, the gather index and the valid nodes on ``like``'s device."""
+        key = ("arrays", like.device)
+        if key not in self._device:
+            self._device[key] = tuple(
+                torch.as_tensor(a, device=like.device)
+                for a in (self.domain, self._gather, self._nodes)
+            )
+        return self._device[key]
 
     def apply(self, g: torch.Tensor, orders: tuple[int, int]) -> torch.Tensor:
         """The ``orders`` derivative of ``g`` (``(batch, channel, nx, ny)``) at every valid node,
         0 elsewhere; samples outside the domain are never read."""
         batch, channel, nx, ny = g.shape
-        mask = torch.as_tensor(self.domain, device=g.device)
+        mask, index, nodes = self._on_device(g)
         g = torch.where(mask, g, torch.zeros((), dtype=g.dtype, device=g.device))
         lines = g.permute(0, 1, 3, 2).reshape(-1, 1, nx)  # (B C ny, 1, nx)
         bank = self._x_bank(orders[0], g)
         xpass = torch.nn.functional.conv1d(lines, bank, padding=2 * self.radius[0])
         flat = xpass.reshape(batch * channel, -1)  # (B C, ny · channels · nx)
-        index, nodes = self._index(g)
         picked = flat[:, index]  # (B C, nodes, 2 r_y + 1)
         values = (picked * self._y_weights(orders[1], g)).sum(-1)
         out = torch.zeros(batch * channel, nx * ny, dtype=g.dtype, device=g.device)
@@ -119,12 +122,10 @@ class BoxDomain:
         self, orders: tuple[int, int], taps: tuple[np.ndarray, np.ndarray]
     ) -> np.ndarray:
         """Per node, ``‖ψ_x‖ ‖ψ_y‖`` over the interior stencils' norms; NaN outside ``valid``."""
-        shifts = box_shifts(self.domain, self.radius)
         gain = np.full(self.domain.shape, np.nan)
+        gain[self.valid] = 1.0
         for axis in (0, 1):
             norms = np.linalg.norm(self._rows(axis, orders[axis]), axis=1)
-            s = shifts[..., axis][self.valid] + self.radius[axis]
-            part = np.full(self.domain.shape, np.nan)
-            part[self.valid] = norms[s] / np.linalg.norm(taps[axis])
-            gain = part if axis == 0 else gain * part
+            shift = self._shifts[..., axis][self.valid] + self.radius[axis]
+            gain[self.valid] *= norms[shift] / np.linalg.norm(taps[axis])
         return gain

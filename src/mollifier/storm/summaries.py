@@ -328,7 +328,7 @@ def compare_conditions(
         sd = float(sd) if sd not in (None, "") else float("nan")
         groups.setdefault(str(row.get("condition", "")), []).append((float(value), sd))
     out: list[dict[str, Any]] = []
-    first: np.ndarray | None = None
+    first: np.ndarray | None = None  # the first condition's values
     for k, (cond, pairs) in enumerate(groups.items()):
         arr, err = np.asarray(pairs).T
         entry: dict[str, Any] = {
@@ -343,20 +343,20 @@ def compare_conditions(
             else float("nan"),
         }
         if first is None:
-            first = np.asarray(pairs).T
+            first = arr
             entry.update(ratio_to_first=1.0, p_mann_whitney=float("nan"))
         else:
-            entry["ratio_to_first"] = float(arr.mean() / np.mean(first[0]))
-            enough = first.shape[1] >= 2 and arr.size >= 2
+            entry["ratio_to_first"] = float(arr.mean() / first.mean())
+            enough = first.size >= 2 and arr.size >= 2
             entry["p_mann_whitney"] = (
-                float(stats.mannwhitneyu(first[0], arr, alternative="two-sided").pvalue)
+                float(stats.mannwhitneyu(first, arr, alternative="two-sided").pvalue)
                 if enough
                 else float("nan")
             )
-            entry["median_difference"] = float(np.median(arr) - np.median(first[0]))
+            entry["median_difference"] = float(np.median(arr) - np.median(first))
             low, high = (
                 median_difference_interval(
-                    first[0],
+                    first,
                     arr,
                     level=level,
                     resamples=resamples,
