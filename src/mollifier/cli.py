@@ -176,6 +176,19 @@ def _lambda(args: argparse.Namespace, default: Any) -> Any:
     return replace(default, **given)
 
 
+def _add_grid_options(parser: argparse.ArgumentParser, *, grid: int, refine: int) -> None:
+    """``--grid`` (observation nodes per axis) and ``--refine`` of the heat simulators."""
+    parser.add_argument(
+        "--grid", type=_positive_int("--grid"), default=grid, help="observation nodes per axis"
+    )
+    parser.add_argument(
+        "--refine",
+        type=_positive_int("--refine"),
+        default=refine,
+        help="fine-to-observation grid factor",
+    )
+
+
 def _add_simulate(sub: Any) -> None:
     from mollifier.sim import HEAT3D_LAMBDA, HEAT_LAMBDA, LognormalLambda, Stepping
 
@@ -199,29 +212,13 @@ def _add_simulate(sub: Any) -> None:
     p.add_argument("--particles", type=_positive_int("--particles"), default=10_000)
     p = systems.add_parser("heat", parents=[common], help="2-D heat conduction, varying λ")
     _add_lambda_options(p, HEAT_LAMBDA)
-    p.add_argument(
-        "--grid", type=_positive_int("--grid"), default=64, help="observation nodes per axis"
-    )
+    _add_grid_options(p, grid=64, refine=4)
     p.add_argument("--form", choices=["steady", "divergence", "transient"], default="steady")
     p.add_argument("--boundary", choices=["dirichlet", "neumann"], default="dirichlet")
-    p.add_argument(
-        "--refine",
-        type=_positive_int("--refine"),
-        default=4,
-        help="fine-to-observation grid factor",
-    )
     p = systems.add_parser("heat3d", parents=[common], help="3-D steady heat, varying λ(x, y, z)")
     _add_lambda_options(p, HEAT3D_LAMBDA)
-    p.add_argument(
-        "--grid", type=_positive_int("--grid"), default=24, help="observation nodes per axis"
-    )
+    _add_grid_options(p, grid=24, refine=2)
     p.add_argument("--form", choices=["steady", "divergence"], default="steady")
-    p.add_argument(
-        "--refine",
-        type=_positive_int("--refine"),
-        default=2,
-        help="fine-to-observation grid factor",
-    )
     p = systems.add_parser(
         "chromatin", parents=[common], help="4th-order chromatin phase field at steady state"
     )
