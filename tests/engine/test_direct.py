@@ -151,6 +151,26 @@ def test_comsol_chromatin_median_within_3_percent():
     assert abs(np.nanmedian(lam) / 0.5 - 1) <= 0.03
 
 
+def test_comsol_chromatin_edge_kernels_reach_the_walls():
+    """The same export with edge kernels: λ at every node, and the band within one width of the
+    walls (where the cropped solve reports nothing) has its median within 3% of λ = 0.5."""
+    folder = _shared("chromatin_comsol_lambda_0.5")
+    coords, phi_w = read_comsol(folder / "Phi_w.txt")
+    _, phi_d = read_comsol(folder / "Phi_d.txt")
+    ds = Dataset(equation="chromatin", coords=coords, fields={"phi_w": phi_w, "phi_d": phi_d})
+    width = 0.3
+    cropped = problem_from_dataset(ds, width=width).solve(ml.Direct()).unknowns["lam"]
+    lam = problem_from_dataset(ds, width=width, boundary="interior").solve(ml.Direct())
+    lam = np.asarray(lam.unknowns["lam"])
+    assert np.isfinite(lam).all()
+    x, y = np.meshgrid(coords["x"], coords["y"], indexing="ij")
+    wall = np.minimum.reduce([x - x.min(), x.max() - x, y - y.min(), y.max() - y])
+    band = wall < width
+    assert np.isnan(cropped[band]).all()  # what cropping loses
+    assert abs(np.median(lam) / 0.5 - 1) <= 0.03
+    assert abs(np.median(lam[band]) / 0.5 - 1) <= 0.03
+
+
 def test_burgers_viscosity_within_2_percent_at_1_percent_noise():
     """Shared PDE-FIND Burgers data (snagcliffs/PDE-FIND, Rudy et al. 2017), ν = 0.1."""
     g = read_mat(_shared("burgers.mat"), coords=("x", "t"), fields=["usol"])
