@@ -87,7 +87,8 @@ def main() -> None:
     heat32 = problem_from_dataset(
         simulate_heat(n=32, noise=GaussianNoise(0.01), seed=0), width=0.25
     )
-    base = ml.Network(read_off=False, seed=0)
+    # The classic tanh PINN (no Fourier embedding), as measured in RESULTS.md § 14.
+    base = ml.Network(arch=ml.MLP(embedding=0), read_off=False, seed=0)
     if "heat32" in args.cases:
         _direct_line("heat32", heat32)
         for steps in (100, 400, 1500):
@@ -118,7 +119,7 @@ def main() -> None:
         ds = simulate_chromatin(n=64, length=6.4, lam=lam, noise=GaussianNoise(0.01), seed=0)
         chrom = problem_from_dataset(ds, width="auto")
         _direct_line("chromatin", chrom)
-        for arch in (ml.MLP(), ml.PirateNet()):
+        for arch in (ml.MLP(embedding=0), ml.PirateNet()):
             res, wall = _solve(chrom, replace(base, arch=arch, steps=300 // div))
             rows.append(_row("chromatin 64², 1%", f"{arch.name}, {300 // div} steps", res, wall))
     print(

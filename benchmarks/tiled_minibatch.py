@@ -89,7 +89,7 @@ def chromatin(n: int) -> tuple[ml.InverseProblem, ml.AbstractArchitecture]:
 
 def heat3d(n: int) -> tuple[ml.InverseProblem, ml.AbstractArchitecture]:
     ds = simulate_heat3d(n=n, noise=GaussianNoise(0.01), seed=0)
-    return problem_from_dataset(ds, width=3.6 / (n - 1), boundary="interior"), ml.MLP()
+    return problem_from_dataset(ds, width=3.6 / (n - 1), boundary="interior"), ml.MLP(embedding=0)
 
 
 PROBLEMS = {"chromatin": chromatin, "heat3d": heat3d}

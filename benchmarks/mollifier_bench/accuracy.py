@@ -195,6 +195,7 @@ def network_derivatives(
         out_features=1,
         hidden=hidden,
         depth=depth,
+        embedding=0,  # the classic tanh PINN
         lower=[float(x.min())],
         upper=[float(x.max())],
     ).double()

@@ -179,8 +179,14 @@ def _make_step(config: StepCostConfig) -> tuple[Callable[[], None], Callable[[],
     h = 1.0 / (n - 1)
     X, Y = torch.meshgrid(coords, coords, indexing="ij")
     data = (torch.sin(3 * X) * torch.cos(2 * Y)).reshape(-1, 1)
+    classic = {"embedding": 0} if config.arch == "mlp" else {}  # the paper's tanh PINN
     net = build_network(
-        config.arch, in_features=2, out_features=1, hidden=config.hidden, depth=config.depth
+        config.arch,
+        in_features=2,
+        out_features=1,
+        hidden=config.hidden,
+        depth=config.depth,
+        **classic,
     ).to(device=device, dtype=dtype)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     specs = ("xxxx", "xxyy", "yyyy") if config.operator == "biharmonic" else ("x" * config.order,)

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ARCHITECTURES", "AbstractCoordinateNetwork", "CoordinateBox", "dense"]
+__all__ = [
+    "ARCHITECTURES",
+    "AbstractCoordinateNetwork",
+    "CoordinateBox",
+    "dense",
+    "fourier_features",
+    "fourier_frequencies",
+]
 
 #: Names accepted by :func:`build_network`, in documentation order.
 ARCHITECTURES: tuple[str, ...] = ("mlp", "pirate", "pinnsformer")
@@ -47,6 +54,34 @@ def dense(in_features: int, out_features: int) -> nn.Linear:
     nn.init.xavier_normal_(layer.weight)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+def fourier_frequencies(in_features: int, embedding: int, fourier_scale: float) -> Tensor:
+    """The fixed matrix ``B`` of a random Fourier feature embedding (Tancik et al., NeurIPS 2020).
+
+    Entries ``N(0, s²)``, ``s = fourier_scale``, drawn with torch's global RNG; shape
+    ``(in_features, embedding / 2)``.
+
+    Raises
+    ------
+    ValueError
+        For a non-positive or odd ``embedding`` or a non-positive ``fourier_scale``.
+    """
+    check_positive_int("embedding", embedding)
+    if embedding % 2:
+        raise ValueError(
+            f"embedding must be even (cos and sin of embedding / 2 frequencies), got {embedding}"
+        )
+    if not fourier_scale > 0:
+        raise ValueError(f"fourier_scale must be positive, got {fourier_scale!r}")
+    return float(fourier_scale) * torch.randn(in_features, embedding // 2)
+
+
+def fourier_features(x: Tensor, frequencies: Tensor) -> Tensor:
+    """``Φ(x) = [cos(x B), sin(x B)]`` for ``x`` of shape ``(N, d)`` and ``B`` of shape
+    ``(d, m)``; shape ``(N, 2m)``."""
+    proj = x @ frequencies
+    return torch.cat([proj.cos(), proj.sin()], dim=-1)
 
 
 class CoordinateBox(nn.Module):

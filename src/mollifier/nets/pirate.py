@@ -10,8 +10,9 @@ from torch import Tensor, nn
 from mollifier.nets._common import (
     AbstractCoordinateNetwork,
     check_coordinates,
-    check_positive_int,
     dense,
+    fourier_features,
+    fourier_frequencies,
 )
 
 __all__ = ["PirateNet"]
@@ -137,18 +138,11 @@ class PirateNet(AbstractCoordinateNetwork):
             lower=lower,
             upper=upper,
         )
-        self.embedding = check_positive_int("embedding", embedding)
-        if embedding % 2:
-            raise ValueError(
-                f"embedding must be even (cos and sin of embedding / 2 frequencies), "
-                f"got {embedding}"
-            )
-        if not fourier_scale > 0:
-            raise ValueError(f"fourier_scale must be positive, got {fourier_scale!r}")
-        self.fourier_scale = float(fourier_scale)
         self.register_buffer(
-            "frequencies", self.fourier_scale * torch.randn(in_features, embedding // 2)
+            "frequencies", fourier_frequencies(in_features, embedding, fourier_scale)
         )
+        self.embedding = embedding
+        self.fourier_scale = float(fourier_scale)
         self.gate_u = dense(embedding, hidden)
         self.gate_v = dense(embedding, hidden)
         self.blocks = nn.ModuleList(_AdaptiveBlock(embedding, hidden) for _ in range(depth))
@@ -157,8 +151,7 @@ class PirateNet(AbstractCoordinateNetwork):
     def embed(self, x: Tensor) -> Tensor:
         """Random Fourier features ``Φ(x̂) = [cos(x̂ B), sin(x̂ B)]``, shape ``(N, embedding)``."""
         check_coordinates(x, self.in_features)
-        proj = self.box(x) @ self.frequencies
-        return torch.cat([proj.cos(), proj.sin()], dim=-1)
+        return fourier_features(self.box(x), self.frequencies)
 
     def features(self, x: Tensor) -> Tensor:
         """Input of the output layer (after the last block), shape ``(N, embedding)``.

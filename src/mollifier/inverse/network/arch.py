@@ -53,7 +53,8 @@ class AbstractArchitecture(abc.ABC):
 @dataclass(frozen=True)
 class MLP(AbstractArchitecture):
     """A tanh multilayer perceptron (:class:`mollifier.nets.MLP`): ``depth`` hidden layers of
-    ``hidden`` units.
+    ``hidden`` units on ``embedding`` random Fourier features of scale ``fourier_scale``
+    (``embedding=0``: on the raw coordinates, the classic PINN).
 
     Examples
     --------
@@ -66,10 +67,18 @@ class MLP(AbstractArchitecture):
     module: ClassVar[type[nn.Module]] = MLPModule
     hidden: int = 64
     depth: int = 4
+    embedding: int = 64
+    fourier_scale: float = 4.0
 
     def __post_init__(self) -> None:
         check_fields(self)
         self._positive("hidden", "depth")
+        if self.embedding < 0 or self.embedding % 2:
+            raise ValueError(
+                f"MLP.embedding must be 0 or a positive even number, got {self.embedding}"
+            )
+        if not self.fourier_scale > 0:
+            raise ValueError(f"MLP.fourier_scale must be positive, got {self.fourier_scale}")
 
 
 @dataclass(frozen=True)
