@@ -171,12 +171,16 @@ def _colour_period(reach: np.ndarray, shape: tuple[int, ...], periodic: bool) ->
 def _field_rows(
     aff: _Affine, block: PointwiseBlock, grad: Any, y: torch.Tensor, scale: np.ndarray
 ) -> sp.csr_matrix:
-    """``F_λ`` (field nodes × data entries, scaled by the noise) by graph colouring."""
+    """``F_λ`` (field nodes × data entries, scaled by the noise) by graph colouring.
+
+    Only the field nodes that own residual rows are coloured (a cropped problem leaves most of
+    the field's grid without rows); a colour is a residue class of the node position modulo
+    ``2 · reach + 1`` per axis, so two nodes of one colour have disjoint score supports.
+    """
     problem = aff.problem
-    name = block.name
-    shape = aff.shapes[name]
+    shape = aff.shapes[block.name]
     m = int(np.prod(shape))
-    axes = problem.unknowns[name].axes  # type: ignore[union-attr]
+    axes = problem.unknowns[block.name].axes  # type: ignore[union-attr]
     node_pos = np.stack(np.unravel_index(np.arange(m), shape), axis=1)
     # Position along the field's axes of every data entry (each data field is grid-shaped).
     grid_pos = np.stack(
@@ -186,9 +190,15 @@ def _field_rows(
         [grid_pos[:, [problem.grid.index(a) for a in axes]] for _ in problem.data]
     )
     where = _row_positions(aff)
-    # Reach: measured from single nodes at the centre and near each corner of the field.
+    owned = np.unique(block.idx)
+    if owned.size == 0:
+        return sp.csr_matrix((m, scale.size))
+    # Reach: measured from the owned nodes nearest the centre and the corners of the field.
     probe_nodes = sorted(
-        {int(np.ravel_multi_index(tuple(p), shape)) for p in _probe_positions(shape)}
+        {
+            int(owned[np.argmin(np.abs(node_pos[owned] - p).sum(axis=1))])
+            for p in _probe_positions(shape)
+        }
     )
     weights = torch.zeros((len(probe_nodes), y.numel()), dtype=torch.float64)
     for k, j in enumerate(probe_nodes):
@@ -205,29 +215,27 @@ def _field_rows(
             reach = np.maximum(reach, dist.max(axis=0))
     reach = reach + 1  # a margin: nodes near the probes may reach one node further
     period = _colour_period(reach, shape, periodic)
-    colours = [c for c in np.ndindex(*period) if np.any(np.all(node_pos % period == c, axis=1))]
-    weights = torch.zeros((len(colours), y.numel()), dtype=torch.float64)
-    for k, colour in enumerate(colours):
-        members = np.all(node_pos % period == np.array(colour), axis=1).astype(float)
-        weights[k, where] = torch.as_tensor(members[block.idx])
+    node_colour = np.ravel_multi_index(tuple((node_pos % period).T), tuple(period))
+    colours = np.unique(node_colour[owned])
+    residues = np.stack(np.unravel_index(colours, tuple(period)), axis=1)
+    row_colour = node_colour[block.idx]
     rows, cols, vals = [], [], []
-    chunk = 32
-    for start in range(0, len(colours), chunk):
-        g = grad(weights[start : start + chunk])
-        for colour, gc in zip(colours[start : start + chunk], g, strict=True):
-            hit = np.flatnonzero(gc)
-            if hit.size == 0:
-                continue
-            p = entry_pos[hit]
-            q = p + (np.array(colour) - p + reach) % period - reach
-            if periodic:
-                q = q % np.array(shape)
-            ok = np.all((q >= 0) & (q < np.array(shape)), axis=1)
-            rows.append(np.ravel_multi_index(tuple(q[ok].T), shape))
-            cols.append(hit[ok])
-            vals.append(gc[hit[ok]] * scale[hit[ok]])
-    if not rows:
-        return sp.csr_matrix((m, scale.size))
+    chunk = 128
+    for start in range(0, colours.size, chunk):
+        batch = colours[start : start + chunk]
+        weights = torch.zeros((batch.size, y.numel()), dtype=torch.float64)
+        member = torch.as_tensor((row_colour[None, :] == batch[:, None]).astype(float))
+        weights[:, torch.as_tensor(where)] = member
+        g = grad(weights)
+        b, hit = np.nonzero(g)
+        p = entry_pos[hit]
+        q = p + (residues[start + b] - p + reach) % period - reach
+        if periodic:
+            q = q % np.array(shape)
+        ok = np.all((q >= 0) & (q < np.array(shape)), axis=1)
+        rows.append(np.ravel_multi_index(tuple(q[ok].T), shape))
+        cols.append(hit[ok])
+        vals.append(g[b[ok], hit[ok]] * scale[hit[ok]])
     return sp.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, scale.size)
     )
