@@ -261,10 +261,17 @@ def propagate_noise(
 ) -> dict[str, Any]:
     """Standard deviations of the closed-form estimates (see the module docstring).
 
-    Returns ``{"std": {name: float or field array}, "naive_std": {constant: float}}``; a field's
-    standard deviation is NaN on nodes that are not identifiable. ``naive_std`` is the ordinary
-    least-squares one, ``σ_r² S⁻¹`` with ``σ_r²`` the mean squared residual row: it treats the
-    rows as independent, which mollified rows are not.
+    Returns ``{"std": {name: float or field array}, "naive_std": {constant: float},
+    "at_bound": {field: count}}``; a field's standard deviation is NaN on nodes that are not
+    identifiable. ``naive_std`` is the ordinary least-squares one, ``σ_r² S⁻¹`` with ``σ_r²`` the
+    mean squared residual row: it treats the rows as independent, which mollified rows are not.
+
+    A ``positive`` field's nodes held at the bound (``λ̂_j = 0``) are linearised as fixed: the
+    active set of the bounded solve does not change under a small perturbation, so the free
+    nodes and the constants are propagated with those nodes' rows kept in the constants' fit at
+    ``λ = 0`` (the Schur complement runs over the free nodes only). A first-order standard
+    deviation of a node on its bound would be 0, which no interval should claim, so it is NaN
+    there; ``at_bound`` counts those nodes (absent fields have none).
     """
     filled = np.nan_to_num(theta, nan=0.0)
     c_probes = []
@@ -273,7 +280,12 @@ def propagate_noise(
         e[aff.slices[n]] = 1.0
         c_probes.append(e)
     field_probe = []
+    at_bound = np.zeros(0, dtype=bool)
     if block is not None:
+        # Nodes a positive field holds at its bound λ = 0: fixed there at first order.
+        value = theta[aff.slices[block.name]]
+        positive = aff.problem.unknowns[block.name].positive
+        at_bound = block.good & (value <= 0) if positive else np.zeros(value.size, dtype=bool)
         v = np.zeros(aff.n)
         v[aff.slices[block.name]] = 1.0
         field_probe.append(v)
@@ -285,7 +297,8 @@ def propagate_noise(
         )
         aa = np.bincount(block.idx, weights=block.a**2, minlength=m)
         ab = np.bincount(block.idx, weights=block.a * b_eff, minlength=m)
-        filled[aff.slices[block.name]] = np.where(aa > 0, -ab / np.where(aa > 0, aa, 1.0), 0.0)
+        fill = np.where(aa > 0, -ab / np.where(aa > 0, aa, 1.0), 0.0)
+        filled[aff.slices[block.name]] = np.where(at_bound, 0.0, fill)
     fields, cols, resid = _scores(aff, filled, c_probes + field_probe)
     scale = _noise_scale(aff, noise_std)
     p = len(constants)
@@ -309,7 +322,7 @@ def propagate_noise(
     else:
         a, idx, m = block.a, block.idx, aff.sizes[block.name]
         d = np.bincount(idx, weights=a * a, minlength=m)
-        d_inv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)
+        d_inv = np.where((d > 0) & ~at_bound, 1.0 / np.where(d > 0, d, 1.0), 0.0)
         atc = (
             np.stack(
                 [np.bincount(idx, weights=a * c_np[:, j], minlength=m) for j in range(p)], axis=1
@@ -330,7 +343,7 @@ def propagate_noise(
         if p:
             var = var - 2 * np.sum(mm * lg, axis=1) + np.einsum("ij,jk,ik->i", mm, g_c @ g_c.T, mm)
         sd = np.sqrt(np.maximum(var, 0.0))
-        sd[~block.good] = np.nan
+        sd[~block.good | at_bound] = np.nan
         std[block.name] = sd.reshape(aff.shapes[block.name])
     cov = g_c @ g_c.T
     dof = max(r_np.size - p - (int(block.good.sum()) if block is not None else 0), 1)
@@ -342,4 +355,5 @@ def propagate_noise(
             else float("nan")
         )
         naive[n] = float(np.sqrt(max(sigma_r2 * s_inv[j, j], 0.0)))
-    return {"std": std, "naive_std": naive}
+    bound = {block.name: int(at_bound.sum())} if block is not None and at_bound.any() else {}
+    return {"std": std, "naive_std": naive, "at_bound": bound}
