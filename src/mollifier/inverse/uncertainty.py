@@ -12,14 +12,15 @@ of the score ``φ_k(u) = (J(u) e_k)ᵀ R(θ̂, u)`` with ``θ̂`` held fixed, wh
 exactly (one backward pass per constant). For a *pointwise* field the scores of field nodes more
 than twice the stencil reach apart have disjoint supports in ``u``, so one batched backward pass
 per colour of a graph colouring gives every node's row (Curtis–Powell–Reid, as for the sparse
-Jacobian). With ``C`` the constants' columns, ``A`` the field's (one nonzero per row,
-``D = AᵀA`` diagonal), the Schur complement ``S = CᵀC − CᵀA D⁻¹ AᵀC`` gives
+Jacobian); only the nodes that own residual rows are coloured. With ``C`` the constants'
+columns, ``A`` the field's (one nonzero per row, ``D = AᵀA`` diagonal), the Schur complement ``S = CᵀC − CᵀA D⁻¹ AᵀC`` gives
 
     G_c = S⁻¹ (F_c − (AᵀC)ᵀ D⁻¹ F_λ),      G_λ = D⁻¹ F_λ − D⁻¹ AᵀC G_c,
 
 and a field node's variance is ``‖(G_λ)_j‖²`` expanded so that nothing of size (nodes × grid) is
 ever formed. This is exact to first order in the noise; it neglects the data dependence of the
-row weights and is not defined for the regularised (coupled) path.
+row weights and is not defined for the regularised (coupled) path. A ``positive`` field's nodes
+held at 0 by the bounded solve are fixed at first order (see :func:`propagate_noise`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from mollifier.inverse.direct import _Affine
 
 __all__ = ["PointwiseBlock", "propagate_noise"]
+
+#: Colours per batched backward pass of :func:`_field_rows`.
+_CHUNK = 128
 
 
 class PointwiseBlock:
@@ -220,7 +224,7 @@ def _field_rows(
     residues = np.stack(np.unravel_index(colours, tuple(period)), axis=1)
     row_colour = node_colour[block.idx]
     rows, cols, vals = [], [], []
-    chunk = 128
+    chunk = _CHUNK
     for start in range(0, colours.size, chunk):
         batch = colours[start : start + chunk]
         weights = torch.zeros((batch.size, y.numel()), dtype=torch.float64)
