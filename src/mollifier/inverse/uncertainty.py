@@ -13,7 +13,8 @@ exactly (one backward pass per constant). For a *pointwise* field the scores of 
 than twice the stencil reach apart have disjoint supports in ``u``, so one batched backward pass
 per colour of a graph colouring gives every node's row (Curtis–Powell–Reid, as for the sparse
 Jacobian); only the nodes that own residual rows are coloured. With ``C`` the constants'
-columns, ``A`` the field's (one nonzero per row, ``D = AᵀA`` diagonal), the Schur complement ``S = CᵀC − CᵀA D⁻¹ AᵀC`` gives
+columns, ``A`` the field's (one nonzero per row, ``D = AᵀA`` diagonal), the Schur complement
+``S = CᵀC − CᵀA D⁻¹ AᵀC`` gives
 
     G_c = S⁻¹ (F_c − (AᵀC)ᵀ D⁻¹ F_λ),      G_λ = D⁻¹ F_λ − D⁻¹ AᵀC G_c,
 
