@@ -186,3 +186,80 @@ def test_toml_solver_section_takes_the_uncertainty() -> None:
     assert solver == ml.Direct(uncertainty="analytic", level=0.9)
     with pytest.raises(Exception, match="uncertainty"):
         solver_from_table({"method": "direct", "uncertainty": "exact"})
+
+
+def _finite_difference_std(problem: ml.InverseProblem, sigma: float) -> dict[str, np.ndarray]:
+    """``σ ‖∂θ̂/∂u‖`` per unknown from one-sided differences of re-solves, data entry by entry:
+    the first-order standard deviation computed without the analytic machinery."""
+    u = problem.data["u"]
+    base = problem.solve(ml.Direct()).unknowns
+    step = 1e-6 * float(np.std(u))
+    rows: dict[str, list[np.ndarray]] = {n: [] for n in base}
+    for k in range(u.size):
+        bumped = u.copy().reshape(-1)
+        bumped[k] += step
+        moved = problem.with_data({"u": bumped.reshape(u.shape)}).solve(ml.Direct()).unknowns
+        for n in base:
+            rows[n].append((np.asarray(moved[n]) - np.asarray(base[n])) / step)
+    return {n: sigma * np.sqrt(np.sum(np.square(r), axis=0)) for n, r in rows.items()}
+
+
+def _bounded_problem(*, positive: bool, with_constant: bool) -> ml.InverseProblem:
+    """λ(x) in ``u_t = ν u_xx + λ u_x`` on data whose true λ is 0: about half of the bounded
+    estimates sit at 0."""
+    grid = ml.Grid(t=np.linspace(0, 1, 19), x=np.linspace(0, 2, 27))
+    t, x = grid.mesh()
+    u = np.exp(-0.3 * np.pi**2 * t) * np.sin(np.pi * x) + 1.0
+    u = u + 0.01 * np.random.default_rng(6).standard_normal(u.shape)
+    unknowns: dict[str, ml.Constant | ml.Field] = {"lam": ml.Field(axes=("x",), positive=positive)}
+    if with_constant:
+        unknowns["nu"] = ml.Constant()
+    return ml.InverseProblem(
+        grid=grid,
+        data={"u": u},
+        unknowns=unknowns,
+        residual=lambda f, d, p: (
+            d(f.u, "t") - (p.nu if with_constant else 0.3) * d(f.u, "xx") - p.lam * d(f.u, "x")
+        ),
+        width={"t": 0.25, "x": 0.3},
+    )
+
+
+def _held(result: ml.Result) -> np.ndarray:
+    lam = result.unknowns["lam"]
+    held = np.isfinite(lam) & (lam == 0)
+    assert 2 <= held.sum() <= np.isfinite(lam).sum() - 2
+    assert result.diagnostics["uncertainty_at_bound"] == {"lam": int(held.sum())}
+    assert np.array_equal(np.isfinite(result.unknowns_std["lam"]), np.isfinite(lam) & ~held)
+    return held
+
+
+def test_positive_field_nodes_at_the_bound_get_no_std_and_free_nodes_keep_theirs() -> None:
+    """Without constants the nodes decouple: a node the bound holds at 0 has NaN std (counted
+    in the diagnostics), every free node the std of the same problem without the bound."""
+    bounded = _bounded_problem(positive=True, with_constant=False)
+    result = bounded.solve(ml.Direct(uncertainty="analytic"))
+    held = _held(result)
+    free = _bounded_problem(positive=False, with_constant=False)
+    plain = free.solve(ml.Direct(uncertainty="analytic"))
+    assert "uncertainty_at_bound" not in plain.diagnostics
+    keep = np.isfinite(result.unknowns_std["lam"])
+    assert np.all(plain.unknowns["lam"][held] < 0)
+    assert np.allclose(
+        result.unknowns_std["lam"][keep], plain.unknowns_std["lam"][keep], rtol=1e-12
+    )
+
+
+@pytest.mark.slow
+def test_positive_field_with_a_constant_matches_the_bounded_estimators_linearisation() -> None:
+    """With ν the bounded solve is joint: the analytic std of ν and of the free nodes equals
+    ``σ̂ ‖∂θ̂/∂u‖`` from one-sided differences of re-solves, entry by entry (the active set does
+    not move under a 1e-6 perturbation)."""
+    problem = _bounded_problem(positive=True, with_constant=True)
+    result = problem.solve(ml.Direct(uncertainty="analytic"))
+    _held(result)
+    reference = _finite_difference_std(problem, result.noise_std["u"])
+    sd = result.unknowns_std["lam"]
+    free = np.isfinite(sd)
+    assert np.allclose(sd[free], reference["lam"][free], rtol=1e-3)
+    assert result.unknowns_std["nu"] == pytest.approx(float(reference["nu"]), rel=1e-3)

@@ -22,7 +22,37 @@ if TYPE_CHECKING:
     from mollifier.inverse.problem import InverseProblem
     from mollifier.inverse.result import Result
 
-__all__ = ["bootstrap_std"]
+__all__ = ["bootstrap_std", "mollified_data", "resample_data"]
+
+
+def mollified_data(problem: InverseProblem) -> dict[str, np.ndarray]:
+    """The order-0 mollified data ``η∗u_f`` of every data field (shaped like the grid): the
+    denoised observations the replicates are drawn around (the direct solver's ``fields``)."""
+    import torch
+
+    with torch.no_grad():
+        return {
+            k: problem.layer(torch.as_tensor(v, dtype=torch.float64)[None, None], "")[0, 0].numpy()
+            for k, v in problem.data.items()
+        }
+
+
+def resample_data(
+    problem: InverseProblem,
+    base: dict[str, np.ndarray],
+    noise_std: dict[str, float],
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """One replicate of the observations: ``base[f] + σ̂_f ξ`` for every data field ``f``
+    (``ξ`` standard normal from ``rng``, drawn field by field in the problem's order; a field
+    without a finite ``σ̂`` gets no noise), unobserved (non-finite) entries left as they were."""
+    data = {}
+    for k in problem.data:
+        sigma = float(noise_std.get(k, np.nan))
+        values = np.asarray(base[k], dtype=float)
+        noise = rng.standard_normal(values.shape) * (sigma if np.isfinite(sigma) else 0.0)
+        data[k] = np.where(np.isfinite(problem.data[k]), values + noise, problem.data[k])
+    return data
 
 
 def bootstrap_std(
@@ -43,12 +73,7 @@ def bootstrap_std(
     rng = np.random.default_rng(seed)
     draws: dict[str, list[Any]] = {n: [] for n in result.unknowns}
     for _ in range(replicates):
-        data = {}
-        for k in problem.data:
-            sigma = float(result.noise_std.get(k, np.nan))
-            base = np.asarray(result.fields[k], dtype=float)
-            noise = rng.standard_normal(base.shape) * (sigma if np.isfinite(sigma) else 0.0)
-            data[k] = np.where(np.isfinite(problem.data[k]), base + noise, problem.data[k])
+        data = resample_data(problem, result.fields, result.noise_std, rng)
         replica = solve(problem.with_data(data))
         for n in draws:
             draws[n].append(replica.unknowns[n])

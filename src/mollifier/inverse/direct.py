@@ -413,6 +413,8 @@ def solve_direct(
         t1 = time.perf_counter()
         spread = propagate_noise(aff, theta, constants=constants, block=block, noise_std=noise_std)
         diagnostics["naive_ols_std"] = spread["naive_std"]
+        if spread["at_bound"]:  # std NaN there: the bound, not the noise, fixes those nodes
+            diagnostics["uncertainty_at_bound"] = spread["at_bound"]
         diagnostics["uncertainty_time_s"] = time.perf_counter() - t1
     result = _finish(problem, aff, theta, unknowns, unidentified, diagnostics, t0)
     result.noise_std = noise_std

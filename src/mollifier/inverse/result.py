@@ -227,6 +227,9 @@ class Result:
         How ``unknowns_std`` was obtained (``"analytic"``), None without one.
     level : float or None
         Coverage of :meth:`intervals`.
+    interval_dof : int or None
+        Degrees of freedom of Student's t for :meth:`intervals` (an ensemble of ``K`` members:
+        ``K − 1``); None for normal intervals.
     """
 
     method: str
@@ -253,10 +256,13 @@ class Result:
     unknowns_std: dict[str, Any] = field(default_factory=dict)
     uncertainty_method: str | None = None
     level: float | None = None
+    interval_dof: int | None = None
 
-    def set_uncertainty(self, std: dict[str, Any], *, method: str, level: float) -> None:
+    def set_uncertainty(
+        self, std: dict[str, Any], *, method: str, level: float, dof: int | None = None
+    ) -> None:
         """Attach standard deviations of the unknowns; a field's is blanked where the field is
-        (NaN estimate)."""
+        (NaN estimate). ``dof``: Student-t intervals with that many degrees of freedom."""
         out: dict[str, Any] = {}
         for name, s in std.items():
             if isinstance(s, float):
@@ -267,10 +273,12 @@ class Result:
         self.unknowns_std = out
         self.uncertainty_method = method
         self.level = float(level)
+        self.interval_dof = dof
 
     def intervals(self) -> dict[str, Any]:
         """Normal intervals ``θ̂ ± z σ``, ``z = Φ⁻¹((1 + level)/2)``, per unknown with a standard
-        deviation: ``(low, high)`` floats for a constant, arrays for a field.
+        deviation: ``(low, high)`` floats for a constant, arrays for a field. With
+        :attr:`interval_dof` set, ``z`` is Student's t quantile with those degrees of freedom.
 
         Examples
         --------
@@ -284,9 +292,10 @@ class Result:
         """
         if self.level is None:
             return {}
-        from scipy.stats import norm
+        from scipy.stats import norm, t
 
-        z = float(norm.ppf(0.5 + self.level / 2))
+        q = 0.5 + self.level / 2
+        z = float(norm.ppf(q) if self.interval_dof is None else t.ppf(q, self.interval_dof))
         out: dict[str, Any] = {}
         for name, s in self.unknowns_std.items():
             est = self.unknowns[name]
@@ -475,6 +484,8 @@ class Result:
             if not isinstance(v, float):
                 arrays[f"{k}_std"] = np.asarray(v, dtype=float)
                 arrays[f"{k}_low"], arrays[f"{k}_high"] = intervals[k]
+        for k, v in (self.extras.get("ensemble_members") or {}).items():
+            arrays[f"{k}_members"] = np.asarray(v, dtype=float)
         if isinstance(self.extras.get("noise_gain"), np.ndarray):
             arrays["noise_gain"] = self.extras["noise_gain"]
         for k, v in self.history.items():

@@ -12,14 +12,16 @@ of the score ``φ_k(u) = (J(u) e_k)ᵀ R(θ̂, u)`` with ``θ̂`` held fixed, wh
 exactly (one backward pass per constant). For a *pointwise* field the scores of field nodes more
 than twice the stencil reach apart have disjoint supports in ``u``, so one batched backward pass
 per colour of a graph colouring gives every node's row (Curtis–Powell–Reid, as for the sparse
-Jacobian). With ``C`` the constants' columns, ``A`` the field's (one nonzero per row,
-``D = AᵀA`` diagonal), the Schur complement ``S = CᵀC − CᵀA D⁻¹ AᵀC`` gives
+Jacobian); only the nodes that own residual rows are coloured. With ``C`` the constants'
+columns, ``A`` the field's (one nonzero per row, ``D = AᵀA`` diagonal), the Schur complement
+``S = CᵀC − CᵀA D⁻¹ AᵀC`` gives
 
     G_c = S⁻¹ (F_c − (AᵀC)ᵀ D⁻¹ F_λ),      G_λ = D⁻¹ F_λ − D⁻¹ AᵀC G_c,
 
 and a field node's variance is ``‖(G_λ)_j‖²`` expanded so that nothing of size (nodes × grid) is
 ever formed. This is exact to first order in the noise; it neglects the data dependence of the
-row weights and is not defined for the regularised (coupled) path.
+row weights and is not defined for the regularised (coupled) path. A ``positive`` field's nodes
+held at 0 by the bounded solve are fixed at first order (see :func:`propagate_noise`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
     from mollifier.inverse.direct import _Affine
 
 __all__ = ["PointwiseBlock", "propagate_noise"]
+
+#: Colours per batched backward pass of :func:`_field_rows`.
+_CHUNK = 128
 
 
 class PointwiseBlock:
@@ -171,12 +176,16 @@ def _colour_period(reach: np.ndarray, shape: tuple[int, ...], periodic: bool) ->
 def _field_rows(
     aff: _Affine, block: PointwiseBlock, grad: Any, y: torch.Tensor, scale: np.ndarray
 ) -> sp.csr_matrix:
-    """``F_λ`` (field nodes × data entries, scaled by the noise) by graph colouring."""
+    """``F_λ`` (field nodes × data entries, scaled by the noise) by graph colouring.
+
+    Only the field nodes that own residual rows are coloured (a cropped problem leaves most of
+    the field's grid without rows); a colour is a residue class of the node position modulo
+    ``2 · reach + 1`` per axis, so two nodes of one colour have disjoint score supports.
+    """
     problem = aff.problem
-    name = block.name
-    shape = aff.shapes[name]
+    shape = aff.shapes[block.name]
     m = int(np.prod(shape))
-    axes = problem.unknowns[name].axes  # type: ignore[union-attr]
+    axes = problem.unknowns[block.name].axes  # type: ignore[union-attr]
     node_pos = np.stack(np.unravel_index(np.arange(m), shape), axis=1)
     # Position along the field's axes of every data entry (each data field is grid-shaped).
     grid_pos = np.stack(
@@ -186,9 +195,15 @@ def _field_rows(
         [grid_pos[:, [problem.grid.index(a) for a in axes]] for _ in problem.data]
     )
     where = _row_positions(aff)
-    # Reach: measured from single nodes at the centre and near each corner of the field.
+    owned = np.unique(block.idx)
+    if owned.size == 0:
+        return sp.csr_matrix((m, scale.size))
+    # Reach: measured from the owned nodes nearest the centre and the corners of the field.
     probe_nodes = sorted(
-        {int(np.ravel_multi_index(tuple(p), shape)) for p in _probe_positions(shape)}
+        {
+            int(owned[np.argmin(np.abs(node_pos[owned] - p).sum(axis=1))])
+            for p in _probe_positions(shape)
+        }
     )
     weights = torch.zeros((len(probe_nodes), y.numel()), dtype=torch.float64)
     for k, j in enumerate(probe_nodes):
@@ -205,29 +220,27 @@ def _field_rows(
             reach = np.maximum(reach, dist.max(axis=0))
     reach = reach + 1  # a margin: nodes near the probes may reach one node further
     period = _colour_period(reach, shape, periodic)
-    colours = [c for c in np.ndindex(*period) if np.any(np.all(node_pos % period == c, axis=1))]
-    weights = torch.zeros((len(colours), y.numel()), dtype=torch.float64)
-    for k, colour in enumerate(colours):
-        members = np.all(node_pos % period == np.array(colour), axis=1).astype(float)
-        weights[k, where] = torch.as_tensor(members[block.idx])
+    node_colour = np.ravel_multi_index(tuple((node_pos % period).T), tuple(period))
+    colours = np.unique(node_colour[owned])
+    residues = np.stack(np.unravel_index(colours, tuple(period)), axis=1)
+    row_colour = node_colour[block.idx]
     rows, cols, vals = [], [], []
-    chunk = 32
-    for start in range(0, len(colours), chunk):
-        g = grad(weights[start : start + chunk])
-        for colour, gc in zip(colours[start : start + chunk], g, strict=True):
-            hit = np.flatnonzero(gc)
-            if hit.size == 0:
-                continue
-            p = entry_pos[hit]
-            q = p + (np.array(colour) - p + reach) % period - reach
-            if periodic:
-                q = q % np.array(shape)
-            ok = np.all((q >= 0) & (q < np.array(shape)), axis=1)
-            rows.append(np.ravel_multi_index(tuple(q[ok].T), shape))
-            cols.append(hit[ok])
-            vals.append(gc[hit[ok]] * scale[hit[ok]])
-    if not rows:
-        return sp.csr_matrix((m, scale.size))
+    chunk = _CHUNK
+    for start in range(0, colours.size, chunk):
+        batch = colours[start : start + chunk]
+        weights = torch.zeros((batch.size, y.numel()), dtype=torch.float64)
+        member = torch.as_tensor((row_colour[None, :] == batch[:, None]).astype(float))
+        weights[:, torch.as_tensor(where)] = member
+        g = grad(weights)
+        b, hit = np.nonzero(g)
+        p = entry_pos[hit]
+        q = p + (residues[start + b] - p + reach) % period - reach
+        if periodic:
+            q = q % np.array(shape)
+        ok = np.all((q >= 0) & (q < np.array(shape)), axis=1)
+        rows.append(np.ravel_multi_index(tuple(q[ok].T), shape))
+        cols.append(hit[ok])
+        vals.append(g[b[ok], hit[ok]] * scale[hit[ok]])
     return sp.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, scale.size)
     )
@@ -253,10 +266,17 @@ def propagate_noise(
 ) -> dict[str, Any]:
     """Standard deviations of the closed-form estimates (see the module docstring).
 
-    Returns ``{"std": {name: float or field array}, "naive_std": {constant: float}}``; a field's
-    standard deviation is NaN on nodes that are not identifiable. ``naive_std`` is the ordinary
-    least-squares one, ``σ_r² S⁻¹`` with ``σ_r²`` the mean squared residual row: it treats the
-    rows as independent, which mollified rows are not.
+    Returns ``{"std": {name: float or field array}, "naive_std": {constant: float},
+    "at_bound": {field: count}}``; a field's standard deviation is NaN on nodes that are not
+    identifiable. ``naive_std`` is the ordinary least-squares one, ``σ_r² S⁻¹`` with ``σ_r²`` the
+    mean squared residual row: it treats the rows as independent, which mollified rows are not.
+
+    A ``positive`` field's nodes held at the bound (``λ̂_j = 0``) are linearised as fixed: the
+    active set of the bounded solve does not change under a small perturbation, so the free
+    nodes and the constants are propagated with those nodes' rows kept in the constants' fit at
+    ``λ = 0`` (the Schur complement runs over the free nodes only). A first-order standard
+    deviation of a node on its bound would be 0, which no interval should claim, so it is NaN
+    there; ``at_bound`` counts those nodes (absent fields have none).
     """
     filled = np.nan_to_num(theta, nan=0.0)
     c_probes = []
@@ -265,7 +285,12 @@ def propagate_noise(
         e[aff.slices[n]] = 1.0
         c_probes.append(e)
     field_probe = []
+    at_bound = np.zeros(0, dtype=bool)
     if block is not None:
+        # Nodes a positive field holds at its bound λ = 0: fixed there at first order.
+        value = theta[aff.slices[block.name]]
+        positive = aff.problem.unknowns[block.name].positive
+        at_bound = block.good & (value <= 0) if positive else np.zeros(value.size, dtype=bool)
         v = np.zeros(aff.n)
         v[aff.slices[block.name]] = 1.0
         field_probe.append(v)
@@ -277,7 +302,8 @@ def propagate_noise(
         )
         aa = np.bincount(block.idx, weights=block.a**2, minlength=m)
         ab = np.bincount(block.idx, weights=block.a * b_eff, minlength=m)
-        filled[aff.slices[block.name]] = np.where(aa > 0, -ab / np.where(aa > 0, aa, 1.0), 0.0)
+        fill = np.where(aa > 0, -ab / np.where(aa > 0, aa, 1.0), 0.0)
+        filled[aff.slices[block.name]] = np.where(at_bound, 0.0, fill)
     fields, cols, resid = _scores(aff, filled, c_probes + field_probe)
     scale = _noise_scale(aff, noise_std)
     p = len(constants)
@@ -301,7 +327,7 @@ def propagate_noise(
     else:
         a, idx, m = block.a, block.idx, aff.sizes[block.name]
         d = np.bincount(idx, weights=a * a, minlength=m)
-        d_inv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)
+        d_inv = np.where((d > 0) & ~at_bound, 1.0 / np.where(d > 0, d, 1.0), 0.0)
         atc = (
             np.stack(
                 [np.bincount(idx, weights=a * c_np[:, j], minlength=m) for j in range(p)], axis=1
@@ -322,7 +348,7 @@ def propagate_noise(
         if p:
             var = var - 2 * np.sum(mm * lg, axis=1) + np.einsum("ij,jk,ik->i", mm, g_c @ g_c.T, mm)
         sd = np.sqrt(np.maximum(var, 0.0))
-        sd[~block.good] = np.nan
+        sd[~block.good | at_bound] = np.nan
         std[block.name] = sd.reshape(aff.shapes[block.name])
     cov = g_c @ g_c.T
     dof = max(r_np.size - p - (int(block.good.sum()) if block is not None else 0), 1)
@@ -334,4 +360,5 @@ def propagate_noise(
             else float("nan")
         )
         naive[n] = float(np.sqrt(max(sigma_r2 * s_inv[j, j], 0.0)))
-    return {"std": std, "naive_std": naive}
+    bound = {block.name: int(at_bound.sum())} if block is not None and at_bound.any() else {}
+    return {"std": std, "naive_std": naive, "at_bound": bound}

@@ -82,6 +82,16 @@ class Network(AbstractSolver):
     tile : int or None
         Core length of a tile in nodes along every axis (``None``: twice the halo, at least 4;
         the last tile along an axis is shorter). Only with ``batch``.
+    ensemble : int or None
+        A deep ensemble of this many members (:mod:`~mollifier.inverse.network.ensemble`):
+        member ``k`` trains with ``seed + k``; the result is their mean, their spread its
+        ``unknowns_std`` (``uncertainty_method = "ensemble"``). ``None`` or 1: one network.
+    ensemble_noise : bool
+        Train each member on its own parametric bootstrap of the data (fresh noise at the
+        estimated level around the mollified data). Only with ``ensemble``.
+    level : float
+        Coverage of an ensemble's intervals (Student's t with ``ensemble − 1`` degrees of
+        freedom).
 
     Examples
     --------
@@ -112,6 +122,9 @@ class Network(AbstractSolver):
     start_steps: int = 500
     batch: int | None = None
     tile: int | None = None
+    ensemble: int | None = None
+    ensemble_noise: bool = False
+    level: float = 0.95
 
     def __post_init__(self) -> None:
         if isinstance(self.equation_weights, list):
@@ -137,6 +150,14 @@ class Network(AbstractSolver):
                 raise ValueError(f"Network.{name} must be >= 1 or None, got {value}")
         if self.tile is not None and self.batch is None:
             raise ValueError("Network.tile sets the tiles of a minibatch; set Network.batch too")
+        if self.ensemble is not None and self.ensemble < 1:
+            raise ValueError(f"Network.ensemble must be >= 1 or None, got {self.ensemble}")
+        if self.ensemble_noise and (self.ensemble or 1) < 2:
+            raise ValueError(
+                "Network.ensemble_noise resamples each member's data; set ensemble >= 2"
+            )
+        if not 0 < self.level < 1:
+            raise ValueError(f"Network.level must lie in (0, 1), got {self.level}")
 
     def options(self) -> dict[str, Any]:
         """The fields as plain values (the architecture as ``{"name": ..., **options}``)."""
@@ -160,7 +181,10 @@ class Network(AbstractSolver):
             check_device(self.device)
         except ValueError as exc:
             raise ValueError(f"Network(device={self.device!r}): {exc}; use device='cpu'") from None
-        return solve_network(
+        train = solve_network
+        if (self.ensemble or 1) > 1:
+            from mollifier.inverse.network.ensemble import solve_ensemble as train
+        return train(
             problem,
             self,
             checkpoint=checkpoint,

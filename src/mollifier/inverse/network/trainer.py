@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["TrainingDivergedError", "run_config", "solve_network"]
 
 #: Network options that do not change the trained state: a checkpoint does not pin them.
-_UNPINNED = ("device", "read_off", "log_every")
+_UNPINNED = ("device", "read_off", "log_every", "level")
 
 
 def run_config(problem: InverseProblem, solver: Network) -> dict[str, Any]:
