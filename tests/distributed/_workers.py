@@ -101,15 +101,20 @@ def loss_worker(rank: int, world: int, port: int, out: str, cases: list) -> None
     dist.destroy_process_group()
 
 
+class Interrupted(RuntimeError):
+    """A run stopped on purpose."""
+
+
 class StopAt(Callback):
-    """Raise KeyboardInterrupt before Adam step ``step`` (an interrupted run)."""
+    """Raise :class:`Interrupted` before Adam step ``step`` (a run cut short; spawned
+    processes ignore KeyboardInterrupt)."""
 
     def __init__(self, step: int) -> None:
         self.at = step
 
     def before_step(self, step: int) -> None:
         if step == self.at:
-            raise KeyboardInterrupt
+            raise Interrupted(f"stopped before step {step}")
 
 
 def fit_worker(
