@@ -178,7 +178,8 @@ def solve_distributed(
     -------
     Result on rank 0, ``None`` on the other ranks. ``result.diagnostics["distributed"]``
     holds the ranks, the split axis, each rank's slab (core and extended nodes along the split
-    axis), its peak RSS during training (MB, ``getrusage``), and its time in all-reduces.
+    axis), its peak RSS before and after training (MB, ``getrusage``: the setup, which builds
+    the whole problem, then training on the slab), and its time in all-reduces.
 
     Raises
     ------
@@ -232,12 +233,14 @@ def solve_distributed(
         if progress:
             label = f"{solver.arch.name}/{solver.derivatives} ×{world}"
             watchers.append(ProgressBar(desc=label, every=solver.log_every))
+    setup_peak = _peak_rss_mb()
     loop_time = run.run(checkpointer=ckpt if rank == 0 else None, callbacks=watchers, started=t0)
     mine = {
         "rank": rank,
         "core": [slab.slab.lo, slab.slab.hi],
         "nodes": [int(slab.slab.index[0]), int(slab.slab.index[-1]) + 1, len(slab.slab.index)],
         "local_nodes": int(coords.shape[0]),
+        "setup_peak_rss_mb": setup_peak,
         "train_peak_rss_mb": _peak_rss_mb(),
         "allreduce_s": sync.seconds,
         "allreduce_calls": sync.calls,
