@@ -330,11 +330,10 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
+    from mollifier._distributed import launch, launched
     from mollifier.config import load_config
     from mollifier.study import run_fit
     from mollifier.sweep import load_sweep
-
-    from mollifier._distributed import launch, launched
 
     if args.nproc is not None:
         if launched():
@@ -394,7 +393,9 @@ def _run_fit_rank(args: argparse.Namespace, config: Any) -> int:
     if result is None:
         return EXIT_OK
     print(result.summary())
-    print(f"wrote {args.out / 'result.json'}, {args.out / 'unknowns.npz'} and figures ({world} ranks)")
+    print(
+        f"wrote {args.out / 'result.json'}, {args.out / 'unknowns.npz'} and figures ({world} ranks)"
+    )
     _write_report(
         args, config_file=args.config, residual=_residual_spec(config), results={"": result}
     )

@@ -42,7 +42,7 @@ def _study(folder: Path, residual: str) -> Path:
     (folder / "pde.py").write_text(RESIDUAL)
     config = folder / f"{residual}.toml"
     config.write_text(
-        f'''[data]
+        f"""[data]
 path = "data.npz"
 coords = ["x", "y"]
 fields = {{ u = "u" }}
@@ -69,13 +69,16 @@ read_off = false
 [distributed]
 split_axis = "y"
 timeout_s = 60
-'''
+"""
     )
     return config
 
 
 def _mollifier(*args: str, timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.run(
         [sys.executable, "-m", "mollifier", *args],
         capture_output=True,
@@ -90,7 +93,9 @@ def test_nproc_two_trains_what_one_process_trains(tmp_path) -> None:
     config = _study(tmp_path, "residual")
     single = tmp_path / "single"
     assert main(["fit", str(config), "--out", str(single), "--quiet"]) in (0, 1)
-    done = _mollifier("fit", str(config), "--out", str(tmp_path / "two"), "--quiet", "--nproc", "2", timeout=300)
+    done = _mollifier(
+        "fit", str(config), "--out", str(tmp_path / "two"), "--quiet", "--nproc", "2", timeout=300
+    )
     assert done.returncode in (0, 1), done.stderr[-3000:]
     one = json.loads((single / "result.json").read_text())
     two = json.loads((tmp_path / "two" / "result.json").read_text())
@@ -112,11 +117,15 @@ def test_nproc_two_trains_what_one_process_trains(tmp_path) -> None:
 def test_a_rank_that_raises_stops_the_job_and_is_named(tmp_path) -> None:
     config = _study(tmp_path, "failing")
     t0 = time.perf_counter()
-    done = _mollifier("fit", str(config), "--out", str(tmp_path / "out"), "--quiet", "--nproc", "2", timeout=240)
+    done = _mollifier(
+        "fit", str(config), "--out", str(tmp_path / "out"), "--quiet", "--nproc", "2", timeout=240
+    )
     elapsed = time.perf_counter() - t0
     assert done.returncode != 0
     text = done.stdout + done.stderr
-    assert "mollifier fit (rank 1 of 2): error:" in text and "injected failure" in text, text[-3000:]
+    assert "mollifier fit (rank 1 of 2): error:" in text and "injected failure" in text, text[
+        -3000:
+    ]
     assert "rank 1 (exit 2)" in text, text[-3000:]
     assert elapsed < 120
     assert not (tmp_path / "out" / "result.json").exists()

@@ -5,6 +5,8 @@ nested derivatives, masks, systems and the field penalty."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -25,9 +27,17 @@ CASES = {
     "2d-reflect-moll": ("2d-pointwise-reflect", {**MOLL, **REG}, None),
     "2d-reflect-auto": ("2d-pointwise-reflect", {**AUTO, **REG}, None),
     "2d-interior-moll": ("2d-pointwise-interior", MOLL, None),
-    "2d-interior-mollified-data": ("2d-pointwise-interior", {**MOLL, "data_loss": "mollified"}, "y"),
+    "2d-interior-mollified-data": (
+        "2d-pointwise-interior",
+        {**MOLL, "data_loss": "mollified"},
+        "y",
+    ),
     "2d-divergence-mask": ("2d-divergence-reflect-mask", MOLL, None),
-    "2d-divergence-periodic-auto": ("2d-divergence-periodic", {**AUTO, "data_loss": "mollified"}, None),
+    "2d-divergence-periodic-auto": (
+        "2d-divergence-periodic",
+        {**AUTO, "data_loss": "mollified"},
+        None,
+    ),
     "2d-system": ("2d-system-periodic", {**MOLL, "equation_weights": (1.0, 0.5), **REG}, None),
     "3d-periodic-moll": ("3d-transport-periodic", {**MOLL, **REG}, None),
     "3d-periodic-auto": ("3d-transport-periodic", AUTO, "x"),
@@ -67,8 +77,14 @@ def test_two_ranks_sum_to_the_single_process_loss_and_gradient(tmp_path) -> None
 
 
 def test_three_ranks_sum_to_the_single_process_loss_and_gradient(tmp_path) -> None:
-    keys = ["2d-periodic-moll-y", "2d-interior-moll", "2d-divergence-mask", "3d-periodic-moll",
-            "3d-reflect-auto", "2d-system"]
+    keys = [
+        "2d-periodic-moll-y",
+        "2d-interior-moll",
+        "2d-divergence-mask",
+        "3d-periodic-moll",
+        "3d-reflect-auto",
+        "2d-system",
+    ]
     _check(_distributed(3, keys, tmp_path), keys)
 
 
@@ -76,7 +92,7 @@ def test_slab_bounds_cover_the_axis_once() -> None:
     for n, world in [(10, 3), (7, 7), (32, 4), (5, 2)]:
         bounds = slab_bounds(n, world)
         assert bounds[0][0] == 0 and bounds[-1][1] == n
-        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
         sizes = [hi - lo for lo, hi in bounds]
         assert max(sizes) - min(sizes) <= 1
     with pytest.raises(ValueError, match="cannot split an axis of 4 nodes into 5 slabs"):
@@ -105,5 +121,5 @@ def test_a_domain_is_refused_by_name() -> None:
     domain = np.ones(base.grid.shape, dtype=bool)
     domain[:2] = False
     problem = ml.InverseProblem(**{**base._options, "domain": domain, "width": dict(base.width)})
-    with pytest.raises(ValueError, match="domain=.*fit it in one process"):
+    with pytest.raises(ValueError, match=r"domain=.*fit it in one process"):
         SlabProblem(problem, axis="x", rank=0, world=2, solver=solver_of(MOLL))

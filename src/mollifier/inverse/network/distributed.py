@@ -126,10 +126,14 @@ class GradientSync:
             return
         ref = ps[0]
         parts = [
-            p.grad.reshape(-1) if p.grad is not None else torch.zeros(p.numel(), dtype=ref.dtype, device=ref.device)
+            p.grad.reshape(-1)
+            if p.grad is not None
+            else torch.zeros(p.numel(), dtype=ref.dtype, device=ref.device)
             for p in ps
         ]
-        flags = torch.tensor([float(p.grad is not None) for p in ps], dtype=ref.dtype, device=ref.device)
+        flags = torch.tensor(
+            [float(p.grad is not None) for p in ps], dtype=ref.dtype, device=ref.device
+        )
         buffer = torch.cat([*parts, flags])
         self._all_reduce(buffer)
         offset = 0
@@ -222,7 +226,9 @@ def solve_distributed(
     use_global_statistics(model, slab)
     coords = slab_coordinates(slab, dtype, dev)
     sync = GradientSync(dev if dev.type == "cuda" else torch.device("cpu"))
-    run = Optimisation(model, SlabLoss(slab, model, solver, coords=coords, rank=rank), solver, sync=sync)
+    run = Optimisation(
+        model, SlabLoss(slab, model, solver, coords=coords, rank=rank), solver, sync=sync
+    )
     start: dict[str, Any] = {"used": False, "reason": "start='cold'"}
     if resume and ckpt is not None and (state := ckpt.load(dev)) is not None:
         run.load_state_dict(state)

@@ -123,7 +123,9 @@ class SlabProblem:
         The residual's nesting depth (:func:`~mollifier.inverse.network.tiles.derivative_depth`).
     """
 
-    def __init__(self, problem: InverseProblem, *, axis: str, rank: int, world: int, solver: Network):
+    def __init__(
+        self, problem: InverseProblem, *, axis: str, rank: int, world: int, solver: Network
+    ):
         if problem.domain is not None:
             raise ValueError(
                 "a distributed fit splits a rectangular grid into slabs; this problem has a "
@@ -140,7 +142,10 @@ class SlabProblem:
             depth = int(solver.data_loss == "mollified")
         like = torch.zeros((), dtype=torch.float64)
         orders = tuple(range(problem.layer.max_order + 1))
-        dense = [problem.layer.operator(b, orders, n, like).numpy() for b, n in zip(grid.axes, grid.shape, strict=True)]
+        dense = [
+            problem.layer.operator(b, orders, n, like).numpy()
+            for b, n in zip(grid.axes, grid.shape, strict=True)
+        ]
         index = extended_nodes(dense[a], lo=lo, hi=hi, depth=depth)
         self.slab = slab = Slab(axis=a, lo=lo, hi=hi, index=index)
         self.ops = [d if b != a else d[:, index][:, :, index] for b, d in enumerate(dense)]
@@ -208,7 +213,9 @@ class SlabProblem:
         """The residual as one tensor, a system stacked and scaled as
         :meth:`InverseProblem.evaluate` does."""
         try:
-            out = self.residual(Namespace("field", {**fields, **known}), d, Namespace("unknown", params))
+            out = self.residual(
+                Namespace("field", {**fields, **known}), d, Namespace("unknown", params)
+            )
         except Exception as exc:
             raise residual_failure(self.residual, exc) from exc
         if isinstance(out, torch.Tensor):
@@ -230,7 +237,13 @@ class SlabLoss:
     """
 
     def __init__(
-        self, slab: SlabProblem, model: FieldModel, solver: Network, *, coords: torch.Tensor, rank: int
+        self,
+        slab: SlabProblem,
+        model: FieldModel,
+        solver: Network,
+        *,
+        coords: torch.Tensor,
+        rank: int,
     ) -> None:
         if solver.batch is not None:
             raise ValueError(
@@ -250,14 +263,15 @@ class SlabLoss:
             slab.grid.axes, [torch.as_tensor(o, dtype=dtype, device=dev)[None] for o in slab.ops]
         )
         shape = (1, *slab.shape)
-        core = np.zeros(slab.shape, dtype=bool)
-        where = [slice(None)] * slab.grid.ndim
-        where[slab.slab.axis] = slab.slab.core
-        core[tuple(where)] = True
+        along = [1] * slab.grid.ndim
+        along[slab.slab.axis] = len(slab.slab.index)
+        core = np.broadcast_to(slab.slab.core.reshape(along), slab.shape)
         self.core = torch.as_tensor(core.reshape(shape), device=dev)
         self.rows = self.core & torch.as_tensor(slab.interior.reshape(shape), device=dev)
         self.known = {
-            k: v if isinstance(v, float) else torch.as_tensor(v, dtype=dtype, device=dev).reshape(shape)
+            k: v
+            if isinstance(v, float)
+            else torch.as_tensor(v, dtype=dtype, device=dev).reshape(shape)
             for k, v in slab.known.items()
         }
         self.obs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -275,7 +289,9 @@ class SlabLoss:
         """The residual ``(n_equations, 1, *shape)``, the fields and channels ``(1, *shape)``."""
         slab, model = self.problem, self.model
         shape, n_eq = self.d.shape, slab.n_equations
-        params = {k: slab.restrict(v)[None] if v.ndim else v for k, v in model.params_grid().items()}
+        params = {
+            k: slab.restrict(v)[None] if v.ndim else v for k, v in model.params_grid().items()
+        }
         if self.solver.derivatives == "mollifier":
             flat_fields, flat_chans = model.split(model.net(self.coords))
             fields = {k: v.reshape(shape) for k, v in flat_fields.items()}
@@ -363,7 +379,8 @@ class SlabLoss:
 
 
 def slab_coordinates(slab: SlabProblem, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The extended slab's node coordinates ``(n_local, ndim)``, C order of :attr:`SlabProblem.shape`."""
+    """The extended slab's node coordinates ``(n_local, ndim)``, in the C order of
+    :attr:`SlabProblem.shape`."""
     grid = slab.grid
     vectors = [np.asarray(grid[b]) for b in grid.axes]
     vectors[slab.slab.axis] = vectors[slab.slab.axis][slab.slab.index]
@@ -379,4 +396,3 @@ def use_global_statistics(model: FieldModel, slab: SlabProblem) -> None:
     with torch.no_grad():  # built as FieldModel builds them (default dtype), then converted
         model.mean.copy_(torch.tensor(list(slab.mean)))
         model.std.copy_(torch.tensor(list(slab.std)))
-

@@ -140,9 +140,7 @@ def solve_network(
             ProgressBar(desc=f"{solver.arch.name}/{solver.derivatives}", every=solver.log_every)
         )
     loop_time = run.run(checkpointer=ckpt, callbacks=watchers, started=t0)
-    result = finish_result(
-        problem, solver, run, loss=loss, channels=channels, config=config, t0=t0
-    )
+    result = finish_result(problem, solver, run, loss=loss, channels=channels, config=config, t0=t0)
     result.diagnostics["adam_time_s"] = run.prior_times["adam_time_s"] + loop_time
     result.diagnostics["start"] = start
     if direct_unknowns:
