@@ -114,6 +114,7 @@ def test_nproc_two_trains_what_one_process_trains(tmp_path) -> None:
     assert (tmp_path / "two" / "checkpoint.pt").is_file()
 
 
+@pytest.mark.slow
 def test_a_rank_that_raises_stops_the_job_and_is_named(tmp_path) -> None:
     config = _study(tmp_path, "failing")
     t0 = time.perf_counter()

@@ -35,6 +35,7 @@ def _single(problem: str, options: dict, **run):
     return PROBLEMS[problem]().solve(solver_of(options), **run)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("problem", "derivatives"),
     [("2d-pointwise-reflect", "mollifier"), ("3d-transport-periodic", "autodiff")],
@@ -59,6 +60,7 @@ def test_training_steps_match_one_process(tmp_path, problem, derivatives) -> Non
     assert cores[0][0] == 0 and cores[0][1] == cores[1][0] and cores[1][1] == n
 
 
+@pytest.mark.slow
 def test_a_run_resumed_on_another_number_of_ranks_ends_where_an_uninterrupted_one_does(
     tmp_path,
 ) -> None:

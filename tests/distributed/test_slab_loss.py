@@ -76,6 +76,7 @@ def test_two_ranks_sum_to_the_single_process_loss_and_gradient(tmp_path) -> None
     assert found["3d-periodic-auto"][2] < 15 and found["2d-reflect-moll"][2] < 24
 
 
+@pytest.mark.slow
 def test_three_ranks_sum_to_the_single_process_loss_and_gradient(tmp_path) -> None:
     keys = [
         "2d-periodic-moll-y",

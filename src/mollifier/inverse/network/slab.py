@@ -265,7 +265,7 @@ class SlabLoss:
         shape = (1, *slab.shape)
         along = [1] * slab.grid.ndim
         along[slab.slab.axis] = len(slab.slab.index)
-        core = np.broadcast_to(slab.slab.core.reshape(along), slab.shape)
+        core = np.broadcast_to(slab.slab.core.reshape(along), slab.shape).copy()
         self.core = torch.as_tensor(core.reshape(shape), device=dev)
         self.rows = self.core & torch.as_tensor(slab.interior.reshape(shape), device=dev)
         self.known = {
