@@ -35,7 +35,13 @@ if TYPE_CHECKING:
     from mollifier.config import FitConfig
     from mollifier.inverse.result import Result
 
-__all__ = ["init_process_group", "launch", "launched", "run_fit_distributed"]
+__all__ = [
+    "check_distributable",
+    "init_process_group",
+    "launch",
+    "launched",
+    "run_fit_distributed",
+]
 
 #: What torch's launcher sets in every worker's environment.
 _LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -92,6 +98,23 @@ def launch(argv: Sequence[str], *, nproc: int) -> int:
     return 0
 
 
+def check_distributable(config: FitConfig) -> None:
+    """Refuse a config whose solver is not the network solver (the only one split across
+    processes).
+
+    Raises
+    ------
+    ValueError
+        Naming the solver.
+    """
+    if not isinstance(config.solver, Network):
+        raise ValueError(
+            "a distributed fit trains the network solver ([solver] method = 'network'); "
+            f"{type(config.solver).__name__} runs in one process: run mollifier fit without "
+            "torchrun or --nproc"
+        )
+
+
 def run_fit_distributed(
     config: FitConfig, out: str | Path, *, progress: bool = True, resume: bool = False
 ) -> Result | None:
@@ -110,12 +133,7 @@ def run_fit_distributed(
     from mollifier.inverse.network.distributed import solve_distributed
     from mollifier.study import build_problem, load_study_data
 
-    if not isinstance(config.solver, Network):
-        raise ValueError(
-            "a distributed fit trains the network solver ([solver] method = 'network'); "
-            f"{type(config.solver).__name__} runs in one process: run mollifier fit without "
-            "torchrun or --nproc"
-        )
+    check_distributable(config)
     t0 = time.perf_counter()
 
     def build() -> Any:

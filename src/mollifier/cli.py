@@ -330,7 +330,7 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    from mollifier._distributed import launch, launched
+    from mollifier._distributed import check_distributable, launch, launched
     from mollifier.config import load_config
     from mollifier.study import run_fit
     from mollifier.sweep import load_sweep
@@ -338,7 +338,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     if args.nproc is not None:
         if launched():
             raise ValueError("--nproc starts the ranks itself; under torchrun leave it out")
-        load_config(args.config)  # refuse a bad config once, before starting the ranks
+        check_distributable(load_config(args.config))  # refuse once, before starting ranks
         return launch(_without_nproc(args.argv), nproc=args.nproc)
     sweep = load_sweep(args.config)
     if sweep is not None:

@@ -68,3 +68,15 @@ def test_tiled_minibatches_are_refused() -> None:
     slab = SlabProblem(PROBLEMS["2d-pointwise-reflect"](), axis="x", rank=0, world=2, solver=solver)
     with pytest.raises(ValueError, match="set batch = None"):
         SlabLoss(slab, None, solver, coords=torch.zeros(1, 2), rank=0)  # type: ignore[arg-type]
+
+
+def test_nproc_refuses_a_direct_config_before_starting_ranks(tmp_path, capsys) -> None:
+    from mollifier.cli import main
+
+    config = tmp_path / "direct.toml"
+    config.write_text(
+        '[data]\npath = "data"\n[problem]\nbuiltin = "heat3d"\n[solver]\nmethod = "direct"\n'
+    )
+    assert main(["fit", str(config), "--out", str(tmp_path / "out"), "--nproc", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "mollifier fit: error: a distributed fit trains the network solver" in err
