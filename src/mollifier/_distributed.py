@@ -98,9 +98,9 @@ def launch(argv: Sequence[str], *, nproc: int) -> int:
     return 0
 
 
-def check_distributable(config: FitConfig) -> None:
-    """Refuse a config whose solver is not the network solver (the only one split across
-    processes).
+def check_distributable(config: FitConfig) -> Network:
+    """The config's network solver; refuse another solver (only the network solver is split
+    across processes).
 
     Raises
     ------
@@ -113,6 +113,7 @@ def check_distributable(config: FitConfig) -> None:
             f"{type(config.solver).__name__} runs in one process: run mollifier fit without "
             "torchrun or --nproc"
         )
+    return config.solver
 
 
 def run_fit_distributed(
@@ -133,7 +134,7 @@ def run_fit_distributed(
     from mollifier.inverse.network.distributed import solve_distributed
     from mollifier.study import build_problem, load_study_data
 
-    check_distributable(config)
+    solver = check_distributable(config)
     t0 = time.perf_counter()
 
     def build() -> Any:
@@ -145,7 +146,7 @@ def run_fit_distributed(
 
     result = solve_distributed(
         build,
-        config.solver,
+        solver,
         options=config.distributed,
         checkpoint=Path(out) / "checkpoint.pt",
         resume=resume,
