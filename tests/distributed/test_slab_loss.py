@@ -68,12 +68,21 @@ def _check(found: dict, keys: list[str]) -> None:
         assert err <= 1e-10, (key, err)
 
 
+#: a quick subset: 2-D and 3-D, periodic and reflecting, mollifier and autodiff
+QUICK = ["2d-periodic-moll-y", "2d-reflect-moll", "3d-periodic-auto", "3d-reflect-moll"]
+
+
 def test_two_ranks_sum_to_the_single_process_loss_and_gradient(tmp_path) -> None:
-    keys = list(CASES)
-    found = _distributed(2, keys, tmp_path)
-    _check(found, keys)
+    found = _distributed(2, QUICK, tmp_path)
+    _check(found, QUICK)
     # the slabs are smaller than the grid: a halo, not a copy of everything
     assert found["3d-periodic-auto"][2] < 15 and found["2d-reflect-moll"][2] < 24
+
+
+@pytest.mark.slow
+def test_two_ranks_on_every_case(tmp_path) -> None:
+    keys = [k for k in CASES if k not in QUICK]
+    _check(_distributed(2, keys, tmp_path), keys)
 
 
 @pytest.mark.slow
