@@ -330,21 +330,72 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
+    from mollifier._distributed import check_distributable, launch, launched
     from mollifier.config import load_config
     from mollifier.study import run_fit
     from mollifier.sweep import load_sweep
 
+    if args.nproc is not None:
+        if launched():
+            raise ValueError("--nproc starts the ranks itself; under torchrun leave it out")
+        check_distributable(load_config(args.config))  # refuse once, before starting ranks
+        return launch(_without_nproc(args.argv), nproc=args.nproc)
     sweep = load_sweep(args.config)
     if sweep is not None:
+        if launched():
+            raise ValueError("a [sweep] is not split across ranks; run it without torchrun")
         return _run_sweep(args, sweep)
     if args.workers is not None or args.scheduler is not None:
         raise ValueError(
             f"--workers/--scheduler run the runs of a [sweep]; {args.config} has no [sweep] table"
         )
     config = load_config(args.config)
+    if launched():
+        return _run_fit_rank(args, config)
     result = run_fit(config, args.out, progress=not args.quiet, resume=args.resume)
     print(result.summary())
     print(f"wrote {args.out / 'result.json'}, {args.out / 'unknowns.npz'} and figures")
+    _write_report(
+        args, config_file=args.config, residual=_residual_spec(config), results={"": result}
+    )
+    return EXIT_OK if result.status == "ok" else EXIT_NOT_OK
+
+
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--nproc N`` (or ``--nproc=N``)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def _run_fit_rank(args: argparse.Namespace, config: Any) -> int:
+    """``mollifier fit`` as one rank of a launched job (``torchrun``, ``--nproc``): errors
+    name the rank; rank 0 prints the summary and writes the report."""
+    import torch.distributed as dist
+
+    from mollifier._distributed import init_process_group, run_fit_distributed
+
+    device = getattr(config.solver, "device", "cpu")
+    rank, world = init_process_group(device=device, timeout_s=config.distributed.timeout_s)
+    args.command = f"fit (rank {rank} of {world})"  # how main() names this process's errors
+    try:
+        result = run_fit_distributed(
+            config, args.out, progress=not args.quiet and rank == 0, resume=args.resume
+        )
+    finally:
+        dist.destroy_process_group()
+    if result is None:
+        return EXIT_OK
+    print(result.summary())
+    print(
+        f"wrote {args.out / 'result.json'}, {args.out / 'unknowns.npz'} and figures ({world} ranks)"
+    )
     _write_report(
         args, config_file=args.config, residual=_residual_spec(config), results={"": result}
     )
@@ -458,6 +509,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the network solver from OUT/checkpoint.pt if there is one (same [solver] "
         "settings)",
+    )
+    fit.add_argument(
+        "--nproc",
+        type=_positive_int("--nproc"),
+        default=None,
+        help="train the network solver in N processes on this machine, the grid split into N "
+        "slabs (the same as torchrun --nproc-per-node N -m mollifier fit ...; "
+        "docs/distributed.md)",
     )
     add_executor_options(fit, "runs of a [sweep]")
     _add_simulate(sub)

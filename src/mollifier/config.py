@@ -20,6 +20,9 @@ Example (every section and key is documented in ``docs/cli.md``)::
     regularization = { kind = "tikhonov", alpha = 0.1 }
     # or method = "network" with the fields of ml.Network: arch = "pirate", steps, lr, ...
 
+    [distributed]                   # optional: torchrun ... -m mollifier fit, or --nproc N
+    split_axis = "x"                # the axis cut into slabs (default: the longest)
+
 Unknown sections or keys raise ``ConfigError`` naming them.
 """
 
@@ -41,6 +44,7 @@ from mollifier._options import OptionTypeError, check_fields, show_value
 from mollifier._user_code import describe_exception, raised_at
 from mollifier.inverse import Direct, Network, Tikhonov, TotalVariation
 from mollifier.inverse.network import ARCHITECTURES
+from mollifier.inverse.network.distributed import Distributed
 from mollifier.inverse.problem import ResidualError
 from mollifier.inverse.unknowns import Constant, Field
 from mollifier.kernels import get_kernel
@@ -89,6 +93,16 @@ def _build(cls: type, table: Any, section: str) -> Any:
     except OptionTypeError as exc:
         raise _type_error(f"[{section}]", exc) from None
     except TypeError as exc:
+        raise ConfigError(f"[{section}]: {exc}") from None
+
+
+def _build_options(cls: type, table: Any, section: str) -> Any:
+    """A library option object from a table; its ``ValueError`` restated as a config error."""
+    try:
+        return _build(cls, table, section)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(f"[{section}]: {exc}") from None
 
 
@@ -336,13 +350,15 @@ def solver_from_table(table: Any) -> Direct | Network:
 
 @dataclass(frozen=True)
 class FitConfig:
-    """A whole study: data, problem, mollifier and solver."""
+    """A whole study: data, problem, mollifier, solver and (for a fit across processes) how
+    the grid is split."""
 
     data: DataConfig
     problem: ProblemConfig
     mollifier: MollifierConfig = field(default_factory=MollifierConfig)
     solver: Direct | Network = field(default_factory=Direct)
     source: str = ""
+    distributed: Distributed = field(default_factory=Distributed)
 
 
 def load_config(path: str | Path) -> FitConfig:
@@ -382,10 +398,11 @@ def config_from_document(doc: Mapping[str, Any], path: str | Path) -> FitConfig:
     ``[mollifier]``, ``[solver]``) into a :class:`FitConfig`; relative paths in it are resolved
     against the config file ``path``, which errors name."""
     p = Path(path)
-    extra = sorted(set(doc) - {"data", "problem", "mollifier", "solver"})
+    extra = sorted(set(doc) - {"data", "problem", "mollifier", "solver", "distributed"})
     if extra:
         raise ConfigError(
-            f"{p}: unknown sections {extra}; use [data], [problem], [mollifier], [solver]"
+            f"{p}: unknown sections {extra}; use [data], [problem], [mollifier], [solver], "
+            "[distributed]"
         )
     for required in ("data", "problem"):
         if required not in doc:
@@ -409,6 +426,7 @@ def config_from_document(doc: Mapping[str, Any], path: str | Path) -> FitConfig:
             mollifier=_build(MollifierConfig, doc.get("mollifier", {}), "mollifier"),
             solver=solver_from_table(doc.get("solver", {})),
             source=str(p),
+            distributed=_build_options(Distributed, doc.get("distributed", {}), "distributed"),
         )
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None

@@ -12,20 +12,39 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 from mollifier.inverse.network.callbacks import Callback
 from mollifier.inverse.network.checkpoint import Checkpointer
-from mollifier.inverse.network.loss import PhysicsLoss
 from mollifier.inverse.network.model import FieldModel
 
 if TYPE_CHECKING:
     from mollifier.inverse.network.solver import Network
 
-__all__ = ["Optimisation", "TrainingDivergedError"]
+__all__ = ["Optimisation", "Synchronisation", "TrainingDivergedError", "TrainingLoss"]
+
+
+class TrainingLoss(Protocol):
+    """What the loop trains on: :class:`~mollifier.inverse.network.loss.PhysicsLoss`, a tiled
+    or a slab loss. ``loss(step=s)`` returns the loss of Adam step ``s`` (``None``: the L-BFGS
+    polish) and its terms; ``coords`` says the device."""
+
+    coords: torch.Tensor
+    scales: list[float]
+
+    def __call__(self, step: int | None = None) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+
+class Synchronisation(Protocol):
+    """How the ranks of a distributed fit agree (:mod:`~mollifier.inverse.network.distributed`):
+    ``terms`` sums each rank's loss terms, ``grads`` each rank's parameter gradients."""
+
+    def terms(self, terms: dict[str, float]) -> dict[str, float]: ...
+
+    def grads(self, params: Iterable[torch.nn.Parameter]) -> None: ...
 
 
 class TrainingDivergedError(RuntimeError):
@@ -40,6 +59,9 @@ class TrainingDivergedError(RuntimeError):
 class Optimisation:
     """Optimise ``model`` on ``loss`` as ``solver`` says (``steps``, ``lr``, ``lr_final``,
     ``patience``, ``min_delta``, ``lbfgs_steps``, ``log_every``).
+
+    ``sync`` (a distributed fit): ``loss`` is one rank's part; the terms and gradients are
+    summed over ranks before they are used, so every rank takes the single-process step.
 
     Attributes
     ----------
@@ -57,8 +79,15 @@ class Optimisation:
         ``adam_time_s`` and ``wall_time_s`` spent by the runs this one continues.
     """
 
-    def __init__(self, model: FieldModel, loss: PhysicsLoss, solver: Network) -> None:
-        self.model, self.loss, self.solver = model, loss, solver
+    def __init__(
+        self,
+        model: FieldModel,
+        loss: TrainingLoss,
+        solver: Network,
+        *,
+        sync: Synchronisation | None = None,
+    ) -> None:
+        self.model, self.loss, self.solver, self.sync = model, loss, solver, sync
         self.opt = torch.optim.Adam(model.parameters(), lr=solver.lr)
         final = solver.lr / 100 if solver.lr_final is None else solver.lr_final
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -184,6 +213,8 @@ class Optimisation:
     def _adam_step(self, step: int) -> dict[str, float]:
         self.opt.zero_grad(set_to_none=True)
         loss, terms = self.loss(step=step)
+        if self.sync is not None:
+            terms = self.sync.terms(terms)
         if not math.isfinite(terms["loss"]):
             raise TrainingDivergedError(
                 f"training diverged at step {step}: loss is {terms['loss']} (terms {terms}); "
@@ -192,6 +223,8 @@ class Optimisation:
                 history=self.history,
             )
         loss.backward()
+        if self.sync is not None:
+            self.sync.grads(self.model.parameters())
         self.opt.step()
         self.sched.step()
         return terms
@@ -203,12 +236,17 @@ class Optimisation:
 
         def closure() -> torch.Tensor:
             lbfgs.zero_grad(set_to_none=True)
-            loss, _ = self.loss()
+            loss, terms = self.loss()
             loss.backward()
-            return loss
+            if self.sync is None:
+                return loss
+            self.sync.grads(self.model.parameters())
+            return torch.as_tensor(self.sync.terms(terms)["loss"], dtype=loss.dtype)
 
         lbfgs.step(closure)  # the full-batch loss, also for a minibatch run
         _, terms = self.loss()
+        if self.sync is not None:
+            terms = self.sync.terms(terms)
         if not math.isfinite(terms["loss"]):
             raise TrainingDivergedError("L-BFGS diverged", step=self.step, history=self.history)
         self._record(self.step + self.solver.lbfgs_steps, terms)

@@ -58,7 +58,14 @@ from mollifier.inverse.problem import InverseProblem
 if TYPE_CHECKING:
     from mollifier.inverse.network.solver import Network
 
-__all__ = ["AxisTiles", "TiledLoss", "Tiling", "derivative_depth", "make_loss"]
+__all__ = [
+    "AxisTiles",
+    "TiledLoss",
+    "Tiling",
+    "derivative_depth",
+    "extended_nodes",
+    "make_loss",
+]
 
 #: Default core length, in halo widths per side (see the module docstring).
 CORE_PER_HALO = 2
@@ -111,6 +118,20 @@ def derivative_depth(problem: InverseProblem) -> int:
     return probe.depth
 
 
+def extended_nodes(dense: np.ndarray, *, lo: int, hi: int, depth: int) -> np.ndarray:
+    """The grid nodes ``[lo, hi)`` of an axis grown ``depth`` times by the nonzero columns of
+    its operators ``dense`` ``(n_orders, n, n)``, plus the node ``hi`` (for differences) when
+    ``hi < n``: ascending indices."""
+    n = dense.shape[-1]
+    reads = (dense != 0).any(axis=0)
+    nodes = np.arange(lo, hi)
+    for _ in range(depth):
+        nodes = np.union1d(nodes, np.flatnonzero(reads[nodes].any(axis=0)))
+    if hi < n:
+        nodes = np.union1d(nodes, [hi])
+    return nodes
+
+
 @dataclass(frozen=True)
 class AxisTiles:
     """One axis's segments and their extended node sets.
@@ -141,16 +162,10 @@ class AxisTiles:
         ``(n_orders, n, n)``, each grown ``depth`` times by the operators' nonzero columns (and
         by the node after the segment, for differences)."""
         n = dense.shape[-1]
-        reads = (dense != 0).any(axis=0)
         sets = []
         for lo in range(0, n, core):
             hi = min(lo + core, n)
-            nodes = np.arange(lo, hi)
-            for _ in range(depth):
-                nodes = np.union1d(nodes, np.flatnonzero(reads[nodes].any(axis=0)))
-            if hi < n:
-                nodes = np.union1d(nodes, [hi])
-            sets.append((lo, hi, nodes))
+            sets.append((lo, hi, extended_nodes(dense, lo=lo, hi=hi, depth=depth)))
         size = max(len(s) for *_, s in sets)
         index = np.zeros((len(sets), size), dtype=np.int64)
         in_core = np.zeros((len(sets), size), dtype=bool)

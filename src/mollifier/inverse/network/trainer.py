@@ -36,6 +36,7 @@ from mollifier.inverse.network.callbacks import Callback, ProgressBar
 from mollifier.inverse.network.checkpoint import Checkpointer, problem_identity
 from mollifier.inverse.network.diagnosis import diagnose_network
 from mollifier.inverse.network.loop import Optimisation, TrainingDivergedError
+from mollifier.inverse.network.loss import PhysicsLoss
 from mollifier.inverse.network.model import FieldModel, grid_coordinates, network_channels
 from mollifier.inverse.network.tiles import make_loss
 from mollifier.inverse.network.warmstart import warm_start
@@ -45,7 +46,14 @@ from mollifier.inverse.result import Result, peak_memory_mb
 if TYPE_CHECKING:
     from mollifier.inverse.network.solver import Network
 
-__all__ = ["TrainingDivergedError", "run_config", "solve_network"]
+__all__ = [
+    "TrainingDivergedError",
+    "build_model",
+    "finish_result",
+    "make_checkpointer",
+    "run_config",
+    "solve_network",
+]
 
 #: Network options that do not change the trained state: a checkpoint does not pin them.
 _UNPINNED = ("device", "read_off", "log_every", "level")
@@ -112,22 +120,13 @@ def solve_network(
     channels = network_channels(problem)
     ckpt = None
     if checkpoint is not None:
-        pinned = {k: v for k, v in config.items() if k not in _UNPINNED}
-        pinned.update(problem_identity(problem, channels))
-        ckpt = Checkpointer(Path(checkpoint), checkpoint_every, pinned)
+        ckpt = make_checkpointer(problem, solver, config, channels, checkpoint, checkpoint_every)
     elif resume:
         raise ValueError("resume=True needs a checkpoint path")
-    torch.manual_seed(solver.seed)
-    grid = problem.grid
-    net = solver.arch.build(
-        in_features=grid.ndim,
-        out_features=len(problem.data) + len(channels),
-        lower=[grid.extent[a][0] for a in grid.axes],
-        upper=[grid.extent[a][1] for a in grid.axes],
-    )
-    model = FieldModel(problem, net, channels).to(device=dev, dtype=dtype)
+    model = build_model(problem, solver, channels, dtype=dtype, device=dev)
     coords = grid_coordinates(problem, dtype, dev)
-    run = Optimisation(model, make_loss(problem, model, coords, solver), solver)
+    loss = make_loss(problem, model, coords, solver)
+    run = Optimisation(model, loss, solver)
     start: dict[str, Any] = {"used": False, "reason": "start='cold'"}
     direct_unknowns: dict[str, Any] = {}
     if resume and ckpt is not None and (state := ckpt.load(dev)) is not None:
@@ -141,28 +140,76 @@ def solve_network(
             ProgressBar(desc=f"{solver.arch.name}/{solver.derivatives}", every=solver.log_every)
         )
     loop_time = run.run(checkpointer=ckpt, callbacks=watchers, started=t0)
-    result = _collect(problem, model, coords, channels)
+    result = finish_result(problem, solver, run, loss=loss, channels=channels, config=config, t0=t0)
+    result.diagnostics["adam_time_s"] = run.prior_times["adam_time_s"] + loop_time
+    result.diagnostics["start"] = start
+    if direct_unknowns:
+        result.extras["direct_unknowns"] = direct_unknowns
+    return result
+
+
+def make_checkpointer(
+    problem: InverseProblem,
+    solver: Network,
+    config: dict[str, Any],
+    channels: list[str],
+    checkpoint: str | Path,
+    every: int,
+) -> Checkpointer:
+    """The :class:`Checkpointer` of a run: what it pins is the options that change the trained
+    state and the problem's identity."""
+    pinned = {k: v for k, v in config.items() if k not in _UNPINNED}
+    pinned.update(problem_identity(problem, channels))
+    return Checkpointer(Path(checkpoint), every, pinned)
+
+
+def build_model(
+    problem: Any, solver: Network, channels: list[str], *, dtype: torch.dtype, device: torch.device
+) -> FieldModel:
+    """The network (seeded by ``solver.seed``) and its unknowns, on ``device`` in ``dtype``;
+    ``problem`` is an :class:`InverseProblem` or a slab of one."""
+    torch.manual_seed(solver.seed)
+    grid = problem.grid
+    net = solver.arch.build(
+        in_features=grid.ndim,
+        out_features=len(problem.data) + len(channels),
+        lower=[grid.extent[a][0] for a in grid.axes],
+        upper=[grid.extent[a][1] for a in grid.axes],
+    )
+    return FieldModel(problem, net, channels).to(device=device, dtype=dtype)
+
+
+def finish_result(
+    problem: InverseProblem,
+    solver: Network,
+    run: Optimisation,
+    *,
+    loss: PhysicsLoss,
+    channels: list[str],
+    config: dict[str, Any],
+    t0: float,
+) -> Result:
+    """The :class:`Result` of a trained ``run``: the network's fields and unknowns on the grid,
+    the history, the diagnostics (the fit judged on ``loss``, a full-grid loss of the trained
+    model) and the read-off."""
+    model, dev = run.model, loss.coords.device
+    result = _collect(problem, model, loss.coords, channels)
     result.history = run.history
     result.config = config
-    scales = run.loss.scales
+    scales = loss.scales
     result.diagnostics.update(
         {
             "steps_done": run.step,
             "stopped_early": run.stopped_early,
             "residual_scale": scales[0] if len(scales) == 1 else scales,
             "channels": channels,
-            "adam_time_s": run.prior_times["adam_time_s"] + loop_time,
+            "adam_time_s": run.prior_times["adam_time_s"],
             "resumed_at_step": run.resumed_at,
-            "start": start,
         }
     )
-    if direct_unknowns:
-        result.extras["direct_unknowns"] = direct_unknowns
     result.compute_metrics()
     result.diagnostics["data_misfit"] = result.data_misfit(problem.mask)
-    result.diagnostics["fit"], result.noise_std = diagnose_network(
-        problem, result, run.loss, solver
-    )
+    result.diagnostics["fit"], result.noise_std = diagnose_network(problem, result, loss, solver)
     for reason in fit_reasons(result.diagnostics["fit"]):
         result.mark_unreliable(reason)
     if solver.read_off:
