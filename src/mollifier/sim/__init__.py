@@ -3,6 +3,8 @@
 * :func:`simulate_langevin` — ensemble mean of overdamped Langevin particles (1st order in time);
 * :func:`simulate_heat` — steady/divergence/transient heat conduction with a varying λ(x, y);
 * :func:`simulate_heat3d` — steady heat conduction in a box with a varying λ(x, y, z);
+* :func:`simulate_nonlinear_diffusion` — 1-D diffusion with ``D(u) = D₀ exp(βu)`` (unknowns that
+  enter non-affinely);
 * :func:`simulate_chromatin` — the 4th-order chromatin phase-field model at steady state
   (time stepping set by :class:`Stepping`; :func:`pattern_statistics` compares its patterns).
 
@@ -38,6 +40,11 @@ from mollifier.sim.langevin import (
     langevin_mean_ode,
     simulate_langevin,
 )
+from mollifier.sim.nonlinear_diffusion import (
+    ExponentialDiffusivity,
+    simulate_nonlinear_diffusion,
+    solve_nonlinear_diffusion,
+)
 from mollifier.sim.noise import (
     AbstractNoise,
     GaussianNoise,
@@ -58,6 +65,7 @@ __all__ = [
     "AbstractForcing",
     "AbstractNoise",
     "ChromatinModel",
+    "ExponentialDiffusivity",
     "GaussianNoise",
     "InitialNoise",
     "InitialNuclei",
@@ -83,8 +91,10 @@ __all__ = [
     "simulate_heat",
     "simulate_heat3d",
     "simulate_langevin",
+    "simulate_nonlinear_diffusion",
     "solve_steady",
     "solve_steady_3d",
+    "solve_nonlinear_diffusion",
     "solve_transient",
     "steady_state_residual",
     "strided_mask",
