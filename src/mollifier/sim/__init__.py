@@ -40,11 +40,6 @@ from mollifier.sim.langevin import (
     langevin_mean_ode,
     simulate_langevin,
 )
-from mollifier.sim.nonlinear_diffusion import (
-    ExponentialDiffusivity,
-    simulate_nonlinear_diffusion,
-    solve_nonlinear_diffusion,
-)
 from mollifier.sim.noise import (
     AbstractNoise,
     GaussianNoise,
@@ -52,9 +47,15 @@ from mollifier.sim.noise import (
     OutlierNoise,
     PoissonNoise,
     block_mask,
+    gap_mask,
     noise_from_dict,
     random_mask,
     strided_mask,
+)
+from mollifier.sim.nonlinear_diffusion import (
+    ExponentialDiffusivity,
+    simulate_nonlinear_diffusion,
+    solve_nonlinear_diffusion,
 )
 from mollifier.sim.patterns import pattern_statistics
 from mollifier.sim.random_fields import LognormalLambda, gaussian_random_field, lognormal_field
@@ -81,6 +82,7 @@ __all__ = [
     "StepForcing",
     "Stepping",
     "block_mask",
+    "gap_mask",
     "gaussian_random_field",
     "langevin_mean_ode",
     "lognormal_field",
@@ -92,9 +94,9 @@ __all__ = [
     "simulate_heat3d",
     "simulate_langevin",
     "simulate_nonlinear_diffusion",
+    "solve_nonlinear_diffusion",
     "solve_steady",
     "solve_steady_3d",
-    "solve_nonlinear_diffusion",
     "solve_transient",
     "steady_state_residual",
     "strided_mask",

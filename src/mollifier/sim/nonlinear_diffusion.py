@@ -167,9 +167,7 @@ def solve_nonlinear_diffusion(
 
     if t.size == 1:
         return u0[None, :].copy()
-    sol = solve_ivp(
-        rhs, (t[0], t[-1]), u0, method="BDF", t_eval=t, jac=jac, rtol=rtol, atol=atol
-    )
+    sol = solve_ivp(rhs, (t[0], t[-1]), u0, method="BDF", t_eval=t, jac=jac, rtol=rtol, atol=atol)
     if not sol.success:
         raise ValueError(f"the nonlinear diffusion integration failed: {sol.message}")
     return np.ascontiguousarray(sol.y.T)
