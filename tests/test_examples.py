@@ -69,3 +69,23 @@ def test_heat3d_example_end_to_end(tmp_path: Path) -> None:
     assert main(["fit", str(folder / "heat3d.toml"), "--out", str(out), "--quiet"]) == 0
     lam = json.loads((out / "result.json").read_text())["metrics"]["lam"]
     assert lam["coverage"] == 1.0 and lam["pearson"] >= 0.95, lam
+
+
+def test_nonlinear_diffusion_example_refuses_direct_and_trains(tmp_path: Path) -> None:
+    """The direct solver refuses the non-affine residual; the network returns D₀ and β (the
+    smoke run is too short to be accurate: tests/engine/test_network_examples.py checks that
+    training moves them toward the truth)."""
+    text = _run("nonlinear_diffusion.py")
+    assert "direct solver refused: the residual is not affine in the unknowns" in text
+    found = dict(re.findall(r"^(d0|beta)\s+([-\d.]+)\s+true", text, flags=re.MULTILINE))
+    assert set(found) == {"d0", "beta"} and float(found["d0"]) > 0, text
+
+
+def test_heat_gaps_example_covers_every_node(tmp_path: Path) -> None:
+    """Half the nodes missing: the direct solver refuses the mask; the network's λ covers all
+    observed and all missing nodes."""
+    text = _run("heat_gaps.py")
+    assert "direct solver refused: the residual is NaN" in text
+    coverage = re.findall(r"^network, (observed|missing) nodes: rel\. L2 [\d.]+ on (\d+)%", text,
+                          flags=re.MULTILINE)  # fmt: skip
+    assert coverage == [("observed", "100"), ("missing", "100")], text

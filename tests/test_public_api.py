@@ -27,6 +27,7 @@ PUBLIC = {
     "MollifierDerivatives",
     "MollifierLayer",
     "Network",
+    "MissingDataError",
     "NonAffineResidualError",
     "PINNsFormer",
     "PirateNet",

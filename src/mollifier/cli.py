@@ -1,7 +1,8 @@
 """The ``mollifier`` command line: thin wrappers that parse arguments and call the library.
 
-Commands: ``demo``, ``simulate {langevin,heat,heat3d,chromatin,storm}``, ``fit CONFIG.toml``,
-``bench``, ``storm``, ``report DIR``. Run ``mollifier COMMAND --help`` for the options of each.
+Commands: ``demo``, ``simulate {langevin,heat,heat3d,nonlinear-diffusion,chromatin,storm}``,
+``fit CONFIG.toml``, ``bench``, ``storm``, ``report DIR``. Run ``mollifier COMMAND --help``
+for the options of each.
 """
 
 from __future__ import annotations
@@ -190,7 +191,13 @@ def _add_grid_options(parser: argparse.ArgumentParser, *, grid: int, refine: int
 
 
 def _add_simulate(sub: Any) -> None:
-    from mollifier.sim import HEAT3D_LAMBDA, HEAT_LAMBDA, LognormalLambda, Stepping
+    from mollifier.sim import (
+        HEAT3D_LAMBDA,
+        HEAT_LAMBDA,
+        ExponentialDiffusivity,
+        LognormalLambda,
+        Stepping,
+    )
 
     sim = sub.add_parser("simulate", help="generate data with known ground truth")
     systems = sim.add_subparsers(dest="system", required=True, metavar="SYSTEM")
@@ -232,6 +239,13 @@ def _add_simulate(sub: Any) -> None:
         default=None,
         help=f"steady-state tolerance (default {Stepping().tolerance})",
     )
+    p = systems.add_parser(
+        "nonlinear-diffusion", parents=[common], help="1-D u_t = (D0 exp(βu) u_x)_x, zero flux"
+    )
+    _add_grid_options(p, grid=64, refine=4)
+    p.add_argument("--times", type=_positive_int("--times"), default=50, help="output times")
+    p.add_argument("--d0", type=float, default=ExponentialDiffusivity().d0, help="true D0")
+    p.add_argument("--beta", type=float, default=ExponentialDiffusivity().beta, help="true β")
     from mollifier.storm.cli import add_simulate_storm_parser
 
     add_simulate_storm_parser(systems)
@@ -279,6 +293,15 @@ def _run_simulate(args: argparse.Namespace) -> int:
             form=args.form,
             refine=args.refine,
             lam=_lambda(args, sim.HEAT3D_LAMBDA),
+            noise=noise,
+            seed=args.seed,
+        )
+    elif args.system == "nonlinear-diffusion":
+        ds = sim.simulate_nonlinear_diffusion(
+            n=args.grid,
+            n_times=args.times,
+            refine=args.refine,
+            diffusivity=sim.ExponentialDiffusivity(d0=args.d0, beta=args.beta),
             noise=noise,
             seed=args.seed,
         )

@@ -6,6 +6,7 @@ Layering: ``problem`` (with ``unknowns``, ``result``, ``autowidth``) knows no so
 
 from mollifier.inverse.direct import (
     Direct,
+    MissingDataError,
     NonAffineResidualError,
     Tikhonov,
     TotalVariation,
@@ -32,6 +33,7 @@ __all__ = [
     "Direct",
     "Field",
     "InverseProblem",
+    "MissingDataError",
     "Network",
     "NonAffineResidualError",
     "PINNsFormer",

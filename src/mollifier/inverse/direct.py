@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Direct",
+    "MissingDataError",
     "NonAffineResidualError",
     "Tikhonov",
     "TotalVariation",
@@ -59,7 +60,13 @@ __all__ = [
 
 
 class NonAffineResidualError(ValueError):
-    """The residual is not affine in the unknowns, so the direct solver cannot be used."""
+    """The residual is not affine in the unknowns, so the direct solver cannot be used; the
+    network solver (:class:`~mollifier.Network`) can."""
+
+
+class MissingDataError(ValueError):
+    """Data are missing (NaN where ``mask`` is False): the direct solver needs complete data
+    (or ``domain=mask`` with ``boundary="interior"``, which solves on the observed region)."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,16 @@ class _Affine:
         # (a row quieter than the interior is not up-weighted: an extension can null a row)
         self.weights = torch.as_tensor(1.0 / np.maximum(self.gain.reshape(-1)[self.row_nodes], 1.0))
         self.b = self.residual(torch.zeros(self.n, dtype=torch.float64))
+        bad = int((~torch.isfinite(self.b)).sum())
+        if bad and any(np.isnan(v).any() for v in problem.data.values()):
+            raise MissingDataError(
+                f"the residual is NaN or infinite at {bad} of its {self.b.numel()} rows because "
+                "data are missing (NaN where mask= is False): the direct solver needs complete "
+                "data, as its convolutions carry a missing value into rows. Solve on the observed "
+                "region only with domain=mask and boundary='interior', or use the network "
+                "solver, problem.solve(ml.Network(...)), which fits the data where they are "
+                "observed and the equation everywhere."
+            )
 
     def params(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {}
@@ -300,9 +317,11 @@ def _check_affine(aff: _Affine, rng: np.random.Generator) -> None:
             culprits.append(n)
     names = culprits or aff.names
     raise NonAffineResidualError(
-        f"the residual is not affine in the unknowns {names} (e.g. it squares an unknown or "
-        "multiplies two unknowns); method='direct' needs a residual affine in the unknowns. Use "
-        "method='network', or reparametrise so that each unknown enters linearly."
+        f"the residual is not affine in the unknowns {names} (e.g. it squares an unknown, "
+        "multiplies two unknowns or puts one inside exp); the direct solver (ml.Direct) needs a "
+        "residual affine in the unknowns. Use the network solver, problem.solve(ml.Network()), "
+        "which trains on any residual (docs/inverse.md), or reparametrise so that each unknown "
+        "enters linearly."
     )
 
 

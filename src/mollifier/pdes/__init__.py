@@ -14,6 +14,7 @@ from mollifier.pdes.residuals import (
     heat_steady,
     heat_transient,
     langevin,
+    nonlinear_diffusion,
 )
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "heat_steady",
     "heat_transient",
     "langevin",
+    "nonlinear_diffusion",
     "problem_from_dataset",
 ]

@@ -86,6 +86,17 @@ def _burgers(ds: Dataset, **options: Any) -> InverseProblem:
     )
 
 
+def _nonlinear_diffusion(ds: Dataset, **options: Any) -> InverseProblem:
+    return InverseProblem(
+        grid=Grid(**ds.coords),
+        data={"u": ds.fields["u"]},
+        unknowns={"d0": Constant(init=0.1, positive=True), "beta": Constant(init=0.5)},
+        residual=residuals.nonlinear_diffusion,
+        truth={**_truth(ds, "d0"), **_truth(ds, "beta")},
+        **options,
+    )
+
+
 BUILTIN_PROBLEMS: dict[str, Callable[..., InverseProblem]] = {
     "langevin": _langevin,
     "heat": _heat("steady"),
@@ -95,6 +106,7 @@ BUILTIN_PROBLEMS: dict[str, Callable[..., InverseProblem]] = {
     "heat3d-divergence": _heat("3d-divergence"),
     "chromatin": _chromatin,
     "burgers": _burgers,
+    "nonlinear-diffusion": _nonlinear_diffusion,
 }
 
 
@@ -109,6 +121,7 @@ BUILTIN_RESIDUALS = {
     "heat3d-divergence": "heat3d_divergence",
     "chromatin": "chromatin",
     "burgers": "burgers",
+    "nonlinear-diffusion": "nonlinear_diffusion",
 }
 
 
@@ -121,10 +134,10 @@ def problem_from_dataset(ds: Dataset, problem: str | None = None, **options: Any
     problem : str, optional
         One of :data:`BUILTIN_PROBLEMS` (``"langevin"``, ``"heat"``, ``"heat-divergence"``,
         ``"heat-transient"``, ``"heat3d"``, ``"heat3d-divergence"``, ``"chromatin"``,
-        ``"burgers"``); default ``ds.equation`` (with ``"heat"`` and ``"heat3d"`` meaning the
-        paper's steady form unless the dataset was generated in another form, as
-        :func:`mollifier.sim.simulate_heat` and :func:`~mollifier.sim.simulate_heat3d` record in
-        ``params["form"]``).
+        ``"burgers"``, ``"nonlinear-diffusion"``); default ``ds.equation`` (with ``"heat"``
+        and ``"heat3d"`` meaning the paper's steady form unless the dataset was generated in
+        another form, as :func:`mollifier.sim.simulate_heat` and
+        :func:`~mollifier.sim.simulate_heat3d` record in ``params["form"]``).
     **options
         Passed to :class:`InverseProblem` (``width``, ``kernel``, ``boundary``, ``crop``, ...).
     """
@@ -148,6 +161,7 @@ def problem_from_dataset(ds: Dataset, problem: str | None = None, **options: Any
         "heat3d-divergence": ["u"],
         "chromatin": ["phi_w", "phi_d"],
         "burgers": ["u"],
+        "nonlinear-diffusion": ["u"],
     }[name]
     absent = [f for f in missing_fields if f not in ds.fields]
     if absent:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from mollifier.derivatives import AbstractDerivatives
 from mollifier.inverse.unknowns import Namespace
 from mollifier.sim.chromatin import ChromatinModel
@@ -23,6 +25,7 @@ __all__ = [
     "heat_steady",
     "heat_transient",
     "langevin",
+    "nonlinear_diffusion",
 ]
 
 Residual = Callable[[Namespace, AbstractDerivatives, Namespace], Any]
@@ -104,6 +107,29 @@ def burgers(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
     positive. Built-in problem ``"burgers"``.
     """
     return d(f.u, "t") + d(f.u**2 / 2, "x") - p.nu * d(f.u, "xx")
+
+
+def exprel(z: Any) -> torch.Tensor:
+    """``(eᶻ − 1)/z`` elementwise, 1 at ``z = 0`` (a series there, so gradients stay finite)."""
+    z = torch.as_tensor(z)
+    small = z.abs() < 1e-4
+    safe = torch.where(small, torch.ones_like(z), z)
+    return torch.where(small, 1 + z / 2 + z * z / 6, torch.expm1(safe) / safe)
+
+
+def nonlinear_diffusion(f: Namespace, d: AbstractDerivatives, p: Namespace) -> Any:
+    """Nonlinear diffusion ``u_t = ∂ₓ(D₀ e^{βu} ∂ₓu)`` with unknown constants ``D₀`` and ``β``.
+
+    Conservative form through the Kirchhoff potential ``Φ(u) = ∫₀ᵘ D₀ e^{βs} ds
+    = D₀ u · exprel(βu)``: ``η∗u_t − (∂ₓ²η)∗Φ(u)``, the derivative on the kernel. ``β`` sits in
+    an exponent, so the residual is not affine in the unknowns: the direct solver refuses it
+    (:class:`~mollifier.NonAffineResidualError`) and the network solver recovers both.
+
+    Names: grid axes ``t, x``; observed field ``u``; unknown constants ``d0`` (positive) and
+    ``beta``. Built-in problem ``"nonlinear-diffusion"`` (data from
+    :func:`mollifier.sim.simulate_nonlinear_diffusion`).
+    """
+    return d(f.u, "t") - d(p.d0 * f.u * exprel(p.beta * f.u), "xx")
 
 
 def chromatin(model: ChromatinModel | None = None) -> Residual:

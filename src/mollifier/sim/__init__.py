@@ -3,6 +3,8 @@
 * :func:`simulate_langevin` — ensemble mean of overdamped Langevin particles (1st order in time);
 * :func:`simulate_heat` — steady/divergence/transient heat conduction with a varying λ(x, y);
 * :func:`simulate_heat3d` — steady heat conduction in a box with a varying λ(x, y, z);
+* :func:`simulate_nonlinear_diffusion` — 1-D diffusion with ``D(u) = D₀ exp(βu)`` (unknowns that
+  enter non-affinely);
 * :func:`simulate_chromatin` — the 4th-order chromatin phase-field model at steady state
   (time stepping set by :class:`Stepping`; :func:`pattern_statistics` compares its patterns).
 
@@ -45,9 +47,15 @@ from mollifier.sim.noise import (
     OutlierNoise,
     PoissonNoise,
     block_mask,
+    gap_mask,
     noise_from_dict,
     random_mask,
     strided_mask,
+)
+from mollifier.sim.nonlinear_diffusion import (
+    ExponentialDiffusivity,
+    simulate_nonlinear_diffusion,
+    solve_nonlinear_diffusion,
 )
 from mollifier.sim.patterns import pattern_statistics
 from mollifier.sim.random_fields import LognormalLambda, gaussian_random_field, lognormal_field
@@ -58,6 +66,7 @@ __all__ = [
     "AbstractForcing",
     "AbstractNoise",
     "ChromatinModel",
+    "ExponentialDiffusivity",
     "GaussianNoise",
     "InitialNoise",
     "InitialNuclei",
@@ -73,6 +82,7 @@ __all__ = [
     "StepForcing",
     "Stepping",
     "block_mask",
+    "gap_mask",
     "gaussian_random_field",
     "langevin_mean_ode",
     "lognormal_field",
@@ -83,6 +93,8 @@ __all__ = [
     "simulate_heat",
     "simulate_heat3d",
     "simulate_langevin",
+    "simulate_nonlinear_diffusion",
+    "solve_nonlinear_diffusion",
     "solve_steady",
     "solve_steady_3d",
     "solve_transient",

@@ -25,6 +25,7 @@ __all__ = [
     "OutlierNoise",
     "PoissonNoise",
     "block_mask",
+    "gap_mask",
     "noise_from_dict",
     "random_mask",
     "strided_mask",
@@ -399,4 +400,45 @@ def block_mask(
             raise ValueError(f"block at start {first} with size {sizes} does not fit in {shp}")
     mask = np.ones(shp, dtype=bool)
     mask[tuple(slice(f, f + s) for f, s in zip(first, sizes, strict=True))] = False
+    return mask
+
+
+def gap_mask(
+    shape: Sequence[int],
+    *,
+    missing: float,
+    size: int | Sequence[int],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Data with gaps: random rectangular patches (:func:`block_mask`, possibly overlapping)
+    removed one after another until at least a fraction ``missing`` of the nodes is gone.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Grid shape.
+    missing : float
+        Fraction of nodes to remove, in ``(0, 1)``; the result removes at least this many and
+        at most one patch more.
+    size : int or sequence of int
+        Patch extent in nodes, per axis (or one for all axes).
+    rng : numpy.random.Generator
+        Places the patches.
+
+    Returns
+    -------
+    ndarray of bool
+        ``True`` at observed nodes.
+
+    Examples
+    --------
+    >>> m = gap_mask((48, 48), missing=0.5, size=12, rng=np.random.default_rng(0))
+    >>> bool(0.5 <= 1 - m.mean() < 0.5 + 144 / 48**2)
+    True
+    """
+    if not 0 < missing < 1:
+        raise ValueError(f"missing must be a fraction in (0, 1), got {missing}")
+    mask = np.ones(_shape(shape), dtype=bool)
+    while 1 - mask.mean() < missing:
+        mask &= block_mask(shape, size=size, rng=rng)
     return mask

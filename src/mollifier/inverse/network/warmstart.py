@@ -17,7 +17,7 @@ training run. The warm start
 Physics training then proceeds as from a cold start. The direct result is kept beside the
 network's (``result.diagnostics["start"]``, ``result.extras["direct_unknowns"]``), so both can
 be reported. A residual that is not affine has no direct answer: the start is cold and the
-diagnostics say why.
+diagnostics say why; so is the start on data with gaps the direct solver's stencils reach.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from mollifier.inverse.direct import NonAffineResidualError, solve_direct
+from mollifier.inverse.direct import MissingDataError, NonAffineResidualError, solve_direct
 from mollifier.inverse.network.model import FieldModel
 from mollifier.inverse.problem import InverseProblem
 
@@ -61,6 +61,11 @@ def warm_start(
         direct = solve_direct(problem)
     except NonAffineResidualError as exc:
         return {"used": False, "reason": f"residual not affine ({exc})"}, {}
+    except MissingDataError as exc:
+        return {
+            "used": False,
+            "reason": f"data missing where the direct solver needs them ({exc})",
+        }, {}
     solved = time.perf_counter() - t0
     dtype, dev = coords.dtype, coords.device
     with torch.no_grad():
