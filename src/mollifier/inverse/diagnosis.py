@@ -262,8 +262,8 @@ def loss_balance(
 
 
 _ADVICE = (
-    "; train longer, raise the learning rate or use a network with Fourier features "
-    "(arch=PirateNet())"
+    "; train longer, raise the learning rate, or give the network finer Fourier features "
+    "(MLP(fourier_scale=...) above its default 4, or arch=PirateNet())"
 )
 
 
