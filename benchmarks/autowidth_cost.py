@@ -1,7 +1,7 @@
 """Cost and accuracy of ``width="auto"`` against the same fit at the chosen widths given.
 
 Usage: python benchmarks/autowidth_cost.py [--nx 1024] [--nt 251] [--noise 0.01 0.05 0.2]
-       [--seed 0] [--boundary interior]
+       [--seed 0] [--boundary interior] [--threads N]
 
 The problem: ``u_t + a u_xx + b u_xxxx = 0`` (a = b = 0.5) on ``x ∈ [0, 32π)`` (``--nx`` points)
 and ``t ∈ [0, 10]`` (``--nt`` points), ``u`` three Fourier modes (k = 0.5, 0.75, 1.0625) each
@@ -27,6 +27,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 
 import mollifier as ml
 
@@ -63,6 +64,8 @@ def make_problem(
 
 def one(args: argparse.Namespace) -> dict[str, object]:
     """Build and solve once (in this fresh process); time both."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
     width = "auto" if args.widths is None else json.loads(args.widths)
     t0 = time.perf_counter()
     problem = make_problem(
@@ -87,6 +90,7 @@ def one(args: argparse.Namespace) -> dict[str, object]:
 def run_child(args: argparse.Namespace, noise: float, widths: dict | None) -> dict:
     cmd = [sys.executable, __file__, "--child", "--nx", str(args.nx), "--nt", str(args.nt)]
     cmd += ["--noise", str(noise), "--seed", str(args.seed), "--boundary", args.boundary]
+    cmd += ["--threads", str(args.threads)]
     if widths is not None:
         cmd += ["--widths", json.dumps(widths)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -100,6 +104,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs="+", default=[0.01, 0.05, 0.2])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--boundary", default="interior")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--widths", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -108,7 +113,8 @@ def main() -> None:
         return
     print(
         f"u_t + a u_xx + b u_xxxx = 0, {args.nt} x {args.nx} (t, x), boundary {args.boundary!r}, "
-        f"seed {args.seed}, Direct(); fresh process per fit; library {ml.__file__}"
+        f"seed {args.seed}, Direct(); fresh process per fit; torch threads "
+        f"{args.threads or torch.get_num_threads()}; library {ml.__file__}"
     )
     print(
         "| noise | auto s | given s | ratio | widths (t, x) | rule | ladder rows | â err | b̂ err |"

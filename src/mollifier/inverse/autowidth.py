@@ -34,7 +34,7 @@ widths are scaled together over a geometric ladder, the unknowns are recovered a
 the rung where they change least between neighbours is kept (noise makes narrow estimates
 disagree, smoothing bias makes wide ones drift). This targets the unknowns themselves rather than
 the derivatives, which matters when an unknown is a ratio of mollified terms
-(``λ̂ = −η∗m / η∗∇²u``). The ladder is coarse (6 rungs), then refined once around its choice
+(``λ̂ = −η∗m / η∗∇²u``). The ladder is coarse (6 rungs), then its most stable step is halved twice
 (2 more solves); among changes within a factor 2 of the least, the narrowest is kept. Each rung
 is a cheap unconstrained closed-form solve (:mod:`mollifier.inverse._widthsearch`: one batched
 residual evaluation, the fully interior rows when the problem has edge kernels, no positivity
@@ -231,7 +231,7 @@ def stability_scale(
     lower: Mapping[str, float],
     upper: Mapping[str, float],
     steps: int = 6,
-    refine: int = 1,
+    refine: int = 2,
     tolerance: float = 2.0,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Refine widths by the stability of the recovered unknowns (for affine residuals).
@@ -242,9 +242,12 @@ def stability_scale(
     estimates at neighbouring narrow widths disagree; smoothing bias makes estimates at wide
     widths drift; the pair of neighbouring rungs whose estimates differ least (relative change,
     summed over unknowns, on nodes finite in both) marks the balance, and its wider rung is
-    chosen. Then, ``refine`` times, the two steps beside the chosen rung are halved (geometric
-    midpoints, two more solves) and the choice is repeated on that finer local ladder, so the
-    resolution is that of a ``2^refine`` times finer ladder for ``steps + 2 · refine`` solves.
+    chosen. Then, ``refine`` times, the chosen pair is halved at its geometric midpoint (one more
+    solve) and the same choice is made between its two halves, so the choice stays inside the
+    coarse ladder's most stable step and its resolution is that of a ``2^refine`` times finer
+    ladder, for ``steps + refine`` solves. Among pairs whose changes are within ``tolerance``
+    times the least, the narrowest is taken: the data do not tell such changes apart, and
+    smoothing bias only grows with the width.
 
     Returns the chosen widths and the record: one entry per compared pair, ``{"scale": wider
     rung's factor, "change": relative change, "level": 0 for the coarse ladder, 1.. for the
@@ -268,23 +271,18 @@ def stability_scale(
 
     ladder: list[dict[str, Any]] = []
     rungs = [float(s) for s in np.geomspace(s_lo, s_hi, steps)]
-    chosen = rungs[0]
     for level in range(refine + 1):
-        if level:  # halve the steps beside the chosen rung
-            k = rungs.index(chosen)
-            around = rungs[max(k - 1, 0) : k + 2]
-            rungs = [around[0]]
-            for s in around[1:]:
-                rungs += [float(np.sqrt(rungs[-1] * s)), s]
         changes = [_change(at(s0), at(s1)) for s0, s1 in itertools.pairwise(rungs)]
-        # the narrowest pair within ``tolerance`` of the least change: changes that close are
-        # not told apart by the data, and smoothing bias only grows with the width
-        best = int(np.flatnonzero(np.asarray(changes) <= tolerance * min(changes))[0])
-        chosen = rungs[best + 1]
         ladder += [
             {"scale": s, "change": float(c), "level": level}
             for s, c in zip(rungs[1:], changes, strict=True)
         ]
+        # the narrowest pair within ``tolerance`` of the least change: changes that close are
+        # not told apart by the data, and smoothing bias only grows with the width
+        best = int(np.flatnonzero(np.asarray(changes) <= tolerance * min(changes))[0])
+        lo, hi = rungs[best], rungs[best + 1]
+        rungs = [lo, float(np.sqrt(lo * hi)), hi]  # the next level halves the chosen pair
+    chosen = rungs[2]
     return {a: float(chosen * guess[a]) for a in guess}, ladder
 
 

@@ -142,6 +142,11 @@ def refine_width(problem: InverseProblem, *, solver: Direct | None = None) -> In
     non-affine residual, coupled fields, missing data) or when the widths were given (or already
     refined), ``problem`` is returned unchanged.
 
+    Each rung is the closed form without the positivity bound, from one batched residual
+    evaluation, on the fully interior rows when the problem has edge kernels
+    (:class:`~mollifier.inverse._widthsearch.RungSolver`); of ``solver`` only
+    ``identifiability`` and ``seed`` are used.
+
     Examples
     --------
     >>> import numpy as np, mollifier as ml
