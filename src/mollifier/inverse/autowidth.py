@@ -35,7 +35,7 @@ the rung where they change least between neighbours is kept (noise makes narrow 
 disagree, smoothing bias makes wide ones drift). This targets the unknowns themselves rather than
 the derivatives, which matters when an unknown is a ratio of mollified terms
 (``λ̂ = −η∗m / η∗∇²u``). The ladder is coarse (6 rungs), then its most stable step is halved twice
-(2 more solves); among changes within a factor 2 of the least, the narrowest is kept. Each rung
+(2 more solves), so the choice stays inside that step. Each rung
 is a cheap unconstrained closed-form solve (:mod:`mollifier.inverse._widthsearch`: one batched
 residual evaluation, the fully interior rows when the problem has edge kernels, no positivity
 clamp, which would make clamped nodes look stable).
@@ -232,7 +232,7 @@ def stability_scale(
     upper: Mapping[str, float],
     steps: int = 6,
     refine: int = 2,
-    tolerance: float = 2.0,
+    tolerance: float = 1.0,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Refine widths by the stability of the recovered unknowns (for affine residuals).
 
@@ -245,9 +245,10 @@ def stability_scale(
     chosen. Then, ``refine`` times, the chosen pair is halved at its geometric midpoint (one more
     solve) and the same choice is made between its two halves, so the choice stays inside the
     coarse ladder's most stable step and its resolution is that of a ``2^refine`` times finer
-    ladder, for ``steps + refine`` solves. Among pairs whose changes are within ``tolerance``
-    times the least, the narrowest is taken: the data do not tell such changes apart, and
-    smoothing bias only grows with the width.
+    ladder, for ``steps + refine`` solves. With ``tolerance > 1``, the narrowest pair whose
+    change is within ``tolerance`` times the least is taken instead of the least (a preference
+    for less smoothing bias among changes the data hardly tell apart); the default 1 takes the
+    least.
 
     Returns the chosen widths and the record: one entry per compared pair, ``{"scale": wider
     rung's factor, "change": relative change, "level": 0 for the coarse ladder, 1.. for the
@@ -277,8 +278,7 @@ def stability_scale(
             {"scale": s, "change": float(c), "level": level}
             for s, c in zip(rungs[1:], changes, strict=True)
         ]
-        # the narrowest pair within ``tolerance`` of the least change: changes that close are
-        # not told apart by the data, and smoothing bias only grows with the width
+        # the narrowest pair within ``tolerance`` of the least change (the least when 1)
         best = int(np.flatnonzero(np.asarray(changes) <= tolerance * min(changes))[0])
         lo, hi = rungs[best], rungs[best + 1]
         rungs = [lo, float(np.sqrt(lo * hi)), hi]  # the next level halves the chosen pair
