@@ -264,3 +264,13 @@ def test_non_affine_residual_keeps_the_spectral_widths():
         width="auto",
     )
     assert pb.width_rule == "spectral" and pb.width == pb.width_guess and not pb.width_ladder
+
+
+def test_rung_without_rows_gives_no_estimate():
+    """A rung whose stencil radius crops every row returns NaN, which the ladder never keeps."""
+    from mollifier.inverse._widthsearch import RungSolver
+
+    pb = _linear_problem()
+    rungs = RungSolver(pb, identifiability=1e-2, seed=0)
+    got = rungs({"t": 0.6, "x": 0.5})  # t radius 27 of 41 nodes: cropping leaves nothing
+    assert np.isnan(got["nu"]) and np.isnan(got["c"])

@@ -229,6 +229,10 @@ class RungSolver:
         p = self.problem
         layer = self.layer(widths)
         nodes, w = self.rows(layer)
+        if nodes.size == 0:  # the rung's radius leaves no row: nothing to compare (change inf)
+            return {
+                n: np.full(self.shapes[n], np.nan) if self.shapes[n] else np.nan for n in self.names
+            }
         size = int(np.prod(p.grid.shape))
         sel = (np.arange(p.n_equations)[:, None] * size + nodes[None, :]).reshape(-1)
         weights = np.tile(w, p.n_equations)
