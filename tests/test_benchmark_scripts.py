@@ -113,6 +113,16 @@ def test_width_rule_script():
     assert "spectral" in row[3]
 
 
+def test_autowidth_cost_script():
+    rows = run_script("autowidth_cost.py", "--nx", "96", "--nt", "31", "--noise", "0.01")
+    (row,) = rows
+    assert row[0] == "0.01"
+    auto, given, ratio = (float(c) for c in row[1:4])
+    assert auto > 0 and given > 0 and ratio == pytest.approx(auto / given, rel=0.01)
+    assert row[5].startswith("spectral")
+    assert all(math.isfinite(float(c)) for c in row[7:9])  # relative errors of a and b
+
+
 def test_tiled_minibatch_script():
     rows = run_script("tiled_minibatch.py", "--smoke", "--threads", "1")
     steps = [r for r in rows if len(r) == 6 and r[0] != "problem"]

@@ -35,6 +35,7 @@ import torch
 from mollifier._options import check_fields
 from mollifier.derivatives import MollifierDerivatives
 from mollifier.inverse._closed import row_index, solve_closed
+from mollifier.inverse._widthsearch import RungSolver
 from mollifier.inverse.autowidth import stability_scale
 from mollifier.inverse.bootstrap import bootstrap_std
 from mollifier.inverse.noise import estimate_noise
@@ -148,6 +149,11 @@ def refine_width(problem: InverseProblem, *, solver: Direct | None = None) -> In
     non-affine residual, coupled fields, missing data) or when the widths were given (or already
     refined), ``problem`` is returned unchanged.
 
+    Each rung is the closed form without the positivity bound, from one batched residual
+    evaluation, on the fully interior rows when the problem has edge kernels
+    (:class:`~mollifier.inverse._widthsearch.RungSolver`); of ``solver`` only
+    ``identifiability`` and ``seed`` are used.
+
     Examples
     --------
     >>> import numpy as np, mollifier as ml
@@ -166,18 +172,11 @@ def refine_width(problem: InverseProblem, *, solver: Direct | None = None) -> In
     guess = problem.width_guess
     if problem.mask is not None and not problem.mask.all():
         return problem
-    try:
-        if not has_closed_form(problem):
-            return problem  # each rung would need an iterative solve
-        lower, upper = problem.width_bounds()
-        chosen, ladder = stability_scale(
-            lambda w: solver.solve(problem.with_width(w)).unknowns,
-            guess,
-            lower=lower,
-            upper=upper,
-        )
-    except NonAffineResidualError:
-        return problem
+    rungs = RungSolver(problem, identifiability=solver.identifiability, seed=solver.seed)
+    if not rungs.closed_form(guess):
+        return problem  # not affine, or each rung would need an iterative solve
+    lower, upper = problem.width_bounds()
+    chosen, ladder = stability_scale(rungs, guess, lower=lower, upper=upper)
     refined = problem.with_width(chosen)
     refined.width_rule = "spectral+stability"
     refined.width_guess = dict(guess)

@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from mollifier.kernels._base import AbstractKernel, gauss_legendre_panels
+from mollifier.kernels._base import AbstractKernel, _leggauss
 
 __all__ = ["INTERPOLATION_POINTS", "check_width", "stencil", "stencil_radius"]
 
@@ -98,21 +98,38 @@ def _stencil_cached(kernel: AbstractKernel, order: int, spacing: float, width: f
     cells = radius - (_HALF - 1)
     c = np.zeros(2 * radius + 1)
     panels_per_cell = max(1, math.ceil(_PANELS_PER_RADIUS / ratio))
-    for i in range(-cells, cells):
-        lo, hi = max(i * h, -w), min((i + 1) * h, w)
-        if hi <= lo:
-            continue
-        panels = max(1, math.ceil(panels_per_cell * (hi - lo) / h))
-        y, wq = gauss_legendre_panels(lo, hi, panels=panels, nodes=_NODES)
+    index = np.arange(-cells, cells)
+    lo = np.maximum(index * h, -w)
+    hi = np.minimum((index + 1) * h, w)
+    keep = hi > lo
+    index, lo, hi = index[keep], lo[keep], hi[keep]
+    panels = np.maximum(1, np.ceil(panels_per_cell * (hi - lo) / h)).astype(int)
+    # Cells with the same number of panels are integrated together (all but the edge cells).
+    for count in np.unique(panels):
+        group = panels == count
+        i = index[group]
+        y, wq = _panels(lo[group], hi[group], panels=int(count))  # (cells, points)
         f = wq * kernel.profile(y / w, order) / w ** (order + 1)
-        basis = _lagrange_basis(y / h - i)
-        # c_j = (−1)^k ∫ ∂ᵏη_w(y) ℓ_j(y) dy, for samples j = i + _REL.
-        c[i + _REL + radius] += (-1) ** order * (basis @ f)
+        basis = _lagrange_basis((y / h - i[:, None]).ravel()).reshape(_REL.size, *y.shape)
+        # c_j = (−1)^k ∫ ∂ᵏη_w(y) ℓ_j(y) dy, for samples j = i + _REL, cell by cell.
+        part = (-1) ** order * np.einsum("acn,cn->ca", basis, f)
+        np.add.at(c, i[:, None] + _REL[None, :] + radius, part)
     k = c[::-1].copy()  # K[m] = c[−m]: (K ∗ u)_n = Σ_m K[m] u_{n−m}
     # Exact parity: the continuous kernel derivative has parity (−1)^k.
     k = 0.5 * (k + (-1) ** order * k[::-1])
     k.setflags(write=False)
     return k
+
+
+def _panels(lo: np.ndarray, hi: np.ndarray, *, panels: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~mollifier.kernels._base.gauss_legendre_panels` on each ``[lo_c, hi_c]`` at once:
+    nodes and weights, shape ``(cells, panels * _NODES)``."""
+    x, wq = _leggauss(_NODES)
+    edges = np.linspace(lo, hi, panels + 1, axis=-1)
+    half = 0.5 * np.diff(edges, axis=-1)
+    mid = 0.5 * (edges[:, :-1] + edges[:, 1:])
+    nodes = (mid[:, :, None] + half[:, :, None] * x).reshape(lo.size, -1)
+    return nodes, (half[:, :, None] * wq).reshape(lo.size, -1)
 
 
 def stencil(
