@@ -23,7 +23,7 @@ DOC = {
 
 
 def test_the_example_is_a_network_fit_split_along_x() -> None:
-    config = load_config(EXAMPLES / "heat3d-network.toml")
+    config = load_config(EXAMPLES / "heat-network.toml")
     assert isinstance(config.solver, ml.Network)
     assert config.distributed == Distributed(split_axis="x")
 
