@@ -263,7 +263,7 @@ def loss_balance(
 
 _ADVICE = (
     "; train longer, raise the learning rate, or give the network finer Fourier features "
-    "(MLP(fourier_scale=...) above its default 4, or arch=PirateNet())"
+    "(MLP(fourier_scale=...) above its default 2, or arch=PirateNet())"
 )
 
 

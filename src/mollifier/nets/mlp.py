@@ -52,7 +52,9 @@ class MLP(AbstractCoordinateNetwork):
         Number of Fourier features (even; ``embedding / 2`` frequencies), or 0 for the raw
         coordinates. Default 64.
     fourier_scale : float
-        Standard deviation ``s`` of the frequencies, in radians per half box. Default 4.
+        Standard deviation ``s`` of the frequencies, in radians per half box. Default 2; a
+        field with many features per axis wants more (4 for the chromatin pattern), data whose
+        edge rows are noisy (edge kernels) less.
     lower, upper : sequence of float or None
         Coordinate box, each of length ``in_features``, in physical units; inputs are mapped
         affinely to ``[-1, 1]`` inside the network. Default: no mapping.
@@ -86,7 +88,7 @@ class MLP(AbstractCoordinateNetwork):
         hidden: int = 64,
         depth: int = 4,
         embedding: int = 64,
-        fourier_scale: float = 4.0,
+        fourier_scale: float = 2.0,
         lower: Sequence[float] | None = None,
         upper: Sequence[float] | None = None,
     ) -> None:

@@ -68,7 +68,7 @@ class MLP(AbstractArchitecture):
     hidden: int = 64
     depth: int = 4
     embedding: int = 64
-    fourier_scale: float = 4.0
+    fourier_scale: float = 2.0
 
     def __post_init__(self) -> None:
         check_fields(self)
