@@ -22,6 +22,8 @@ def _small_dataset(name: str) -> Dataset:
         return Dataset(equation=name, coords={"t": t}, fields={"u": np.sin(t)}, known={"k": 1.0})
     if name == "burgers":
         return Dataset(equation=name, coords={"t": t, "x": x}, fields={"u": np.ones((16, 16))})
+    if name == "nonlinear-diffusion":
+        return Dataset(equation=name, coords={"t": t, "x": x}, fields={"u": np.ones((16, 16))})
     if name == "chromatin":
         ones = np.full((16, 16), 0.3)
         return Dataset(
