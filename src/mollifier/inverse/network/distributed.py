@@ -214,11 +214,9 @@ def solve_distributed(
     problem = build()
     config = run_config(problem, solver)
     channels = network_channels(problem)
-    ckpt = None
-    if checkpoint is not None:
-        ckpt = make_checkpointer(problem, solver, config, channels, checkpoint, checkpoint_every)
-    elif resume:
-        raise ValueError("resume=True needs a checkpoint path")
+    ckpt = make_checkpointer(
+        problem, solver, config, channels, checkpoint, checkpoint_every, resume=resume
+    )
     axis = options.axis(problem.grid)
     slab = SlabProblem(problem, axis=axis, rank=rank, world=world, solver=solver)
     del problem  # training holds the slab only

@@ -96,8 +96,6 @@ def solve_ensemble(
     t0 = time.perf_counter()
     if solver.ensemble is None or solver.ensemble < 2:
         raise ValueError(f"an ensemble needs at least 2 members, got ensemble={solver.ensemble}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs a checkpoint path")
     members: list[Result] = []
     for k, sub in enumerate(member_problems(problem, solver)):
         member = replace(solver, ensemble=None, ensemble_noise=False, seed=solver.seed + k)

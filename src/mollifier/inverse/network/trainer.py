@@ -118,11 +118,9 @@ def solve_network(
         torch.cuda.reset_peak_memory_stats(dev)
     config = run_config(problem, solver)
     channels = network_channels(problem)
-    ckpt = None
-    if checkpoint is not None:
-        ckpt = make_checkpointer(problem, solver, config, channels, checkpoint, checkpoint_every)
-    elif resume:
-        raise ValueError("resume=True needs a checkpoint path")
+    ckpt = make_checkpointer(
+        problem, solver, config, channels, checkpoint, checkpoint_every, resume=resume
+    )
     model = build_model(problem, solver, channels, dtype=dtype, device=dev)
     coords = grid_coordinates(problem, dtype, dev)
     loss = make_loss(problem, model, coords, solver)
@@ -153,11 +151,23 @@ def make_checkpointer(
     solver: Network,
     config: dict[str, Any],
     channels: list[str],
-    checkpoint: str | Path,
+    checkpoint: str | Path | None,
     every: int,
-) -> Checkpointer:
-    """The :class:`Checkpointer` of a run: what it pins is the options that change the trained
-    state and the problem's identity."""
+    *,
+    resume: bool = False,
+) -> Checkpointer | None:
+    """The :class:`Checkpointer` of a run (``None`` without a ``checkpoint`` path): what it pins
+    is the options that change the trained state and the problem's identity.
+
+    Raises
+    ------
+    ValueError
+        If ``resume`` is asked for without a ``checkpoint`` path.
+    """
+    if checkpoint is None:
+        if resume:
+            raise ValueError("resume=True needs a checkpoint path")
+        return None
     pinned = {k: v for k, v in config.items() if k not in _UNPINNED}
     pinned.update(problem_identity(problem, channels))
     return Checkpointer(Path(checkpoint), every, pinned)
